@@ -1,0 +1,1 @@
+"""PyTorch baselines for WMH segmentation (optional extra: pip install "wmheval[baselines]")."""

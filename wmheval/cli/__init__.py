@@ -1,0 +1,1 @@
+"""The ``wmheval`` command line (typer). Each module registers one group of commands."""

@@ -1,0 +1,11 @@
+"""The typer application object that every command module registers on."""
+
+import typer
+
+app = typer.Typer(
+    name="wmheval",
+    help="Score, rank and analyse WMH segmentations as the MICCAI 2017 WMH Challenge does.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)

@@ -1,0 +1,9 @@
+"""Entry point of the ``wmheval`` console script: imports every command module."""
+
+from wmheval.cli import score  # noqa: F401  (registers `wmheval score`)
+from wmheval.cli.app import app
+
+__all__ = ["app"]
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Files and folders: images, release and submission layouts, manifests, atomic output."""

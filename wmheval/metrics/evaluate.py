@@ -1,0 +1,152 @@
+"""All five challenge metrics for one subject, from arrays."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from wmheval.metrics.binarize import OFFICIAL, binarize_prediction
+from wmheval.metrics.geometry import Geometry
+from wmheval.metrics.labels import reference_masks
+from wmheval.metrics.lesions import lesion_counts
+from wmheval.metrics.overlap import avd_from_counts, dice_from_counts
+from wmheval.metrics.surface import edge_points, h95_from_points
+
+METRICS = ("dice", "h95", "avd", "recall", "f1")
+"""The challenge's five metrics, in leaderboard order."""
+
+HIGHER_IS_BETTER = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
+
+
+@dataclass
+class CaseMetrics:
+    """The five challenge metrics for one subject, plus the counts behind them.
+
+    Undefined values are NaN: Dice when both masks are empty, H95 when the prediction (or
+    the reference) has no edge voxels, AVD when the reference is empty.
+    """
+
+    dice: float
+    h95: float
+    avd: float
+    recall: float
+    f1: float
+    precision: float
+    n_reference_voxels: int
+    n_prediction_voxels: int
+    n_reference_lesions: int
+    n_prediction_lesions: int
+    reference_ml: float
+    prediction_ml: float
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _bounding_slices(mask: np.ndarray, margin_yx: int = 1) -> tuple[slice, ...] | None:
+    """Slices of the bounding box of ``mask``, widened in y and x and clipped to the image."""
+    slices = []
+    for axis in range(3):
+        others = tuple(a for a in range(3) if a != axis)
+        present = np.flatnonzero(np.any(mask, axis=others))
+        if present.size == 0:
+            return None
+        margin = 0 if axis == 0 else margin_yx
+        start = max(int(present[0]) - margin, 0)
+        stop = min(int(present[-1]) + 1 + margin, mask.shape[axis])
+        slices.append(slice(start, stop))
+    return tuple(slices)
+
+
+def evaluate_masks(
+    reference: np.ndarray, prediction: np.ndarray, geometry: Geometry | None = None
+) -> CaseMetrics:
+    """Challenge metrics between two boolean masks indexed (z, y, x).
+
+    ``reference`` is the WMH mask T, ``prediction`` the already binarised and masked
+    prediction P. All work happens on the bounding box of T ∪ P (plus a one-voxel in-plane
+    margin), which gives the same edges and components as the full grid.
+    """
+    geometry = geometry or Geometry()
+    reference = np.asarray(reference, dtype=bool)
+    prediction = np.asarray(prediction, dtype=bool)
+    if reference.shape != prediction.shape or reference.ndim != 3:
+        raise ValueError(
+            f"masks must be 3D and of equal shape, got {reference.shape} and {prediction.shape}"
+        )
+    warnings: list[str] = []
+    voxel_ml = float(np.prod(geometry.spacing)) / 1000.0
+    box = _bounding_slices(reference | prediction)
+    if box is None:
+        return CaseMetrics(
+            dice=math.nan, h95=math.nan, avd=math.nan, recall=1.0, f1=1.0, precision=1.0,
+            n_reference_voxels=0, n_prediction_voxels=0, n_reference_lesions=0,
+            n_prediction_lesions=0, reference_ml=0.0, prediction_ml=0.0,
+            warnings=["empty reference: AVD and H95 are undefined (NaN)"],
+        )
+    ref, pred = reference[box], prediction[box]
+    n_ref = int(np.count_nonzero(ref))
+    n_pred = int(np.count_nonzero(pred))
+    n_overlap = int(np.count_nonzero(ref & pred))
+    lesions = lesion_counts(ref, pred)
+    h95 = math.nan
+    if n_pred > 0:
+        offset = tuple(s.start for s in box)
+        ref_points = edge_points(ref, geometry, offset)
+        pred_points = edge_points(pred, geometry, offset)
+        if len(ref_points) and len(pred_points):
+            h95 = h95_from_points(ref_points, pred_points)
+        else:
+            which = "reference" if len(ref_points) == 0 else "prediction"
+            warnings.append(f"the {which} has no in-plane edge voxels: H95 is undefined (NaN)")
+    if n_ref == 0:
+        warnings.insert(0, "empty reference: AVD and H95 are undefined (NaN)")
+    return CaseMetrics(
+        dice=dice_from_counts(n_ref, n_pred, n_overlap),
+        h95=h95,
+        avd=avd_from_counts(n_ref, n_pred),
+        recall=lesions.recall,
+        f1=lesions.f1,
+        precision=lesions.precision,
+        n_reference_voxels=n_ref,
+        n_prediction_voxels=n_pred,
+        n_reference_lesions=lesions.n_reference,
+        n_prediction_lesions=lesions.n_prediction,
+        reference_ml=n_ref * voxel_ml,
+        prediction_ml=n_pred * voxel_ml,
+        warnings=warnings,
+    )
+
+
+def evaluate_arrays(
+    reference_labels: np.ndarray,
+    prediction: np.ndarray,
+    geometry: Geometry | None = None,
+    rule: str = OFFICIAL,
+) -> CaseMetrics:
+    """Challenge metrics from a reference label array and a raw prediction array.
+
+    The reference is read by value (1 = WMH, 2 = ignored); the prediction is binarised with
+    ``rule`` (see :mod:`wmheval.metrics.binarize`; the dtype matters for the official
+    rule), and its voxels in the ignored region are set to background. Arrays are indexed
+    (z, y, x), as SimpleITK's ``GetArrayFromImage`` returns them; ``geometry`` is the
+    reference's.
+    """
+    reference_labels = np.asarray(reference_labels)
+    prediction = np.asarray(prediction)
+    if reference_labels.shape != prediction.shape:
+        raise ValueError(
+            f"size mismatch: reference {reference_labels.shape[::-1]} vs prediction "
+            f"{prediction.shape[::-1]} (x, y, z)"
+        )
+    wmh, ignored = reference_masks(reference_labels)
+    mask, report = binarize_prediction(prediction, rule)
+    mask &= ~ignored
+    metrics = evaluate_masks(wmh, mask, geometry)
+    warning = report.warning(rule)
+    if warning:
+        metrics.warnings.insert(0, warning)
+    return metrics

@@ -1,0 +1,60 @@
+"""Image geometry (origin, spacing, direction) and the voxel-index to millimetre mapping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a voxel grid sits in physical space, in ITK's conventions.
+
+    ``spacing`` and ``origin`` are in (x, y, z) order; ``direction`` is the 3x3 direction
+    cosine matrix flattened row by row, as SimpleITK's ``GetDirection()`` returns it.
+    """
+
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    direction: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if len(self.spacing) != 3 or len(self.origin) != 3 or len(self.direction) != 9:
+            raise ValueError("Geometry needs 3 spacings, 3 origin values and 9 direction values")
+        if any(not np.isfinite(s) or s <= 0 for s in self.spacing):
+            raise ValueError(f"spacing must be positive and finite, got {self.spacing}")
+
+    @classmethod
+    def from_image(cls, image) -> Geometry:
+        """Geometry of a SimpleITK image (only its first three dimensions)."""
+        return cls(
+            spacing=tuple(float(s) for s in image.GetSpacing()[:3]),
+            origin=tuple(float(o) for o in image.GetOrigin()[:3]),
+            direction=tuple(float(d) for d in image.GetDirection()[:9]),
+        )
+
+    @property
+    def direction_matrix(self) -> np.ndarray:
+        return np.asarray(self.direction, dtype=np.float64).reshape(3, 3)
+
+    def index_to_physical(self, index_xyz: np.ndarray) -> np.ndarray:
+        """Map (N, 3) voxel indices in x, y, z order to physical points in mm.
+
+        Same formula as ITK's ``TransformIndexToPhysicalPoint``:
+        ``origin + (direction @ diag(spacing)) @ index``.
+        """
+        index_to_point = self.direction_matrix * np.asarray(self.spacing, dtype=np.float64)
+        return np.asarray(self.origin, dtype=np.float64) + np.asarray(
+            index_xyz, dtype=np.float64
+        ) @ index_to_point.T
+
+    def differences(self, other: Geometry, tolerance: float = 1e-4) -> list[str]:
+        """Human-readable differences from ``other`` beyond ``tolerance`` (mm or cosine)."""
+        found = []
+        for name in ("spacing", "origin", "direction"):
+            mine = np.asarray(getattr(self, name))
+            theirs = np.asarray(getattr(other, name))
+            if not np.allclose(mine, theirs, rtol=0.0, atol=tolerance):
+                found.append(f"{name} {tuple(np.round(theirs, 4))} != {tuple(np.round(mine, 4))}")
+        return found
