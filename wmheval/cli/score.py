@@ -1,0 +1,91 @@
+"""``wmheval score``: score a submission folder against the reference, per scanner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from wmheval.cli.app import app
+from wmheval.metrics.binarize import RULES_HELP
+
+
+def print_score_report(result, out: Path | None) -> None:
+    """Print the per-group summary, problems and notes of a scoring run."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="WMH challenge metrics (mean ± std)")
+    readable = result.readable_summary()
+    for column in readable.columns:
+        table.add_column(str(column), justify="left" if column == "group" else "right")
+    for _, row in readable.iterrows():
+        table.add_row(*[str(v) for v in row.tolist()])
+    console.print(table)
+    problems = result.cases[~result.cases["status"].isin(["ok", "empty_reference",
+                                                          "missing_as_empty"])]
+    for _, row in problems.iterrows():
+        console.print(f"[red]{row['status']}[/red] {row['id']}: {row['error']}", highlight=False)
+    for _, row in result.unmatched.iterrows():
+        console.print(f"[yellow]unmatched[/yellow] {row['path']}: {row['problem']}",
+                      highlight=False)
+    warned = result.cases[result.cases["warnings"].fillna("").astype(str) != ""]
+    for _, row in warned.iterrows():
+        console.print(f"[yellow]warning[/yellow] {row['id']}: {row['warnings']}",
+                      highlight=False)
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
+    if out is not None:
+        console.print(f"tables written to {out}/ (cases.csv, summary.csv, summary_table.*)")
+
+
+@app.command()
+def score(
+    reference: Path = typer.Argument(..., help="Reference folder: the data release "
+                                     "(training/, test/) or any tree of <id>/wmh.nii.gz."),
+    submission: Path = typer.Argument(..., help="Predictions: <id>/result.nii.gz or "
+                                      "<id>.nii.gz / <id>.nii, one per subject."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for cases.csv, "
+                                    "summary.csv and readable tables."),
+    manifest: Path | None = typer.Option(None, help="Subject manifest CSV mapping ids to "
+                                         "scanners (default: the bundled 170-subject one)."),
+    binarize: str = typer.Option("official", "--binarize", help=RULES_HELP),
+    missing: str = typer.Option("fail", help="Subjects without a prediction: 'fail' (status "
+                                "missing, NaN metrics) or 'empty' (scored as empty masks)."),
+    split: str = typer.Option("auto", help="Which reference subjects: auto (the splits the "
+                              "submission predicts), all, training or test."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),
+    json_output: bool = typer.Option(False, "--json", help="Also write scores.json."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Score a folder of predicted segmentations exactly as the official challenge does.
+
+    Writes one row per subject (Dice, H95, AVD, lesion recall, lesion F1, status, warnings)
+    and the aggregates per scanner, for seen and unseen scanners, and overall. Exits with 1
+    when any subject is missing or failed, or a file in the submission matches no subject.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from wmheval.scoring import score_folder
+
+    try:
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeRemainingColumn(), disable=quiet,
+                      transient=True) as progress:
+            bar = progress.add_task("scoring", total=None)
+
+            result = score_folder(
+                reference, submission, out, manifest=manifest, rule=binarize,
+                missing=missing, split=split, jobs=jobs or None, write_json=json_output,
+                on_plan=lambda total: progress.update(bar, total=total),
+                on_done=lambda _row: progress.advance(bar))
+    except (ValueError, FileNotFoundError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if not quiet:
+        print_score_report(result, out)
+    if not result.ok:
+        typer.echo(f"{result.n_problems} problem(s): see the status column"
+                   f"{' and unmatched.csv' if len(result.unmatched) else ''}", err=True)
+        raise typer.Exit(1)

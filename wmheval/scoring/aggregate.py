@@ -1,0 +1,82 @@
+"""Aggregating per-case scores per scanner, for seen and unseen scanners, and overall."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from wmheval.io.manifest import SCANNER_ORDER
+from wmheval.metrics import METRICS
+from wmheval.scoring.case import SCORED_STATUSES, STATUS_ERROR, STATUS_MISSING
+
+SUMMARY_COLUMNS = (
+    "group_type", "group", "metric", "mean", "std", "median", "n", "n_undefined",
+    "n_cases", "n_missing", "n_failed",
+)
+
+
+def case_groups(cases: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(group_type, group, rows): all, seen, unseen, then each scanner in release order."""
+    groups = [("all", "all", cases)]
+    seen = cases["seen_in_training"].astype("boolean")
+    for name, selector in (("seen", seen == True), ("unseen", seen == False)):  # noqa: E712
+        rows = cases[selector.fillna(False).to_numpy(dtype=bool)]
+        if len(rows):
+            groups.append((name, name, rows))
+    present = list(dict.fromkeys(cases["scanner"].astype(str)))
+    ordered = [s for s in SCANNER_ORDER if s in present] + sorted(
+        s for s in present if s not in SCANNER_ORDER)
+    groups += [("scanner", s, cases[cases["scanner"].astype(str) == s]) for s in ordered]
+    return groups
+
+
+def summarize(cases: pd.DataFrame) -> pd.DataFrame:
+    """Long table of mean, std (ddof=1), median and counts per group and metric.
+
+    ``n`` counts defined values, the only ones the mean uses; ``n_undefined`` counts scored
+    cases whose value is NaN (e.g. H95 of an empty prediction); ``n_missing`` and
+    ``n_failed`` count cases without a usable prediction. So n + n_undefined + n_missing +
+    n_failed = n_cases: no subject disappears from a table.
+    """
+    records = []
+    for group_type, group, rows in case_groups(cases):
+        scored = rows[rows["status"].isin(SCORED_STATUSES)]
+        n_missing = int((rows["status"] == STATUS_MISSING).sum())
+        n_failed = int((rows["status"] == STATUS_ERROR).sum())
+        for metric in METRICS:
+            values = scored[metric].to_numpy(dtype=float)
+            defined = values[np.isfinite(values)]
+            records.append({
+                "group_type": group_type,
+                "group": group,
+                "metric": metric,
+                "mean": float(defined.mean()) if defined.size else np.nan,
+                "std": float(defined.std(ddof=1)) if defined.size > 1 else np.nan,
+                "median": float(np.median(defined)) if defined.size else np.nan,
+                "n": int(defined.size),
+                "n_undefined": int(values.size - defined.size),
+                "n_cases": len(rows),
+                "n_missing": n_missing,
+                "n_failed": n_failed,
+            })
+    return pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
+
+
+def wide_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per group with ``mean ± std`` per metric: the table people read."""
+    rows = []
+    for (_, group), block in summary.groupby(["group_type", "group"], sort=False):
+        first = block.iloc[0]
+        row = {"group": group, "cases": int(first["n_cases"]),
+               "missing": int(first["n_missing"]), "failed": int(first["n_failed"])}
+        for _, entry in block.iterrows():
+            undefined = f" ({int(entry['n_undefined'])} undef.)" if entry["n_undefined"] else ""
+            if not np.isfinite(entry["mean"]):
+                text = "nan"
+            elif np.isfinite(entry["std"]):
+                text = f"{entry['mean']:.3f} ± {entry['std']:.3f}"
+            else:
+                text = f"{entry['mean']:.3f}"
+            row[entry["metric"]] = text + undefined
+        rows.append(row)
+    return pd.DataFrame(rows)

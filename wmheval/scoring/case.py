@@ -1,0 +1,116 @@
+"""Scoring one subject from files: every problem becomes a status and a message, never a crash."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from wmheval.io.images import ImageError, read_image
+from wmheval.metrics import METRICS, BinarizationError, evaluate_arrays
+
+STATUS_OK = "ok"
+STATUS_EMPTY_REFERENCE = "empty_reference"
+STATUS_MISSING = "missing"
+STATUS_MISSING_AS_EMPTY = "missing_as_empty"
+STATUS_ERROR = "error"
+SCORED_STATUSES = (STATUS_OK, STATUS_EMPTY_REFERENCE, STATUS_MISSING_AS_EMPTY)
+"""Statuses whose metric values come from an evaluation (possibly NaN where undefined)."""
+
+MISSING_POLICIES = ("fail", "empty")
+COUNT_COLUMNS = (
+    "precision", "n_reference_voxels", "n_prediction_voxels", "n_reference_lesions",
+    "n_prediction_lesions", "reference_ml", "prediction_ml",
+)
+
+
+@dataclass(frozen=True)
+class CaseTask:
+    """What to score for one subject: files, rule, and what to do without a prediction."""
+
+    id: str
+    reference_path: Path
+    prediction_path: Path | None
+    rule: str = "official"
+    missing: str = "fail"
+    duplicate_paths: tuple[Path, ...] = field(default_factory=tuple)
+    geometry_tolerance: float = 1e-4
+
+
+def _empty_row(task: CaseTask, status: str, error: str = "") -> dict:
+    row = {"id": task.id, "status": status}
+    row.update({name: math.nan for name in (*METRICS, *COUNT_COLUMNS)})
+    row.update({
+        "prediction_path": str(task.prediction_path) if task.prediction_path else "",
+        "error": error,
+        "warnings": "",
+    })
+    return row
+
+
+def score_case(task: CaseTask) -> dict:
+    """Score one subject; returns a row for ``cases.csv`` with ``status`` and messages.
+
+    Never raises for bad input: a missing, unreadable, mismatched or unsupported prediction,
+    or an unreadable reference, yields ``status="error"`` (or ``"missing"``) and an
+    ``error`` message naming the file and the problem.
+    """
+    if task.duplicate_paths:
+        listed = ", ".join(str(p) for p in task.duplicate_paths)
+        return _empty_row(task, STATUS_ERROR, f"several predictions for subject {task.id}: "
+                                              f"{listed}; keep exactly one")
+    if task.prediction_path is None and task.missing != "empty":
+        return _empty_row(task, STATUS_MISSING, f"no prediction for subject {task.id}")
+    try:
+        reference = read_image(task.reference_path)
+    except ImageError as error:
+        return _empty_row(task, STATUS_ERROR, f"reference {error}")
+    warnings: list[str] = []
+    if task.prediction_path is None:
+        prediction = np.zeros(reference.array.shape, dtype=np.uint8)
+        warnings.append("no prediction: scored as an empty mask")
+    else:
+        try:
+            loaded = read_image(task.prediction_path)
+        except ImageError as error:
+            return _empty_row(task, STATUS_ERROR, str(error))
+        if loaded.size_xyz != reference.size_xyz:
+            return _empty_row(task, STATUS_ERROR, (
+                f"{task.prediction_path}: size {loaded.size_xyz} differs from the "
+                f"reference's {reference.size_xyz} ({task.reference_path})"))
+        differences = reference.geometry.differences(loaded.geometry, task.geometry_tolerance)
+        if differences:
+            warnings.append("prediction geometry differs from the reference (" +
+                            "; ".join(differences) + "): scored on the reference grid")
+        prediction = loaded.array
+    try:
+        metrics = evaluate_arrays(reference.array, prediction, reference.geometry, task.rule)
+    except BinarizationError as error:
+        return _empty_row(task, STATUS_ERROR, f"{task.prediction_path}: {error}")
+    if task.prediction_path is None:
+        status = STATUS_MISSING_AS_EMPTY
+    elif metrics.n_reference_voxels == 0:
+        status = STATUS_EMPTY_REFERENCE
+    else:
+        status = STATUS_OK
+    row = {"id": task.id, "status": status}
+    values = metrics.as_dict()
+    row.update({name: values[name] for name in (*METRICS, *COUNT_COLUMNS)})
+    row.update({
+        "prediction_path": str(task.prediction_path) if task.prediction_path else "",
+        "error": "",
+        "warnings": " | ".join(warnings + metrics.warnings),
+    })
+    return row
+
+
+def safe_score_case(task: CaseTask) -> dict:
+    """:func:`score_case`, turning any unexpected exception into an error row."""
+    try:
+        return score_case(task)
+    except Exception as error:  # noqa: BLE001 - one bad case must never kill a batch
+        where = task.prediction_path or task.reference_path
+        return _empty_row(task, STATUS_ERROR,
+                          f"{where}: unexpected {type(error).__name__}: {error}")

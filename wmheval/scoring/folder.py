@@ -1,0 +1,217 @@
+"""Scoring a submission folder against a reference folder: the ``wmheval score`` engine."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from wmheval.io.atomic import write_text_atomic
+from wmheval.io.layouts import find_reference_cases, index_submission
+from wmheval.io.manifest import load_manifest
+from wmheval.io.tables import write_table, write_table_formats
+from wmheval.metrics import METRICS
+from wmheval.metrics.binarize import parse_rule
+from wmheval.scoring.aggregate import summarize, wide_summary
+from wmheval.scoring.case import (
+    COUNT_COLUMNS,
+    MISSING_POLICIES,
+    STATUS_ERROR,
+    STATUS_MISSING,
+    CaseTask,
+    safe_score_case,
+)
+
+CASE_COLUMNS = (
+    "id", "scanner", "split", "seen_in_training", "status", *METRICS, *COUNT_COLUMNS,
+    "prediction_path", "error", "warnings",
+)
+SPLIT_CHOICES = ("auto", "all", "training", "test")
+
+
+@dataclass
+class ScoreResult:
+    """Everything one scoring run found: per-case rows, aggregates, and stray files."""
+
+    cases: pd.DataFrame
+    summary: pd.DataFrame
+    unmatched: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_problems(self) -> int:
+        """Cases missing or failed, plus files in the submission that match no subject."""
+        failed = self.cases["status"].isin([STATUS_MISSING, STATUS_ERROR]).sum()
+        return int(failed) + len(self.unmatched)
+
+    @property
+    def ok(self) -> bool:
+        return self.n_problems == 0
+
+    def readable_summary(self) -> pd.DataFrame:
+        """Per-group ``mean ± std`` table for people."""
+        return wide_summary(self.summary)
+
+
+def _case_split(case, manifest: pd.DataFrame) -> str:
+    if case.id in manifest.index and manifest.at[case.id, "split"]:
+        return str(manifest.at[case.id, "split"])
+    return case.split_from_path or "unknown"
+
+
+def _select_split(cases, splits: dict[str, str], predicted_ids: set[str], split: str,
+                  notes: list[str]):
+    if split == "all":
+        return cases
+    if split != "auto":
+        return [c for c in cases if splits[c.id] == split]
+    present = {splits[c.id] for c in cases}
+    keep = {s for s in present if any(splits[c.id] == s and c.id in predicted_ids
+                                      for c in cases)}
+    if not keep or keep == present:
+        return cases
+    dropped = sorted(present - keep)
+    notes.append(f"split auto: the submission has no prediction for the {', '.join(dropped)} "
+                 f"subjects, so only {', '.join(sorted(keep))} subjects are scored "
+                 "(use --split all to score every reference subject)")
+    return [c for c in cases if splits[c.id] in keep]
+
+
+def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
+               manifest: pd.DataFrame, rule: str = "official", missing: str = "fail",
+               split: str = "auto") -> tuple[list[CaseTask], pd.DataFrame, pd.DataFrame, list[str]]:
+    """Match reference subjects to predictions: (tasks, case info, unmatched files, notes)."""
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    if split not in SPLIT_CHOICES:
+        raise ValueError(f"split must be one of {SPLIT_CHOICES}, got {split!r}")
+    parse_rule(rule)
+    notes: list[str] = []
+    reference_cases = find_reference_cases(reference_dir)
+    index = index_submission(submission_dir)
+    splits = {c.id: _case_split(c, manifest) for c in reference_cases}
+    predicted = set(index.predictions) | set(index.duplicates)
+    selected = _select_split(reference_cases, splits, predicted, split, notes)
+    all_reference_ids = {c.id for c in reference_cases}
+    selected_ids = {c.id for c in selected}
+    unmatched = [(str(p), why) for p, why in index.unrecognised]
+    for case_id in sorted(predicted - all_reference_ids):
+        for path in index.duplicates.get(case_id) or [index.predictions[case_id]]:
+            unmatched.append((str(path), f"no reference subject with id {case_id!r}"))
+    for case_id in sorted((predicted & all_reference_ids) - selected_ids):
+        path = index.predictions.get(case_id) or index.duplicates[case_id][0]
+        unmatched.append((str(path), f"subject {case_id!r} is outside the scored split"))
+    tasks, info = [], []
+    for case in selected:
+        tasks.append(CaseTask(
+            id=case.id, reference_path=case.path,
+            prediction_path=index.predictions.get(case.id), rule=rule, missing=missing,
+            duplicate_paths=tuple(index.duplicates.get(case.id, ()))))
+        known = case.id in manifest.index
+        info.append({
+            "id": case.id,
+            "scanner": str(manifest.at[case.id, "scanner"]) if known else "unknown",
+            "split": splits[case.id],
+            "seen_in_training": bool(manifest.at[case.id, "seen_in_training"]) if known
+            else pd.NA,
+        })
+    unknown = [t.id for t, i in zip(tasks, info, strict=True) if i["scanner"] == "unknown"]
+    if unknown:
+        notes.append(f"{len(unknown)} subjects are not in the manifest (scanner 'unknown'): "
+                     f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
+    unmatched_table = pd.DataFrame(unmatched, columns=["path", "problem"])
+    return tasks, pd.DataFrame(info), unmatched_table, notes
+
+
+def _worker_init() -> None:
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+
+
+def run_tasks(tasks: list[CaseTask], jobs: int | None = None,
+              on_done: Callable[[dict], None] | None = None) -> list[dict]:
+    """Score tasks in parallel worker processes (``jobs``; default: all cores), in order."""
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks) or 1))
+    if jobs == 1:
+        rows = []
+        for task in tasks:
+            rows.append(safe_score_case(task))
+            if on_done:
+                on_done(rows[-1])
+        return rows
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) as pool:
+        rows = []
+        for row in pool.map(safe_score_case, tasks, chunksize=1):
+            rows.append(row)
+            if on_done:
+                on_done(row)
+    return rows
+
+
+def score_folder(
+    reference_dir: str | Path,
+    submission_dir: str | Path,
+    out: str | Path | None = None,
+    *,
+    manifest: str | Path | pd.DataFrame | None = None,
+    rule: str = "official",
+    missing: str = "fail",
+    split: str = "auto",
+    jobs: int | None = None,
+    write_json: bool = False,
+    on_plan: Callable[[int], None] | None = None,
+    on_done: Callable[[dict], None] | None = None,
+) -> ScoreResult:
+    """Score every reference subject against its prediction, as ``wmheval score`` does.
+
+    ``missing="fail"`` keeps subjects without a prediction as ``status=missing`` (NaN
+    metrics, counted in ``n_missing``); ``missing="empty"`` scores them as empty masks, as
+    challenges do. ``split="auto"`` scores the splits the submission has predictions for.
+    With ``out``, writes ``cases.csv``, ``summary.csv`` (and JSON on request), a readable
+    ``summary_table`` in Markdown/LaTeX/HTML, and ``unmatched.csv`` when stray files exist.
+    ``on_plan(n_cases)`` and ``on_done(row)`` report progress.
+    """
+    table = manifest if isinstance(manifest, pd.DataFrame) else load_manifest(manifest)
+    tasks, info, unmatched, notes = plan_tasks(
+        reference_dir, submission_dir, manifest=table, rule=rule, missing=missing, split=split)
+    if on_plan:
+        on_plan(len(tasks))
+    rows = run_tasks(tasks, jobs=jobs, on_done=on_done)
+    scored = pd.DataFrame(rows)
+    cases = info.merge(scored, on="id", how="left")[list(CASE_COLUMNS)]
+    result = ScoreResult(cases=cases, summary=summarize(cases), unmatched=unmatched, notes=notes)
+    if out is not None:
+        write_score_outputs(result, out, write_json=write_json)
+    return result
+
+
+def write_score_outputs(result: ScoreResult, out: str | Path, write_json: bool = False
+                        ) -> list[Path]:
+    """Write the tables of a :class:`ScoreResult` into ``out`` (atomically, file by file)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [write_table(result.cases, out / "cases.csv"),
+               write_table(result.summary, out / "summary.csv")]
+    written += write_table_formats(result.readable_summary(), out / "summary_table",
+                                   formats=("md", "tex", "html"),
+                                   caption="WMH challenge metrics, mean ± std per group")
+    stale = out / "unmatched.csv"
+    if len(result.unmatched):
+        written.append(write_table(result.unmatched, stale))
+    elif stale.exists():
+        stale.unlink()
+    if write_json:
+        payload = {
+            "cases": json.loads(result.cases.to_json(orient="records")),
+            "summary": json.loads(result.summary.to_json(orient="records")),
+            "unmatched": json.loads(result.unmatched.to_json(orient="records")),
+            "notes": result.notes,
+        }
+        written.append(write_text_atomic(out / "scores.json", json.dumps(payload, indent=1)))
+    return written
