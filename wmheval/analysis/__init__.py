@@ -1,0 +1,1 @@
+"""Ranking-sensitivity analyses: metric weights, bootstrap over subjects, significance tests."""

@@ -1,0 +1,50 @@
+"""The challenge ranking of a field as a table, and writing it (CSV, Markdown, LaTeX, HTML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from wmheval.io.tables import TABLE_FORMATS, write_table_formats
+from wmheval.metrics import METRICS
+from wmheval.ranking.inputs import COUNT_COLUMNS, Field
+from wmheval.ranking.minmax import minmax_ranking, normalise_weights
+
+
+def rank_field(field: Field, weights=None) -> pd.DataFrame:
+    """The official ranking: one row per team, best first.
+
+    Columns: ``position, team, score`` (weighted mean relative rank, lower is better), the
+    per-metric means ``dice, h95, avd, recall, f1``, the per-metric relative ranks
+    ``rank_<metric>``, the counts ``n_cases, n_missing, n_undefined`` and, for a published
+    leaderboard, ``published_position, published_score``. ``weights``: None (equal, the
+    challenge's rule), five numbers, or a mapping metric -> weight.
+    """
+    w = normalise_weights(weights, METRICS)
+    rel, scores, positions = minmax_ranking(field.metric_means(), w, METRICS)
+    table = pd.DataFrame({"position": positions, "team": list(field.teams), "score": scores})
+    for metric in METRICS:
+        table[metric] = field.means[metric].to_numpy(dtype=float)
+    for j, metric in enumerate(METRICS):
+        table[f"rank_{metric}"] = rel[:, j]
+    for column in COUNT_COLUMNS:
+        table[column] = field.means[column].to_numpy()
+    if field.published is not None:
+        published = field.published.reindex(table["team"])
+        for column in published.columns:
+            table[column] = published[column].to_numpy()
+    order = np.lexsort((table["team"].to_numpy(), table["position"].to_numpy()))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranking",
+                  caption: str | None = None) -> list[Path]:
+    """Write ``out_dir/<stem>.{csv,md,tex,html}`` atomically; returns the paths."""
+    out_dir = Path(out_dir)
+    shown = ranking.copy()
+    for column in COUNT_COLUMNS:
+        if column in shown and shown[column].isna().all():
+            shown = shown.drop(columns=column)
+    return write_table_formats(shown, out_dir / stem, TABLE_FORMATS, caption=caption)
