@@ -1,0 +1,68 @@
+"""FCN on VGG16 with specialised side layers (paper 003, after DRIU / Maninis et al.)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# torchvision's VGG16 "features" layout: numbers are conv widths, "M" a 2x2 max pooling.
+VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
+                512, 512, 512, "M", 512, 512, 512, "M")
+VGG16_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
+# Index of the last ReLU of each of the 5 stages in ``features`` (before each pooling).
+STAGE_ENDS = (3, 8, 15, 22, 29)
+# torchvision's ImageNet normalisation for RGB inputs scaled to [0, 1] (matches its weights).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def vgg16_features() -> nn.Sequential:
+    """VGG16's convolutional part with torchvision's module indices (so state dicts load).
+
+    The fifth pooling (index 30) is kept for index compatibility but never run: the paper
+    uses the five stages separated by four poolings.
+    """
+    layers: list[nn.Module] = []
+    channels = 3
+    for item in VGG16_LAYOUT:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU(inplace=True)]
+            channels = item
+    return nn.Sequential(*layers)
+
+
+class FcnVgg(nn.Module):
+    """VGG16 stages -> a 3x3 conv with K maps after each stage -> resized to the input size,
+    concatenated -> a 1x1 conv to 2 classes.
+
+    Input: (N, 3, H, W) RGB in 0..255 (any H, W >= 16); the network applies torchvision's
+    ImageNet normalisation itself, the one that matches the pretrained weights (the paper's
+    Caffe model subtracted 127 instead).
+    """
+
+    def __init__(self, k: int = 16) -> None:
+        super().__init__()
+        self.features = vgg16_features()
+        widths = (64, 128, 256, 512, 512)
+        self.specialised = nn.ModuleList(nn.Conv2d(w, k, 3, padding=1) for w in widths)
+        self.combine = nn.Conv2d(k * len(widths), 2, 1)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0,
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0,
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-2:]
+        x = (x - self.mean) / self.std
+        sides = []
+        start = 0
+        for end, side in zip(STAGE_ENDS, self.specialised, strict=True):
+            for index in range(start, end + 1):
+                x = self.features[index](x)
+            start = end + 1
+            sides.append(F.interpolate(side(x), size=size, mode="bilinear",
+                                       align_corners=False))
+        return self.combine(torch.cat(sides, dim=1))

@@ -1,0 +1,83 @@
+"""Load ImageNet-pretrained VGG16 convolutional weights from a local torchvision state dict.
+
+Nothing is downloaded: the user names a file (e.g. torchvision's ``vgg16-397923af.pth``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from wmheval_baselines.models.fcn_vgg import VGG16_CONV_INDICES, VGG16_LAYOUT
+
+
+class VggWeightsError(ValueError):
+    """The VGG16 weights file is unreadable or is not a torchvision VGG16 state dict."""
+
+
+def expected_shapes() -> dict[str, tuple[int, ...]]:
+    """``features.<i>.weight/bias`` -> shape, for the 13 convolutions of VGG16."""
+    widths = [w for w in VGG16_LAYOUT if w != "M"]
+    shapes: dict[str, tuple[int, ...]] = {}
+    channels = 3
+    for index, width in zip(VGG16_CONV_INDICES, widths, strict=True):
+        shapes[f"features.{index}.weight"] = (width, channels, 3, 3)
+        shapes[f"features.{index}.bias"] = (width,)
+        channels = width
+    return shapes
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_vgg16_features(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read and verify a torchvision VGG16 state dict; return only ``features.*`` tensors.
+
+    Classifier keys (``classifier.*``) are dropped; missing convolution keys, unexpected
+    ``features`` keys and wrong shapes raise :class:`VggWeightsError` naming the file.
+    A checkpoint wrapping the state dict under ``state_dict`` is accepted.
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as error:
+        raise VggWeightsError(f"{path}: VGG16 weights file not found") from error
+    except Exception as error:  # noqa: BLE001 - torch raises many types for bad files
+        raise VggWeightsError(f"{path}: cannot read VGG16 weights: {error}") from error
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        raise VggWeightsError(f"{path}: not a state dict (got {type(state).__name__})")
+    state = {key.removeprefix("module."): value for key, value in state.items()}
+    shapes = expected_shapes()
+    missing = [key for key in shapes if key not in state]
+    if missing:
+        raise VggWeightsError(
+            f"{path}: not a torchvision VGG16 state dict: missing keys {missing[:6]}"
+            f"{' ...' if len(missing) > 6 else ''}")
+    unexpected = [key for key in state if key.startswith("features.") and key not in shapes]
+    if unexpected:
+        raise VggWeightsError(
+            f"{path}: unexpected VGG16 feature keys {unexpected[:6]} (a VGG16-BN or other "
+            "architecture? expected plain VGG16)")
+    wrong = [f"{key}: {tuple(state[key].shape)} != {shape}" for key, shape in shapes.items()
+             if not isinstance(state[key], torch.Tensor) or tuple(state[key].shape) != shape]
+    if wrong:
+        raise VggWeightsError(f"{path}: wrong VGG16 tensor shapes: {'; '.join(wrong[:4])}")
+    return {key: state[key].float().clone() for key in shapes}
+
+
+def apply_vgg16_features(model: torch.nn.Module, path: str | Path) -> str:
+    """Copy verified VGG16 convolution weights into ``model.features``; return the sha256."""
+    weights = load_vgg16_features(path)
+    features = {key.removeprefix("features."): value for key, value in weights.items()}
+    model.features.load_state_dict(features, strict=True)
+    return sha256_file(path)
