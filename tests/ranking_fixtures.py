@@ -55,8 +55,8 @@ def random_teams(root: Path, n_teams: int = 4, n_subjects: int = 12, seed: int =
     ids = [f"{k:03d}" for k in range(n_subjects)]
     scanners = [SCANNERS[k % 2] for k in range(n_subjects)]
     for t in range(n_teams):
-        skill = 0.5 + 0.3 * t / max(n_teams - 1, 1)
-        noise = rng.normal(0, 0.05, size=n_subjects)
+        skill = 0.6 + 0.1 * t / max(n_teams - 1, 1)
+        noise = rng.normal(0, 0.1, size=n_subjects)
         rows = np.column_stack([
             np.clip(skill + noise, 0, 1),
             np.abs(20 * (1 - skill) + rng.normal(0, 1, n_subjects)),

@@ -382,7 +382,7 @@ def subset_field(field: Field, teams: Iterable[str]) -> Field:
         cube = build_cube(cases, field.missing, field.undefined)
         return replace(field, means=cube_means(cube), cube=cube,
                        cases=cases.reset_index(drop=True))
-    published = field.published.loc[kept] if field.published is not None else None
+    published = field.published.reindex(kept) if field.published is not None else None
     return replace(field, means=field.means.loc[kept].copy(), published=published)
 
 

@@ -48,3 +48,35 @@ def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranki
         if column in shown and shown[column].isna().all():
             shown = shown.drop(columns=column)
     return write_table_formats(shown, out_dir / stem, TABLE_FORMATS, caption=caption)
+
+
+def parse_weights(text: str | None):
+    """Weights from the command line: ``"1,1,1,1,2"`` (metric order dice, h95, avd,
+    recall, f1) or ``"dice=2,f1=1"`` (named; others 0). None or empty: equal weights."""
+    if text is None or not text.strip():
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        if all("=" in p for p in parts):
+            return {k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)}
+        return [float(p) for p in parts]
+    except ValueError as error:
+        raise ValueError(f"cannot read weights {text!r}: {error}") from error
+
+
+def rank_to_dir(source: str | Path, out: str | Path, *, teams=None, add=(),
+                split: str = "all", weights=None, missing: str = "worst",
+                undefined: str = "worst") -> tuple[pd.DataFrame, list[Path]]:
+    """What ``wmheval rank`` does: load ``source``, insert ``add`` teams, restrict to
+    ``teams``, rank, and write ``out/ranking.{csv,md,tex,html}``.
+
+    ``source``: a means table (e.g. the published leaderboard), a folder of team folders
+    with ``cases.csv``, or a long per-case CSV with a ``team`` column. ``add``: pairs
+    (score output folder or cases.csv, name or None). Returns (ranking, written paths).
+    """
+    from wmheval.ranking.inputs import prepare_field
+
+    field = prepare_field(source, teams, add, split, missing, undefined)
+    ranking = rank_field(field, weights)
+    label = "all subjects" if split == "all" else f"split {split}"
+    return ranking, write_ranking(ranking, out, caption=f"WMH challenge ranking ({label})")
