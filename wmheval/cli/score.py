@@ -15,11 +15,15 @@ def print_score_report(result, out: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    import sys
+
+    # Wide enough for the table when the output goes to a file or a pipe.
+    console = Console(width=None if sys.stdout.isatty() else 150)
     table = Table(title="WMH challenge metrics (mean ± std)")
     readable = result.readable_summary()
     for column in readable.columns:
-        table.add_column(str(column), justify="left" if column == "group" else "right")
+        table.add_column(str(column), justify="left" if column == "group" else "right",
+                         no_wrap=column == "group")
     for _, row in readable.iterrows():
         table.add_row(*[str(v) for v in row.tolist()])
     console.print(table)

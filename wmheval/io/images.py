@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,15 +45,133 @@ def _first_line(error: Exception) -> str:
     return (useful[-1] if useful else lines[-1] if lines else type(error).__name__)[:300]
 
 
+@dataclass(frozen=True)
+class NiftiHeader:
+    """The few NIfTI-1/2 header fields needed to check a file and find its voxel data."""
+
+    endian: str
+    shape: tuple[int, ...]
+    datatype: int
+    bitpix: int
+    vox_offset: int
+
+    @property
+    def payload_size(self) -> int:
+        """Bytes the file should hold: header, extensions and voxel data."""
+        n_voxels = 1
+        for size in self.shape:
+            n_voxels *= size
+        return self.vox_offset + n_voxels * self.bitpix // 8
+
+
+FLOAT_DATATYPES = {16: "f4", 64: "f8"}
+
+
+def parse_nifti_header(header: bytes) -> NiftiHeader | None:
+    """Parse a NIfTI-1 or NIfTI-2 header (either byte order); None if it is not one."""
+    for endian in ("<", ">"):
+        if len(header) < 4:
+            return None
+        (size_of_header,) = struct.unpack(endian + "i", header[:4])
+        if size_of_header == 348 and len(header) >= 112:
+            dims = struct.unpack(endian + "8h", header[40:56])
+            datatype, bitpix = struct.unpack(endian + "2h", header[70:74])
+            (vox_offset,) = struct.unpack(endian + "f", header[108:112])
+        elif size_of_header == 540 and len(header) >= 184:
+            datatype, bitpix = struct.unpack(endian + "2h", header[12:16])
+            dims = struct.unpack(endian + "8q", header[16:80])
+            (vox_offset,) = struct.unpack(endian + "q", header[168:176])
+        else:
+            continue
+        n_dims = dims[0]
+        shape = tuple(int(d) for d in dims[1:n_dims + 1])
+        if not 1 <= n_dims <= 7 or bitpix <= 0 or any(d <= 0 for d in shape):
+            return None
+        return NiftiHeader(endian, shape, int(datatype), int(bitpix), int(vox_offset))
+    return None
+
+
+def _open_nifti(path: Path):
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if compressed else open(path, "rb")
+
+
+def count_nonfinite_on_disk(path: str | Path) -> int:
+    """NaN and inf voxels stored in a float NIfTI file (0 for other types and formats).
+
+    ITK's NIfTI reader replaces them by 0 when it loads the file, so they can only be seen
+    in the raw data; the scorer uses this to warn about them.
+    """
+    path = Path(path)
+    if not path.name.endswith((".nii", ".nii.gz")):
+        return 0
+    with _open_nifti(path) as stream:
+        header = parse_nifti_header(stream.read(540))
+        if header is None or header.datatype not in FLOAT_DATATYPES:
+            return 0
+        stream.seek(header.vox_offset)
+        data = stream.read(header.payload_size - header.vox_offset)
+    dtype = np.dtype(header.endian + FLOAT_DATATYPES[header.datatype])
+    values = np.frombuffer(data[: len(data) - len(data) % dtype.itemsize], dtype=dtype)
+    return int(values.size - np.count_nonzero(np.isfinite(values)))
+
+
+def check_gzip_complete(path: Path) -> None:
+    """Raise :class:`ImageError` if a ``.nii.gz`` file is truncated or corrupt.
+
+    SimpleITK reads a truncated gzip without complaint (the missing voxels come back as
+    zeros), so the gzip trailer's uncompressed size is compared with the size the NIfTI
+    header implies; only when they disagree is the whole stream decompressed to decide.
+    """
+    with open(path, "rb") as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            check_nifti_complete(path)  # not gzip-compressed: ITK reads it as plain data
+            return
+    try:
+        with gzip.open(path, "rb") as stream:
+            header = stream.read(540)
+        with open(path, "rb") as raw:
+            raw.seek(-4, 2)
+            (trailer_size,) = struct.unpack("<I", raw.read(4))
+    except (OSError, EOFError, zlib.error, struct.error) as error:
+        raise ImageError(path, f"truncated or corrupt gzip file ({error})") from None
+    parsed = parse_nifti_header(header)
+    if parsed is None or parsed.payload_size % 2**32 == trailer_size:
+        return
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 24):
+                pass
+    except (OSError, EOFError, zlib.error) as error:
+        raise ImageError(path, f"truncated or corrupt gzip file ({error})") from None
+
+
+def check_nifti_complete(path: Path) -> None:
+    """Raise :class:`ImageError` if an uncompressed ``.nii`` is shorter than its header says."""
+    with open(path, "rb") as raw:
+        parsed = parse_nifti_header(raw.read(540))
+    expected = parsed.payload_size if parsed else None
+    actual = path.stat().st_size
+    if expected is not None and actual < expected:
+        raise ImageError(path, f"truncated NIfTI file: {actual} bytes, the header needs "
+                               f"{expected}")
+
+
 def read_image(path: str | Path) -> LoadedImage:
     """Read a 3D scalar image (NIfTI or any format SimpleITK reads), as the official script.
 
     Raises :class:`ImageError` naming the file for a missing or unreadable file (including a
-    truncated gzip), vector pixels, and images that are not 3D.
+    truncated gzip, which SimpleITK alone would accept), vector pixels, and images that are
+    not 3D.
     """
     path = Path(path)
     if not path.is_file():
         raise ImageError(path, "file not found")
+    if path.name.endswith(".nii.gz"):
+        check_gzip_complete(path)
+    elif path.name.endswith(".nii"):
+        check_nifti_complete(path)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as error:

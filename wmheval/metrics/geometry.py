@@ -56,5 +56,6 @@ class Geometry:
             mine = np.asarray(getattr(self, name))
             theirs = np.asarray(getattr(other, name))
             if not np.allclose(mine, theirs, rtol=0.0, atol=tolerance):
-                found.append(f"{name} {tuple(np.round(theirs, 4))} != {tuple(np.round(mine, 4))}")
+                shown = [", ".join(f"{v:.4g}" for v in values) for values in (theirs, mine)]
+                found.append(f"{name} ({shown[0]}) != ({shown[1]})")
         return found

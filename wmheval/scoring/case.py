@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wmheval.io.images import ImageError, read_image
+from wmheval.io.images import ImageError, count_nonfinite_on_disk, read_image
 from wmheval.metrics import METRICS, BinarizationError, evaluate_arrays
 
 STATUS_OK = "ok"
@@ -85,6 +85,11 @@ def score_case(task: CaseTask) -> dict:
             warnings.append("prediction geometry differs from the reference (" +
                             "; ".join(differences) + "): scored on the reference grid")
         prediction = loaded.array
+        if prediction.dtype.kind == "f":
+            n_nonfinite = count_nonfinite_on_disk(task.prediction_path)
+            if n_nonfinite:
+                warnings.append(f"{n_nonfinite} voxels are NaN or inf in the file; SimpleITK "
+                                "reads them as 0, so they count as background")
     try:
         metrics = evaluate_arrays(reference.array, prediction, reference.geometry, task.rule)
     except BinarizationError as error:

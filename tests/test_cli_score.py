@@ -1,0 +1,57 @@
+"""`wmheval score` from the command line: outputs, terminal summary, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+from test_scoring_folder import bad_submission, write_submission
+from typer.testing import CliRunner
+
+from wmheval.cli.main import app
+
+runner = CliRunner()
+
+
+def test_score_writes_tables_and_prints_the_summary(release_tree, tmp_path):
+    submission = write_submission(tmp_path / "sub")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["score", str(release_tree), str(submission), "--out", str(out),
+                                 "--jobs", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "amsterdam_philips_3t" in result.output and "unseen" in result.output
+    cases = pd.read_csv(out / "cases.csv", dtype={"id": str})
+    assert sorted(cases["id"]) == ["1", "150", "160", "3"]
+    assert (out / "summary.csv").exists() and (out / "scores.json").exists()
+
+
+def test_score_exits_1_and_lists_problems(release_tree, tmp_path):
+    submission = bad_submission(tmp_path)
+    result = runner.invoke(app, ["score", str(release_tree), str(submission), "-j", "1"])
+    assert result.exit_code == 1
+    assert "missing" in result.output and "truncated" in result.output
+    assert "README.txt" in result.output
+
+
+def test_score_usage_errors_exit_2(tmp_path, release_tree):
+    result = runner.invoke(app, ["score", str(release_tree), str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "submission folder not found" in result.output
+    result = runner.invoke(app, ["score", str(release_tree), str(tmp_path), "--missing", "zero"])
+    assert result.exit_code == 2
+
+
+def test_binarize_option_changes_the_rule(release_tree, tmp_path):
+    submission = write_submission(tmp_path / "sub", ids=["1"])
+    out = tmp_path / "out"
+    runner.invoke(app, ["score", str(release_tree), str(submission), "-o", str(out), "-j", "1",
+                        "--binarize", "threshold:2"])
+    assert pd.read_csv(out / "cases.csv", dtype={"id": str})["dice"].iloc[0] == 0.0
+
+
+def test_the_score_command_starts_without_torch_or_matplotlib():
+    code = ("import sys, wmheval.cli.main; "
+            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout
+    assert output.strip() == "[]"

@@ -1,0 +1,273 @@
+"""Scoring folders: layouts, manifest mapping, outputs, aggregates and every bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+from conftest import blob_labels, write_image
+from oracle import oracle_metrics
+
+from wmheval.scoring import score_folder
+from wmheval.scoring.aggregate import SUMMARY_COLUMNS
+from wmheval.scoring.folder import CASE_COLUMNS
+
+SUBJECT_SEEDS = {"0": 0, "1": 1, "3": 2, "150": 3, "160": 4}
+TEST_IDS = ["1", "3", "150", "160"]
+
+
+def reference_array(case_id: str) -> np.ndarray:
+    return blob_labels(seed=SUBJECT_SEEDS[case_id])
+
+
+def good_prediction(case_id: str) -> np.ndarray:
+    """The reference's WMH with one voxel flipped, as uint8 0/1."""
+    prediction = (reference_array(case_id) == 1).astype(np.uint8)
+    prediction[1, 5, 5] = 1 - prediction[1, 5, 5]
+    return prediction
+
+
+def write_submission(root: Path, ids=TEST_IDS, layout: str = "challenge") -> Path:
+    for case_id in ids:
+        target = (root / case_id / "result.nii.gz" if layout == "challenge"
+                  else root / f"{case_id}.nii.gz")
+        write_image(target, good_prediction(case_id))
+    return root
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_release_layout_is_scored_per_case_equal_to_the_oracle(release_tree, tmp_path):
+    submission = write_submission(tmp_path / "sub")
+    result = score_folder(release_tree, submission, tmp_path / "out", jobs=1)
+    cases = result.cases.set_index("id")
+    # auto split: the submission holds only test subjects, so training subject 0 is left out.
+    assert list(cases.index) == TEST_IDS
+    assert result.ok and any("split auto" in note for note in result.notes)
+    assert cases.loc["160", "scanner"] == "amsterdam_philips_3t"
+    assert cases.loc["150", "seen_in_training"] == False  # noqa: E712
+    assert set(cases["split"]) == {"test"}
+    for case_id in TEST_IDS:
+        reference_file = next(release_tree.rglob(f"{case_id}/wmh.nii.gz"))
+        expected = oracle_metrics(sitk.ReadImage(str(reference_file)),
+                                  sitk.ReadImage(str(submission / case_id / "result.nii.gz")))
+        for metric, value in expected.items():
+            tolerance = 1e-6 if metric == "h95" else 0
+            assert cases.loc[case_id, metric] == pytest.approx(value, abs=tolerance), metric
+
+
+def test_output_tables_have_the_stable_columns(release_tree, tmp_path):
+    submission = write_submission(tmp_path / "sub")
+    out = tmp_path / "out"
+    score_folder(release_tree, submission, out, jobs=1, write_json=True)
+    cases = pd.read_csv(out / "cases.csv", dtype={"id": str})
+    assert list(cases.columns) == list(CASE_COLUMNS)
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    groups = set(zip(summary["group_type"], summary["group"], strict=True))
+    assert {("all", "all"), ("seen", "seen"), ("unseen", "unseen"),
+            ("scanner", "utrecht_philips_3t"), ("scanner", "amsterdam_ge_1p5t"),
+            ("scanner", "amsterdam_philips_3t")} <= groups
+    unseen_dice = summary.query("group == 'unseen' and metric == 'dice'").iloc[0]
+    assert unseen_dice["n"] == 2
+    expected = cases[cases["id"].isin(["150", "160"])]["dice"].mean()
+    assert unseen_dice["mean"] == pytest.approx(expected)
+    for suffix in ("md", "tex", "html"):
+        assert (out / f"summary_table.{suffix}").stat().st_size > 0
+    assert (out / "scores.json").exists()
+    assert not list(out.glob(".*")), "temporary files left behind"
+
+
+def test_flat_layout_and_nii_files_are_accepted(release_tree, tmp_path):
+    submission = write_submission(tmp_path / "sub", layout="flat")
+    (submission / "3.nii.gz").unlink()
+    write_image(submission / "3.nii", good_prediction("3"))
+    result = score_folder(release_tree, submission, jobs=1)
+    assert result.ok, result.cases[["id", "status", "error"]]
+    assert (result.cases["dice"] > 0.8).all()
+
+
+def test_any_tree_of_id_folders_and_a_user_manifest(tmp_path):
+    reference = tmp_path / "ref"
+    for index, name in enumerate(["subA", "subB"]):
+        write_image(reference / "cohort" / name / "wmh.nii.gz", blob_labels(seed=index))
+    submission = tmp_path / "sub"
+    for index, name in enumerate(["subA", "subB"]):
+        write_image(submission / f"{name}.nii.gz",
+                    (blob_labels(seed=index) == 1).astype(np.uint8))
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("id,split,scanner,seen_in_training\nsubA,test,siteX,true\n"
+                        "subB,test,siteY,false\n")
+    result = score_folder(reference, submission, manifest=manifest, jobs=1)
+    assert result.ok
+    assert dict(zip(result.cases["id"], result.cases["scanner"], strict=True)) == {
+        "subA": "siteX", "subB": "siteY"}
+    assert (result.cases["dice"] == 1.0).all()
+    # Without a manifest entry, subjects are still scored, under scanner 'unknown'.
+    unknown = score_folder(reference, submission, jobs=1)
+    assert set(unknown.cases["scanner"]) == {"unknown"} and unknown.ok
+    assert any("not in the manifest" in note for note in unknown.notes)
+
+
+def test_parallel_and_serial_scoring_agree(release_tree, tmp_path):
+    submission = write_submission(tmp_path / "sub")
+    serial = score_folder(release_tree, submission, jobs=1).cases
+    parallel = score_folder(release_tree, submission, jobs=2).cases
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+def bad_submission(tmp_path: Path) -> Path:
+    """Test subjects 1 ok, 3 missing, 150 truncated gzip, 160 wrong size; plus stray files."""
+    submission = write_submission(tmp_path / "sub", ids=["1", "150", "160"])
+    data = (submission / "150" / "result.nii.gz").read_bytes()
+    (submission / "150" / "result.nii.gz").write_bytes(data[: len(data) // 2])
+    write_image(submission / "160" / "result.nii.gz", np.zeros((4, 16, 15), np.uint8))
+    (submission / "README.txt").write_text("our method")
+    write_image(submission / "999" / "result.nii.gz", np.zeros((4, 16, 16), np.uint8))
+    (submission / ".DS_Store").write_bytes(b"\0")
+    return submission
+
+
+def test_bad_cases_get_a_status_and_the_batch_goes_on(release_tree, tmp_path):
+    submission = bad_submission(tmp_path)
+    before = tree_digest(submission), tree_digest(release_tree)
+    result = score_folder(release_tree, submission, tmp_path / "out", jobs=2)
+    cases = result.cases.set_index("id")
+    assert cases.loc["1", "status"] == "ok" and cases.loc["1", "dice"] > 0.8
+    assert cases.loc["3", "status"] == "missing"
+    assert "no prediction for subject 3" in cases.loc["3", "error"]
+    assert cases.loc["150", "status"] == "error"
+    assert "150/result.nii.gz" in cases.loc["150", "error"]
+    assert "truncated" in cases.loc["150", "error"]
+    assert cases.loc["160", "status"] == "error"
+    assert "size (15, 16, 4) differs from the reference's (16, 16, 4)" in cases.loc["160",
+                                                                                    "error"]
+    problems = dict(zip(result.unmatched["path"].map(lambda p: Path(p).name),
+                        result.unmatched["problem"], strict=True))
+    assert "not a prediction" in problems["README.txt"]
+    assert "no reference subject with id '999'" in problems["result.nii.gz"]
+    assert ".DS_Store" not in problems
+    assert not result.ok and result.n_problems == 5
+    assert (tmp_path / "out" / "unmatched.csv").exists()
+    # Missing and failed cases stay visible in every aggregate they affect.
+    summary = result.summary.set_index(["group", "metric"])
+    assert summary.loc[("all", "dice"), "n"] == 1
+    assert summary.loc[("all", "dice"), "n_missing"] == 1
+    assert summary.loc[("all", "dice"), "n_failed"] == 2
+    assert summary.loc[("unseen", "dice"), "n_failed"] == 2
+    assert summary.loc[("all", "dice"), "n_cases"] == 4
+    # Inputs are never modified.
+    assert (tree_digest(submission), tree_digest(release_tree)) == before
+
+
+def test_missing_predictions_can_be_scored_as_empty(release_tree, tmp_path):
+    submission = write_submission(tmp_path / "sub", ids=["1", "150", "160"])
+    result = score_folder(release_tree, submission, missing="empty", jobs=1)
+    row = result.cases.set_index("id").loc["3"]
+    assert row["status"] == "missing_as_empty"
+    assert row["dice"] == 0.0 and row["recall"] == 0.0 and row["avd"] == 100.0
+    assert math.isnan(row["h95"])
+    summary = result.summary.set_index(["group", "metric"])
+    assert summary.loc[("all", "dice"), "n"] == 4
+    assert summary.loc[("all", "h95"), "n_undefined"] == 1
+    assert result.ok
+
+
+@pytest.mark.parametrize("problem, expected", [
+    ("vector", "vector image with 3 components"),
+    ("4d", "4D image"),
+    ("int8", "int8"),
+    ("garbage", "cannot read image"),
+])
+def test_unusable_predictions_fail_with_a_message_naming_the_file(release_tree, tmp_path,
+                                                                 problem, expected):
+    submission = write_submission(tmp_path / "sub")
+    target = submission / "1" / "result.nii.gz"
+    if problem == "vector":
+        image = sitk.GetImageFromArray(np.zeros((4, 16, 16, 3), np.uint8), isVector=True)
+        sitk.WriteImage(image, str(target))
+    elif problem == "4d":
+        image = sitk.GetImageFromArray(np.zeros((2, 4, 16, 16), np.uint8), isVector=False)
+        sitk.WriteImage(image, str(target))
+    elif problem == "int8":
+        write_image(target, good_prediction("1").astype(np.int8))
+    else:
+        target.write_bytes(b"not an image at all")
+    row = score_folder(release_tree, submission, jobs=1).cases.set_index("id").loc["1"]
+    assert row["status"] == "error"
+    assert str(target) in row["error"] and expected in row["error"]
+
+
+def test_nan_inf_values_are_background_with_a_warning(release_tree, tmp_path):
+    submission = write_submission(tmp_path / "sub")
+    prediction = good_prediction("1").astype(np.float32)
+    prediction[0, 0, :3] = [np.nan, np.inf, -np.inf]
+    prediction[0, 0, 3] = 7.0
+    write_image(submission / "1" / "result.nii.gz", prediction, spacing=(0.96, 0.96, 3.0))
+    row = score_folder(release_tree, submission, jobs=1).cases.set_index("id").loc["1"]
+    assert row["status"] == "ok"
+    # ITK's NIfTI reader turns NaN and inf into 0, as in the official evaluation: the
+    # warning comes from the raw file. 7.0 is read and counted as foreground.
+    assert "3 voxels are NaN or inf in the file" in row["warnings"]
+    assert "1 voxels have values other than 0/1" in row["warnings"]
+    assert "counted 0 of them as background" in row["warnings"]
+
+
+def test_a_different_geometry_is_scored_on_the_reference_grid_with_a_warning(release_tree,
+                                                                             tmp_path):
+    submission = write_submission(tmp_path / "sub")
+    write_image(submission / "1" / "result.nii.gz", good_prediction("1"),
+                spacing=(1.0, 1.0, 1.0), direction=(-1, 0, 0, 0, 1, 0, 0, 0, 1))
+    result = score_folder(release_tree, submission, jobs=1)
+    row = result.cases.set_index("id").loc["1"]
+    assert row["status"] == "ok" and row["dice"] > 0.8
+    assert "geometry differs" in row["warnings"] and "spacing" in row["warnings"]
+    assert "direction" in row["warnings"]
+
+
+def test_empty_reference_is_flagged_not_crashed(tmp_path):
+    reference = tmp_path / "ref"
+    write_image(reference / "a" / "wmh.nii.gz", np.zeros((2, 8, 8), np.float32))
+    submission = tmp_path / "sub"
+    prediction = np.zeros((2, 8, 8), np.uint8)
+    prediction[0, 2:4, 2:4] = 1
+    write_image(submission / "a.nii.gz", prediction)
+    row = score_folder(reference, submission, jobs=1).cases.iloc[0]
+    assert row["status"] == "empty_reference"
+    assert math.isnan(row["avd"]) and math.isnan(row["h95"])
+    assert "empty reference" in row["warnings"]
+
+
+def test_unreadable_reference_fails_that_case_only(release_tree, tmp_path):
+    (release_tree / "test" / "Utrecht" / "3" / "wmh.nii.gz").write_bytes(b"broken")
+    result = score_folder(release_tree, write_submission(tmp_path / "sub"), jobs=1)
+    cases = result.cases.set_index("id")
+    assert cases.loc["3", "status"] == "error" and "reference" in cases.loc["3", "error"]
+    assert (cases.drop(index="3")["status"] == "ok").all()
+
+
+def test_two_predictions_for_one_subject_is_an_error(release_tree, tmp_path):
+    submission = write_submission(tmp_path / "sub")
+    write_image(submission / "1.nii.gz", good_prediction("1"))
+    row = score_folder(release_tree, submission, jobs=1).cases.set_index("id").loc["1"]
+    assert row["status"] == "error" and "several predictions" in row["error"]
+
+
+def test_missing_folders_raise_clear_errors(tmp_path, release_tree):
+    with pytest.raises(ValueError, match="submission folder not found"):
+        score_folder(release_tree, tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no <id>/wmh.nii.gz"):
+        score_folder(tmp_path / "empty", tmp_path / "empty")
+    with pytest.raises(ValueError, match="unknown binarisation rule"):
+        score_folder(release_tree, tmp_path / "empty", rule="otsu")
