@@ -1,0 +1,96 @@
+"""``wmheval synth``, ``wmheval synth-submissions`` and ``wmheval show``: the synthetic
+challenge, simulated team submissions, and overlay pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from wmheval.cli.app import app
+
+
+@app.command("synth")
+def synth_command(
+    out_dir: Path = typer.Argument(..., help="Folder to write the synthetic release into."),
+    small: bool = typer.Option(False, "--small",
+                               help="27 subjects on grids ~1/4 in-plane, 1/3 of the slices."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same images)."),
+    ids: list[str] = typer.Option(None, "--id", help="Only these subject ids (repeatable)."),
+    manifest: Path = typer.Option(None, "--manifest", help="Subject manifest CSV "
+                                  "(default: the bundled 170-subject one)."),
+    jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes."),
+) -> None:
+    """Write a synthetic multi-scanner WMH challenge in the real release's layout."""
+    from wmheval.synth import generate_challenge
+
+    try:
+        table = generate_challenge(out_dir, small=small, seed=seed, ids=ids or None,
+                                   manifest=manifest, progress=True, jobs=jobs)
+    except (ValueError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {len(table)} subjects to {out_dir} "
+               f"(WMH {table['wmh_ml'].min():.1f}-{table['wmh_ml'].max():.1f} ml); "
+               f"see {out_dir}/synth_manifest.csv")
+
+
+@app.command("synth-submissions")
+def synth_submissions_command(
+    challenge_dir: Path = typer.Argument(..., help="A challenge made by `wmheval synth`."),
+    out_dir: Path = typer.Argument(..., help="Folder for the teams' submission folders."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    teams: list[str] = typer.Option(None, "--team",
+                                    help="Only these default teams (repeatable)."),
+    split: str = typer.Option("test", "--split", help="test, training or all."),
+    jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes."),
+) -> None:
+    """Write simulated team submissions (OUT_DIR/<team>/<id>/result.nii.gz)."""
+    from wmheval.synth.submissions import default_teams, generate_submissions
+
+    chosen = default_teams()
+    if teams:
+        known = {t.name: t for t in chosen}
+        unknown = [t for t in teams if t not in known]
+        if unknown:
+            typer.echo(f"error: unknown teams {unknown}; known: {sorted(known)}", err=True)
+            raise typer.Exit(1)
+        chosen = [known[t] for t in teams]
+    try:
+        table = generate_submissions(challenge_dir, out_dir, teams=chosen, seed=seed,
+                                     split=None if split == "all" else split, progress=True,
+                                     jobs=jobs)
+    except (ValueError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    for _, row in table.iterrows():
+        extra = []
+        if row["n_missing"]:
+            extra.append(f"missing {row['missing_ids']}")
+        if row["n_malformed"]:
+            extra.append(f"malformed {row['malformed_ids']}")
+        note = f" ({'; '.join(extra)})" if extra else ""
+        typer.echo(f"{row['team']}: {row['n_cases']} cases{note}")
+    typer.echo(f"team descriptions: {out_dir}/teams.md")
+
+
+@app.command("show")
+def show_command(
+    subject_dir: Path = typer.Argument(..., help="Subject folder (wmh.nii.gz, pre/FLAIR...)."),
+    prediction: Path = typer.Argument(..., help="Prediction image (e.g. result.nii.gz)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Figure file: .png, .svg or .pdf."),
+    slices: list[int] = typer.Option(None, "--slice", help="Axial slice index (repeatable); "
+                                     "default: the 3 slices with most lesion."),
+    title: str = typer.Option(None, "--title", help="Figure title."),
+    no_t1: bool = typer.Option(False, "--no-t1", help="Leave out the T1 column."),
+) -> None:
+    """Draw FLAIR/T1 slices with true positives, false positives and false negatives."""
+    from wmheval.plots.overlay import show_case
+
+    try:
+        path = show_case(subject_dir, prediction, out, slices=slices or None, title=title,
+                         with_t1=not no_t1)
+    except (ValueError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {path}")
