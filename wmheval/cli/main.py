@@ -3,6 +3,7 @@
 from wmheval.cli import baseline  # noqa: F401, I001  (registers `wmheval baseline`)
 from wmheval.cli import rank  # noqa: F401, I001  (registers `wmheval rank`, `sensitivity`)
 from wmheval.cli import score  # noqa: F401  (registers `wmheval score`)
+from wmheval.cli import synth  # noqa: F401, I001  (registers `synth`, `synth-submissions`, `show`)
 from wmheval.cli.app import app
 
 __all__ = ["app"]
