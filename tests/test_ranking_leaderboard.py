@@ -1,0 +1,47 @@
+"""The published 2017 leaderboard: rank scores reproduced from its means, both namings."""
+
+import pandas as pd
+import pytest
+
+from wmheval._resources import published_leaderboard_path
+from wmheval.ranking import load_field, rank_field
+from wmheval.ranking.leaderboard import write_ranking
+
+
+def test_reproduces_every_published_rank_score():
+    ranking = rank_field(load_field(published_leaderboard_path()))
+    assert len(ranking) == 57
+    error = (ranking["score"] - ranking["published_score"]).abs()
+    assert error.max() < 0.005, ranking.loc[error.idxmax(), "team"]
+    # the rounding of the published means swaps a few neighbours, never by much
+    assert (ranking["position"] - ranking["published_position"]).abs().max() <= 2
+
+
+def test_our_metric_names_give_the_same_ranking(tmp_path):
+    table = pd.read_csv(published_leaderboard_path()).rename(columns={
+        "hd95_mm": "h95", "avd_pct": "avd", "lesion_recall": "recall", "lesion_f1": "f1"})
+    table["extra"] = "ignored"
+    table.to_csv(tmp_path / "ours.csv", index=False)
+    ours = rank_field(load_field(tmp_path / "ours.csv"))
+    theirs = rank_field(load_field(published_leaderboard_path()))
+    pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_ranking_tables_in_four_formats(tmp_path):
+    ranking = rank_field(load_field(published_leaderboard_path()))
+    paths = write_ranking(ranking, tmp_path)
+    assert sorted(p.name for p in paths) == ["ranking.csv", "ranking.html", "ranking.md",
+                                             "ranking.tex"]
+    back = pd.read_csv(tmp_path / "ranking.csv")
+    assert {"team", "score", "position", "rank_dice", "h95"} <= set(back.columns)
+    assert back["team"].iloc[0] == ranking["team"].iloc[0]
+    assert "\\begin{tabular}" in (tmp_path / "ranking.tex").read_text()
+    assert "<table" in (tmp_path / "ranking.html").read_text()
+    assert "| team" in (tmp_path / "ranking.md").read_text().replace("|:", "| ")
+
+
+def test_means_table_refuses_a_split():
+    from wmheval.ranking import RankingInputError
+
+    with pytest.raises(RankingInputError, match="split"):
+        load_field(published_leaderboard_path(), split="unseen")
