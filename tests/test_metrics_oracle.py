@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,6 +14,11 @@ from hypothesis import strategies as st
 from oracle import OracleBinarizationError, oracle_metrics
 
 from wmheval.metrics import BinarizationError, Geometry, evaluate_arrays
+from wmheval.metrics import evaluate as evaluate_module
+
+# The engine has a sparse path (voxel indices) and a dense one (scipy.ndimage on the bounding
+# box); forcing the share limit to 1.0 or -1 takes one or the other.
+PATH_LIMITS = {"sparse": 1.0, "dense": -1.0}
 
 # Values per pixel type that exercise the official rule's edges and quirks.
 INTERESTING_VALUES = {
@@ -81,22 +87,26 @@ def assert_agree(engine: dict, oracle: dict) -> None:
     density=st.sampled_from([0.0, 0.05, 0.2, 0.5, 0.95, 1.0]),
     direction_kind=st.sampled_from(["identity", "flipped", "oblique"]),
     ignored_share=st.sampled_from([0.0, 0.1]),
+    path=st.sampled_from(list(PATH_LIMITS)),
 )
 def test_engine_equals_oracle_on_random_cases(seed, shape, pred_type, ref_type, density,
-                                              direction_kind, ignored_share):
+                                              direction_kind, ignored_share, path):
     reference, prediction, geometry = random_case(seed, shape, pred_type, ref_type, density,
                                                   direction_kind, ignored_share)
     ref_image = make_image(reference, **geometry)
     # The prediction carries a different geometry: both must use the reference's.
     pred_image = make_image(prediction, spacing=(1, 1, 1))
-    engine = evaluate_arrays(sitk.GetArrayFromImage(ref_image), sitk.GetArrayFromImage(pred_image),
-                             Geometry.from_image(ref_image)).as_dict()
+    with mock.patch.object(evaluate_module, "SPARSE_MAX_SHARE", PATH_LIMITS[path]):
+        engine = evaluate_arrays(sitk.GetArrayFromImage(ref_image),
+                                 sitk.GetArrayFromImage(pred_image),
+                                 Geometry.from_image(ref_image)).as_dict()
     assert_agree(engine, oracle_metrics(ref_image, pred_image))
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), border=st.sampled_from(["x0", "x1", "y0", "y1", "z"]))
-def test_engine_equals_oracle_for_lesions_on_the_border(seed, border):
+@given(seed=st.integers(0, 2**32 - 1), border=st.sampled_from(["x0", "x1", "y0", "y1", "z"]),
+       path=st.sampled_from(list(PATH_LIMITS)))
+def test_engine_equals_oracle_for_lesions_on_the_border(seed, border, path):
     rng = np.random.default_rng(seed)
     shape = (3, 9, 10)
     reference = np.zeros(shape, np.float32)
@@ -110,12 +120,14 @@ def test_engine_equals_oracle_for_lesions_on_the_border(seed, border):
         target[index] = 1
     ref_image = make_image(reference, spacing=(0.7, 1.3, 3.0))
     pred_image = make_image(prediction, spacing=(0.7, 1.3, 3.0))
-    engine = evaluate_arrays(reference, prediction, Geometry.from_image(ref_image)).as_dict()
+    with mock.patch.object(evaluate_module, "SPARSE_MAX_SHARE", PATH_LIMITS[path]):
+        engine = evaluate_arrays(reference, prediction, Geometry.from_image(ref_image)).as_dict()
     assert_agree(engine, oracle_metrics(ref_image, pred_image))
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_engine_equals_oracle_on_a_realistic_grid(seed):
+@pytest.mark.parametrize("path", list(PATH_LIMITS))
+@pytest.mark.parametrize("seed", range(2))
+def test_engine_equals_oracle_on_a_realistic_grid(seed, path):
     """A 240x240x48 Utrecht-like grid with dozens of lesions, oblique direction."""
     rng = np.random.default_rng(seed)
     from scipy import ndimage
@@ -127,7 +139,8 @@ def test_engine_equals_oracle_on_a_realistic_grid(seed):
     geometry = dict(spacing=(0.96, 0.96, 3.0), origin=(-115.0, -120.0, -70.0),
                     direction=random_direction(rng, "oblique"))
     ref_image, pred_image = make_image(reference, **geometry), make_image(prediction)
-    engine = evaluate_arrays(reference, prediction, Geometry.from_image(ref_image)).as_dict()
+    with mock.patch.object(evaluate_module, "SPARSE_MAX_SHARE", PATH_LIMITS[path]):
+        engine = evaluate_arrays(reference, prediction, Geometry.from_image(ref_image)).as_dict()
     assert engine["n_reference_lesions"] > 20
     assert_agree(engine, oracle_metrics(ref_image, pred_image))
 

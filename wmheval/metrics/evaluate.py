@@ -10,8 +10,9 @@ import numpy as np
 from wmheval.metrics.binarize import OFFICIAL, binarize_prediction
 from wmheval.metrics.geometry import Geometry
 from wmheval.metrics.labels import reference_masks
-from wmheval.metrics.lesions import lesion_counts
+from wmheval.metrics.lesions import LesionCounts, lesion_counts
 from wmheval.metrics.overlap import avd_from_counts, dice_from_counts
+from wmheval.metrics.sparse import SparseMask
 from wmheval.metrics.surface import edge_points, h95_from_points
 
 METRICS = ("dice", "h95", "avd", "recall", "f1")
@@ -46,6 +47,22 @@ class CaseMetrics:
         return asdict(self)
 
 
+SPARSE_MAX_SHARE = 0.03
+"""Masks covering at most this share of the grid (together) take the sparse path."""
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What every metric is computed from: counts, lesion counts, edge points."""
+
+    n_overlap: int
+    lesions: LesionCounts
+    reference_points: np.ndarray
+    prediction_points: np.ndarray
+    reference_shared: np.ndarray | None = None
+    prediction_shared: np.ndarray | None = None
+
+
 def _bounding_slices(mask: np.ndarray, margin_yx: int = 1) -> tuple[slice, ...] | None:
     """Slices of the bounding box of ``mask``, widened in y and x and clipped to the image."""
     slices = []
@@ -61,14 +78,59 @@ def _bounding_slices(mask: np.ndarray, margin_yx: int = 1) -> tuple[slice, ...] 
     return tuple(slices)
 
 
+def _dense_parts(reference: np.ndarray, prediction: np.ndarray, geometry: Geometry) -> _Parts:
+    """scipy.ndimage on the bounding box of T ∪ P plus a one-voxel in-plane margin, which
+    gives the same edges and components as the full grid."""
+    box = _bounding_slices(reference | prediction)
+    ref, pred = reference[box], prediction[box]
+    offset = tuple(s.start for s in box)
+    return _Parts(
+        n_overlap=int(np.count_nonzero(ref & pred)),
+        lesions=lesion_counts(ref, pred),
+        reference_points=edge_points(ref, geometry, offset),
+        prediction_points=edge_points(pred, geometry, offset),
+    )
+
+
+def _sparse_parts(reference: np.ndarray, prediction: np.ndarray, geometry: Geometry) -> _Parts:
+    """The same quantities from the foreground voxels' flat indices (fast for WMH masks)."""
+    ref, pred = SparseMask.from_dense(reference), SparseMask.from_dense(prediction)
+    n_ref_lesions, ref_labels = ref.components()
+    n_pred_lesions, pred_labels = pred.components()
+    ref_hit = pred.contains(ref.flat)
+    pred_hit = ref.contains(pred.flat)
+    lesions = LesionCounts(
+        n_reference=n_ref_lesions,
+        n_reference_detected=int(np.unique(ref_labels[ref_hit]).size),
+        n_prediction=n_pred_lesions,
+        n_prediction_true=int(np.unique(pred_labels[pred_hit]).size),
+    )
+
+    ref_edge, pred_edge = ref.in_plane_edges(), pred.in_plane_edges()
+    ref_edge_flat, pred_edge_flat = ref.flat[ref_edge], pred.flat[pred_edge]
+
+    def points(mask: SparseMask, edge: np.ndarray) -> np.ndarray:
+        index_xyz = np.stack([mask.zyx[2][edge], mask.zyx[1][edge], mask.zyx[0][edge]], axis=1)
+        return geometry.index_to_physical(index_xyz)
+
+    return _Parts(
+        n_overlap=int(np.count_nonzero(ref_hit)),
+        lesions=lesions,
+        reference_points=points(ref, ref_edge),
+        prediction_points=points(pred, pred_edge),
+        reference_shared=np.isin(ref_edge_flat, pred_edge_flat, assume_unique=True),
+        prediction_shared=np.isin(pred_edge_flat, ref_edge_flat, assume_unique=True),
+    )
+
+
 def evaluate_masks(
     reference: np.ndarray, prediction: np.ndarray, geometry: Geometry | None = None
 ) -> CaseMetrics:
     """Challenge metrics between two boolean masks indexed (z, y, x).
 
     ``reference`` is the WMH mask T, ``prediction`` the already binarised and masked
-    prediction P. All work happens on the bounding box of T ∪ P (plus a one-voxel in-plane
-    margin), which gives the same edges and components as the full grid.
+    prediction P. Sparse masks (the usual case) are processed from their voxel indices,
+    crowded ones with scipy.ndimage on their bounding box; both give identical results.
     """
     geometry = geometry or Geometry()
     reference = np.asarray(reference, dtype=bool)
@@ -77,35 +139,26 @@ def evaluate_masks(
         raise ValueError(
             f"masks must be 3D and of equal shape, got {reference.shape} and {prediction.shape}"
         )
-    warnings: list[str] = []
+    n_ref = int(np.count_nonzero(reference))
+    n_pred = int(np.count_nonzero(prediction))
     voxel_ml = float(np.prod(geometry.spacing)) / 1000.0
-    box = _bounding_slices(reference | prediction)
-    if box is None:
-        return CaseMetrics(
-            dice=math.nan, h95=math.nan, avd=math.nan, recall=1.0, f1=1.0, precision=1.0,
-            n_reference_voxels=0, n_prediction_voxels=0, n_reference_lesions=0,
-            n_prediction_lesions=0, reference_ml=0.0, prediction_ml=0.0,
-            warnings=["empty reference: AVD and H95 are undefined (NaN)"],
-        )
-    ref, pred = reference[box], prediction[box]
-    n_ref = int(np.count_nonzero(ref))
-    n_pred = int(np.count_nonzero(pred))
-    n_overlap = int(np.count_nonzero(ref & pred))
-    lesions = lesion_counts(ref, pred)
+    warnings = ["empty reference: AVD and H95 are undefined (NaN)"] if n_ref == 0 else []
+    if n_ref + n_pred == 0:
+        parts = _Parts(0, LesionCounts(0, 0, 0, 0), np.zeros((0, 3)), np.zeros((0, 3)))
+    elif n_ref + n_pred <= SPARSE_MAX_SHARE * reference.size:
+        parts = _sparse_parts(reference, prediction, geometry)
+    else:
+        parts = _dense_parts(reference, prediction, geometry)
     h95 = math.nan
     if n_pred > 0:
-        offset = tuple(s.start for s in box)
-        ref_points = edge_points(ref, geometry, offset)
-        pred_points = edge_points(pred, geometry, offset)
-        if len(ref_points) and len(pred_points):
-            h95 = h95_from_points(ref_points, pred_points)
-        else:
-            which = "reference" if len(ref_points) == 0 else "prediction"
+        h95 = h95_from_points(parts.reference_points, parts.prediction_points,
+                              parts.reference_shared, parts.prediction_shared)
+        if n_ref > 0 and math.isnan(h95):
+            which = "reference" if len(parts.reference_points) == 0 else "prediction"
             warnings.append(f"the {which} has no in-plane edge voxels: H95 is undefined (NaN)")
-    if n_ref == 0:
-        warnings.insert(0, "empty reference: AVD and H95 are undefined (NaN)")
+    lesions = parts.lesions
     return CaseMetrics(
-        dice=dice_from_counts(n_ref, n_pred, n_overlap),
+        dice=dice_from_counts(n_ref, n_pred, parts.n_overlap),
         h95=h95,
         avd=avd_from_counts(n_ref, n_pred),
         recall=lesions.recall,

@@ -36,16 +36,34 @@ def edge_points(mask: np.ndarray, geometry: Geometry, offset_zyx=(0, 0, 0)) -> n
     return geometry.index_to_physical(index_zyx[:, ::-1])
 
 
-def h95_from_points(reference_points: np.ndarray, prediction_points: np.ndarray) -> float:
+def nearest_distances(from_points: np.ndarray, to_points: np.ndarray,
+                      shared: np.ndarray | None = None) -> np.ndarray:
+    """Exact Euclidean distance from each of ``from_points`` to the nearest of ``to_points``.
+
+    ``shared`` marks points of ``from_points`` that are also in ``to_points`` (the same voxel,
+    so the same coordinates): their distance is exactly 0 and they need no tree query.
+    """
+    distances = np.zeros(len(from_points))
+    query = slice(None) if shared is None else ~shared
+    if len(from_points[query]):
+        tree = cKDTree(to_points, balanced_tree=False, compact_nodes=False)
+        distances[query] = tree.query(from_points[query], k=1)[0]
+    return distances
+
+
+def h95_from_points(reference_points: np.ndarray, prediction_points: np.ndarray,
+                    reference_shared: np.ndarray | None = None,
+                    prediction_shared: np.ndarray | None = None) -> float:
     """max(p95 of prediction-to-reference, p95 of reference-to-prediction) distances.
 
     Each percentile uses linear interpolation (numpy's default), exactly as the official
-    script; NaN when either point set is empty.
+    script; NaN when either point set is empty. The optional ``*_shared`` masks flag edge
+    points present in both sets (see :func:`nearest_distances`).
     """
     if len(reference_points) == 0 or len(prediction_points) == 0:
         return math.nan
-    pred_to_ref = cKDTree(reference_points).query(prediction_points, k=1)[0]
-    ref_to_pred = cKDTree(prediction_points).query(reference_points, k=1)[0]
+    pred_to_ref = nearest_distances(prediction_points, reference_points, prediction_shared)
+    ref_to_pred = nearest_distances(reference_points, prediction_points, reference_shared)
     return float(max(np.percentile(pred_to_ref, 95), np.percentile(ref_to_pred, 95)))
 
 

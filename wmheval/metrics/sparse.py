@@ -1,0 +1,88 @@
+"""Exact neighbourhood operations on sparse masks, from sorted flat voxel indices.
+
+WMH masks fill well under 1% of a FLAIR grid, so labelling components and finding edges
+from the foreground voxels' indices (neighbours found with ``searchsorted``, components
+with ``scipy.sparse.csgraph``) is several times faster than ``scipy.ndimage`` on the whole
+grid, with identical results. Arrays are indexed (z, y, x).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+# Half of the 26-neighbourhood: each undirected edge of the voxel graph once.
+HALF_26_OFFSETS = tuple(
+    (dz, dy, dx)
+    for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+    if (dz, dy, dx) > (0, 0, 0)
+)
+IN_PLANE_8_OFFSETS = tuple(
+    (0, dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)
+)
+
+
+class SparseMask:
+    """A boolean mask stored as the sorted flat indices of its foreground voxels."""
+
+    def __init__(self, flat: np.ndarray, shape: tuple[int, int, int]):
+        self.flat = np.asarray(flat, dtype=np.int64)
+        self.shape = shape
+        self.zyx = np.unravel_index(self.flat, shape)
+
+    @classmethod
+    def from_dense(cls, mask: np.ndarray) -> SparseMask:
+        return cls(np.flatnonzero(mask), mask.shape)
+
+    def __len__(self) -> int:
+        return int(self.flat.size)
+
+    def neighbour(self, offset: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """For each voxel: is its neighbour at ``offset`` inside the image, and the position
+        of that neighbour in this mask (-1 where it is background or outside)."""
+        inside = np.ones(self.flat.size, dtype=bool)
+        target = np.zeros(self.flat.size, dtype=np.int64)
+        stride = 1
+        for axis in (2, 1, 0):
+            moved = self.zyx[axis] + offset[axis]
+            inside &= (moved >= 0) & (moved < self.shape[axis])
+            target += moved * stride
+            stride *= self.shape[axis]
+        position = np.searchsorted(self.flat, target)
+        position[position >= self.flat.size] = 0
+        found = inside & (self.flat[position] == target)
+        return inside, np.where(found, position, -1)
+
+    def contains(self, flat: np.ndarray) -> np.ndarray:
+        """Which of the given flat indices are foreground in this mask."""
+        if self.flat.size == 0:
+            return np.zeros(np.shape(flat), dtype=bool)
+        position = np.minimum(np.searchsorted(self.flat, flat), self.flat.size - 1)
+        return self.flat[position] == flat
+
+    def components(self) -> tuple[int, np.ndarray]:
+        """26-connected components: (count, component label of each voxel)."""
+        n = self.flat.size
+        if n == 0:
+            return 0, np.zeros(0, dtype=np.int32)
+        rows, cols = [], []
+        for offset in HALF_26_OFFSETS:
+            _, position = self.neighbour(offset)
+            linked = position >= 0
+            rows.append(np.flatnonzero(linked))
+            cols.append(position[linked])
+        row, col = np.concatenate(rows), np.concatenate(cols)
+        graph = coo_matrix((np.ones(row.size, dtype=np.int8), (row, col)), shape=(n, n))
+        return connected_components(graph, directed=False)
+
+    def in_plane_edges(self) -> np.ndarray:
+        """Which voxels have an in-image in-plane 8-neighbour that is background.
+
+        Neighbours outside the image count as foreground, as in ITK's erosion.
+        """
+        edge = np.zeros(self.flat.size, dtype=bool)
+        for offset in IN_PLANE_8_OFFSETS:
+            inside, position = self.neighbour(offset)
+            edge |= inside & (position < 0)
+        return edge
