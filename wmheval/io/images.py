@@ -33,6 +33,7 @@ class LoadedImage:
     array: np.ndarray
     geometry: Geometry
     pixel_type: str
+    image: object = None  # the SimpleITK image whose buffer ``array`` views (kept alive)
 
     @property
     def size_xyz(self) -> tuple[int, int, int]:
@@ -184,10 +185,12 @@ def read_image(path: str | Path) -> LoadedImage:
         raise ImageError(path, f"{image.GetDimension()}D image of size {image.GetSize()}; "
                                "expected a 3D image")
     try:
-        array = sitk.GetArrayFromImage(image)
+        # A read-only view of ITK's buffer (no copy); LoadedImage keeps the image alive.
+        array = sitk.GetArrayViewFromImage(image)
     except RuntimeError as error:
         raise ImageError(path, f"cannot read voxel data ({_first_line(error)})") from None
-    return LoadedImage(path, array, Geometry.from_image(image), image.GetPixelIDTypeAsString())
+    return LoadedImage(path, array, Geometry.from_image(image), image.GetPixelIDTypeAsString(),
+                       image)
 
 
 def write_mask(array: np.ndarray, geometry: Geometry, path: str | Path,

@@ -8,6 +8,7 @@ from wmheval.metrics.binarize import (
     BinarizationError,
     BinarizeReport,
     binarize_prediction,
+    foreground_indices,
     official_upper_threshold,
 )
 from wmheval.metrics.evaluate import (
@@ -15,10 +16,11 @@ from wmheval.metrics.evaluate import (
     METRICS,
     CaseMetrics,
     evaluate_arrays,
+    evaluate_indices,
     evaluate_masks,
 )
 from wmheval.metrics.geometry import Geometry
-from wmheval.metrics.labels import reference_masks
+from wmheval.metrics.labels import reference_indices, reference_masks
 from wmheval.metrics.lesions import LesionCounts, lesion_counts
 from wmheval.metrics.overlap import avd_from_counts, dice_from_counts
 from wmheval.metrics.surface import h95, in_plane_edges
@@ -35,10 +37,13 @@ __all__ = [
     "binarize_prediction",
     "dice_from_counts",
     "evaluate_arrays",
+    "evaluate_indices",
     "evaluate_masks",
+    "foreground_indices",
     "h95",
     "in_plane_edges",
     "lesion_counts",
     "official_upper_threshold",
+    "reference_indices",
     "reference_masks",
 ]

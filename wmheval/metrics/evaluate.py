@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from wmheval.metrics.binarize import OFFICIAL, binarize_prediction
+from wmheval.metrics.binarize import OFFICIAL, foreground_indices
 from wmheval.metrics.geometry import Geometry
-from wmheval.metrics.labels import reference_masks
+from wmheval.metrics.labels import reference_indices
 from wmheval.metrics.lesions import LesionCounts, lesion_counts
 from wmheval.metrics.overlap import avd_from_counts, dice_from_counts
 from wmheval.metrics.sparse import SparseMask
@@ -92,9 +92,8 @@ def _dense_parts(reference: np.ndarray, prediction: np.ndarray, geometry: Geomet
     )
 
 
-def _sparse_parts(reference: np.ndarray, prediction: np.ndarray, geometry: Geometry) -> _Parts:
+def _sparse_parts(ref: SparseMask, pred: SparseMask, geometry: Geometry) -> _Parts:
     """The same quantities from the foreground voxels' flat indices (fast for WMH masks)."""
-    ref, pred = SparseMask.from_dense(reference), SparseMask.from_dense(prediction)
     n_ref_lesions, ref_labels = ref.components()
     n_pred_lesions, pred_labels = pred.components()
     ref_hit = pred.contains(ref.flat)
@@ -123,32 +122,32 @@ def _sparse_parts(reference: np.ndarray, prediction: np.ndarray, geometry: Geome
     )
 
 
-def evaluate_masks(
-    reference: np.ndarray, prediction: np.ndarray, geometry: Geometry | None = None
+def evaluate_indices(
+    reference_flat: np.ndarray,
+    prediction_flat: np.ndarray,
+    shape: tuple[int, int, int],
+    geometry: Geometry | None = None,
 ) -> CaseMetrics:
-    """Challenge metrics between two boolean masks indexed (z, y, x).
+    """Challenge metrics from the sorted flat indices of T and P in a (z, y, x) grid.
 
-    ``reference`` is the WMH mask T, ``prediction`` the already binarised and masked
-    prediction P. Sparse masks (the usual case) are processed from their voxel indices,
-    crowded ones with scipy.ndimage on their bounding box; both give identical results.
+    Sparse masks (the usual case) are processed from their voxel indices, crowded ones
+    with scipy.ndimage on their bounding box; both give identical results.
     """
     geometry = geometry or Geometry()
-    reference = np.asarray(reference, dtype=bool)
-    prediction = np.asarray(prediction, dtype=bool)
-    if reference.shape != prediction.shape or reference.ndim != 3:
-        raise ValueError(
-            f"masks must be 3D and of equal shape, got {reference.shape} and {prediction.shape}"
-        )
-    n_ref = int(np.count_nonzero(reference))
-    n_pred = int(np.count_nonzero(prediction))
+    n_ref, n_pred = int(np.size(reference_flat)), int(np.size(prediction_flat))
+    size = int(np.prod(shape))
     voxel_ml = float(np.prod(geometry.spacing)) / 1000.0
     warnings = ["empty reference: AVD and H95 are undefined (NaN)"] if n_ref == 0 else []
     if n_ref + n_pred == 0:
         parts = _Parts(0, LesionCounts(0, 0, 0, 0), np.zeros((0, 3)), np.zeros((0, 3)))
-    elif n_ref + n_pred <= SPARSE_MAX_SHARE * reference.size:
-        parts = _sparse_parts(reference, prediction, geometry)
+    elif n_ref + n_pred <= SPARSE_MAX_SHARE * size:
+        parts = _sparse_parts(SparseMask(reference_flat, shape),
+                              SparseMask(prediction_flat, shape), geometry)
     else:
-        parts = _dense_parts(reference, prediction, geometry)
+        reference, prediction = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+        reference[reference_flat] = True
+        prediction[prediction_flat] = True
+        parts = _dense_parts(reference.reshape(shape), prediction.reshape(shape), geometry)
     h95 = math.nan
     if n_pred > 0:
         h95 = h95_from_points(parts.reference_points, parts.prediction_points,
@@ -174,6 +173,24 @@ def evaluate_masks(
     )
 
 
+def evaluate_masks(
+    reference: np.ndarray, prediction: np.ndarray, geometry: Geometry | None = None
+) -> CaseMetrics:
+    """Challenge metrics between two boolean masks indexed (z, y, x).
+
+    ``reference`` is the WMH mask T, ``prediction`` the already binarised and masked
+    prediction P.
+    """
+    reference = np.asarray(reference, dtype=bool)
+    prediction = np.asarray(prediction, dtype=bool)
+    if reference.shape != prediction.shape or reference.ndim != 3:
+        raise ValueError(
+            f"masks must be 3D and of equal shape, got {reference.shape} and {prediction.shape}"
+        )
+    return evaluate_indices(np.flatnonzero(reference), np.flatnonzero(prediction),
+                            reference.shape, geometry)
+
+
 def evaluate_arrays(
     reference_labels: np.ndarray,
     prediction: np.ndarray,
@@ -195,10 +212,13 @@ def evaluate_arrays(
             f"size mismatch: reference {reference_labels.shape[::-1]} vs prediction "
             f"{prediction.shape[::-1]} (x, y, z)"
         )
-    wmh, ignored = reference_masks(reference_labels)
-    mask, report = binarize_prediction(prediction, rule)
-    mask &= ~ignored
-    metrics = evaluate_masks(wmh, mask, geometry)
+    if reference_labels.ndim != 3:
+        raise ValueError(f"images must be 3D, got shape {reference_labels.shape}")
+    wmh, ignored = reference_indices(reference_labels)
+    foreground, report = foreground_indices(prediction, rule)
+    if ignored.size and foreground.size:
+        foreground = foreground[~np.isin(foreground, ignored, assume_unique=True)]
+    metrics = evaluate_indices(wmh, foreground, reference_labels.shape, geometry)
     warning = report.warning(rule)
     if warning:
         metrics.warnings.insert(0, warning)
