@@ -35,8 +35,8 @@ class ScannerProfile:
     t1_scale: float
     noise: float                   # Rician sigma as a fraction of white matter
     bias: float                    # std of the log bias field
-    slice_sigma: float             # blur across slices (slice profile), in slices
-    inplane_sigma: float           # blur within slices, in voxels
+    slice_blur_mm: float           # blur across slices (slice profile), Gaussian sigma in mm
+    inplane_blur_mm: float         # blur within slices, Gaussian sigma in mm
     direction: tuple[float, ...] = IDENTITY
     texture: float = 0.04          # smooth within-tissue variation
     extra: dict[str, str] = field(default_factory=dict)
@@ -51,27 +51,27 @@ SCANNERS: dict[str, ScannerProfile] = {
         key="utrecht_philips_3t", description="Philips Achieva 3T, 2D FLAIR",
         flair_levels=_levels(0.0, 1.10, 0.22, 1.22), t1_levels=_levels(0.0, 1.25, 0.25, 0.62),
         flair_lesion=1.85, t1_lesion=0.78, flair_scale=420.0, t1_scale=600.0,
-        noise=0.035, bias=0.06, slice_sigma=0.45, inplane_sigma=0.45),
+        noise=0.035, bias=0.06, slice_blur_mm=1.35, inplane_blur_mm=0.45),
     "singapore_siemens_3t": ScannerProfile(
         key="singapore_siemens_3t", description="Siemens TrioTim 3T, 2D FLAIR",
         flair_levels=_levels(0.0, 0.90, 0.15, 1.16), t1_levels=_levels(0.0, 1.10, 0.20, 0.58),
         flair_lesion=1.70, t1_lesion=0.80, flair_scale=650.0, t1_scale=380.0,
-        noise=0.030, bias=0.05, slice_sigma=0.40, inplane_sigma=0.35),
+        noise=0.030, bias=0.05, slice_blur_mm=1.20, inplane_blur_mm=0.35),
     "amsterdam_ge_3t": ScannerProfile(
         key="amsterdam_ge_3t", description="GE Signa HDxt 3T, 3D FLAIR",
         flair_levels=_levels(0.0, 1.25, 0.30, 1.12), t1_levels=_levels(0.0, 1.30, 0.30, 0.66),
         flair_lesion=1.60, t1_lesion=0.82, flair_scale=1.6, t1_scale=2.2,
-        noise=0.045, bias=0.09, slice_sigma=0.70, inplane_sigma=0.55),
+        noise=0.045, bias=0.09, slice_blur_mm=2.10, inplane_blur_mm=0.65),
     "amsterdam_ge_1p5t": ScannerProfile(
         key="amsterdam_ge_1p5t", description="GE Signa HDxt 1.5T, 2D FLAIR (unseen)",
         flair_levels=_levels(0.0, 1.35, 0.38, 1.08), t1_levels=_levels(0.0, 1.20, 0.35, 0.72),
         flair_lesion=1.38, t1_lesion=0.88, flair_scale=260.0, t1_scale=900.0,
-        noise=0.075, bias=0.14, slice_sigma=0.85, inplane_sigma=0.75),
+        noise=0.075, bias=0.14, slice_blur_mm=2.55, inplane_blur_mm=1.00),
     "amsterdam_philips_3t": ScannerProfile(
         key="amsterdam_philips_3t", description="Philips Ingenuity PET-MR 3T, 3D FLAIR (unseen)",
         flair_levels=_levels(0.0, 0.75, 0.10, 1.32), t1_levels=_levels(0.0, 1.40, 0.22, 0.55),
         flair_lesion=1.55, t1_lesion=0.75, flair_scale=1400.0, t1_scale=150.0,
-        noise=0.050, bias=0.24, slice_sigma=0.60, inplane_sigma=0.50,
+        noise=0.050, bias=0.24, slice_blur_mm=1.80, inplane_blur_mm=0.50,
         direction=(-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0)),
 }
 """Profiles by scanner key (``wmheval.io.manifest.SCANNER_ORDER``)."""
@@ -118,11 +118,12 @@ def acquire(anatomy: Anatomy, lesions: LesionSet, profile: ScannerProfile,
     images = []
     for levels, lesion, scale, blur in (
         (profile.flair_levels, profile.flair_lesion * jitter, profile.flair_scale,
-         (profile.slice_sigma, profile.inplane_sigma, profile.inplane_sigma)),
-        (profile.t1_levels, profile.t1_lesion, profile.t1_scale, (0.35, 0.5, 0.5)),
+         (profile.slice_blur_mm, profile.inplane_blur_mm, profile.inplane_blur_mm)),
+        (profile.t1_levels, profile.t1_lesion, profile.t1_scale, (1.0, 0.5, 0.5)),
     ):
         clean = _render(levels, lesion, anatomy, lesions, texture)
-        clean = ndimage.gaussian_filter(clean, blur, mode="nearest") * bias
+        sigma_voxels = [mm / step for mm, step in zip(blur, spacing, strict=True)]
+        clean = ndimage.gaussian_filter(clean, sigma_voxels, mode="nearest") * bias
         sigma = np.float32(profile.noise)
         real = clean + sigma * rng.standard_normal(shape, dtype=np.float32)
         imaginary = sigma * rng.standard_normal(shape, dtype=np.float32)

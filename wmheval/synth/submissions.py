@@ -174,7 +174,8 @@ def _write_prediction(mask: np.ndarray, reference: sitk.Image, path: Path, dtype
 
 def _write_malformed(mask: np.ndarray, reference: sitk.Image, path: Path, kind: str,
                      dtype: str) -> None:
-    """A broken result file: a gzip cut in half, or an image one slice short."""
+    """A broken result file: a gzip cut inside the NIfTI header (ITK cannot read it; a cut
+    further on can read silently as zeros), or an image one slice short."""
     if kind == "wrong_size":
         image = sitk.GetImageFromArray(mask[:-1].astype(np.dtype(dtype)))
         image.SetSpacing(reference.GetSpacing())
@@ -191,7 +192,8 @@ def _write_malformed(mask: np.ndarray, reference: sitk.Image, path: Path, kind: 
         payload = valid.read_bytes()
     finally:
         valid.unlink(missing_ok=True)
-    write_atomic(path, lambda temporary: temporary.write_bytes(payload[: len(payload) // 2]))
+    cut = payload[: min(len(payload) // 2, 64)]
+    write_atomic(path, lambda temporary: temporary.write_bytes(cut))
 
 
 def _special_cases(team: TeamProfile, ids: Sequence[str], seed: int) -> tuple[set, set]:

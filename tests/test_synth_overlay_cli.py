@@ -1,0 +1,131 @@
+"""Overlay figures and the synth / synth-submissions / show commands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import synth_fixtures
+from typer.testing import CliRunner
+
+from wmheval.cli.main import app
+from wmheval.plots.overlay import (
+    COLOURS,
+    default_slices,
+    overlay_classes,
+    render_overlay,
+    show_case,
+)
+
+runner = CliRunner()
+
+small_challenge = synth_fixtures.small_challenge
+small_submissions = synth_fixtures.small_submissions
+
+
+def _case():
+    """A hand-made case: per slice 4 TP, 2 FP, 3 FN voxels, one ignored voxel."""
+    reference = np.zeros((4, 12, 12), dtype=np.float32)
+    prediction = np.zeros((4, 12, 12), dtype=np.uint8)
+    reference[1:3, 2:4, 2:5] = 1         # 6 voxels per slice
+    prediction[1:3, 2:4, 2:4] = 1        # 4 of them found
+    prediction[1:3, 8, 8:10] = 1         # 2 false positives per slice
+    reference[1:3, 6, 6] = 1             # 1 more missed
+    reference[1:3, 10, 1] = 2            # ignored ...
+    prediction[1:3, 10, 1] = 1           # ... so predicting it is no false positive
+    flair = np.random.default_rng(0).uniform(50, 100, reference.shape).astype(np.float32)
+    return flair, reference, prediction
+
+
+def test_overlay_classes_counts_by_hand():
+    _, reference, prediction = _case()
+    classes = overlay_classes(reference, prediction)
+    counts = np.bincount(classes.ravel(), minlength=5)
+    assert counts.tolist()[1:] == [8, 4, 6, 2]  # TP, FP, FN, ignored over two slices
+
+
+def test_default_slices_prefer_lesion():
+    _, reference, _ = _case()
+    reference[2, 0, :] = 1
+    assert default_slices(reference, count=1) == [2]
+    assert default_slices(reference, count=2) == [1, 2]
+    assert default_slices(np.zeros((5, 3, 3)), count=1) == [2]
+
+
+def _colour_present(image: np.ndarray, rgb: tuple[float, float, float]) -> bool:
+    """Some pixel is within 0.2 of the colour blended at 80% over grey."""
+    pixels = image[..., :3].reshape(-1, 3)
+    target = np.asarray(rgb)
+    grey = pixels.mean(axis=1, keepdims=True)
+    low = 0.8 * target + 0.2 * 0.0
+    high = 0.8 * target + 0.2 * 1.0
+    inside = np.all((pixels >= low - 0.05) & (pixels <= high + 0.05), axis=1)
+    return bool(np.any(inside & (np.ptp(pixels, axis=1) > 0.3) & (grey[:, 0] >= 0)))
+
+
+def test_render_png_has_the_three_colours(tmp_path):
+    import matplotlib.image
+
+    flair, reference, prediction = _case()
+    out = render_overlay(flair, reference, prediction, tmp_path / "case.png", t1=flair,
+                         spacing=(1.0, 1.0, 3.0), title="hand-made")
+    image = matplotlib.image.imread(out)
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 400
+    for name in ("true positive", "false positive", "false negative"):
+        assert _colour_present(image, COLOURS[name]), name
+
+
+def test_render_svg_and_bad_input(tmp_path):
+    flair, reference, prediction = _case()
+    out = render_overlay(flair, reference, prediction, tmp_path / "case.svg", slices=[1])
+    assert "<svg" in out.read_text()[:2000]
+    with pytest.raises(ValueError, match="size mismatch"):
+        render_overlay(flair, reference[:2], prediction, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="outside"):
+        render_overlay(flair, reference, prediction, tmp_path / "x.png", slices=[9])
+    with pytest.raises(ValueError, match=".png"):
+        render_overlay(flair, reference, prediction, tmp_path / "x.jpg")
+
+
+def test_show_case_reads_files(small_challenge, small_submissions, tmp_path):
+    root, table = small_challenge
+    out, _ = small_submissions
+    subject = table[table["split"] == "test"].iloc[0]
+    path = show_case(subject["path"], out / "noisy" / subject["id"] / "result.nii.gz",
+                     tmp_path / "show.png")
+    assert path.stat().st_size > 10_000
+    with pytest.raises(FileNotFoundError, match="result.nii.gz"):
+        show_case(subject["path"], tmp_path / "none" / "result.nii.gz", tmp_path / "s.png")
+
+
+def test_cli_synth_and_submissions(tmp_path):
+    challenge, subs = tmp_path / "challenge", tmp_path / "subs"
+    result = runner.invoke(app, ["synth", str(challenge), "--small", "--id", "0",
+                                 "--id", "160", "--id", "1"])
+    assert result.exit_code == 0, result.output
+    assert (challenge / "synth_manifest.csv").is_file()
+    assert (challenge / "test" / "Amsterdam" / "Philips_VU .PETMR_01." / "160"
+            / "wmh.nii.gz").is_file()
+    result = runner.invoke(app, ["synth-submissions", str(challenge), str(subs),
+                                 "--team", "precise", "--team", "greedy"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in subs.iterdir() if p.is_dir()) == ["greedy", "precise"]
+    assert sorted(p.name for p in (subs / "greedy").iterdir()) == ["1", "160"]
+    result = runner.invoke(app, ["synth-submissions", str(challenge), str(subs),
+                                 "--team", "nobody"])
+    assert result.exit_code == 1 and "unknown teams" in result.output
+    result = runner.invoke(app, ["synth", str(tmp_path / "bad"), "--id", "nope"])
+    assert result.exit_code == 1 and "not in the manifest" in result.output
+
+
+def test_cli_show(small_challenge, small_submissions, tmp_path):
+    _, table = small_challenge
+    out, _ = small_submissions
+    subject = table[table["split"] == "test"].iloc[1]
+    prediction = out / "greedy" / subject["id"] / "result.nii.gz"
+    result = runner.invoke(app, ["show", subject["path"], str(prediction), "--out",
+                                 str(tmp_path / "fig.png"), "--slice", "5", "--no-t1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fig.png").stat().st_size > 5_000
+    result = runner.invoke(app, ["show", subject["path"], str(tmp_path / "missing.nii.gz"),
+                                 "--out", str(tmp_path / "f.png")])
+    assert result.exit_code == 1 and "file not found" in result.output
