@@ -1,0 +1,65 @@
+"""`wmheval demo`: one run (without the baseline, which has its own tests) and its outputs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from wmheval.cli.main import app
+from wmheval.demo import DemoOutput, _grouped
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--no-baseline",
+                                      "--bootstrap", "50", "--samples", "2000", "-j", "2"])
+    assert result.exit_code == 0, result.output
+    assert "open" in result.output and "index.html" in result.output
+    return out
+
+
+def test_every_indexed_file_exists_and_the_index_covers_the_sections(demo_dir):
+    index = (demo_dir / "index.md").read_text()
+    links = re.findall(r"\]\(([^)]+)\)", index)
+    assert len(links) > 40
+    for link in links:
+        assert (demo_dir / link.replace("%20", " ")).is_file(), link
+    for section in ("Scores per team", "Ranking of the simulated teams",
+                    "The published 2017 leaderboard", "Overlays"):
+        assert f"## {section}" in index
+    assert "<img src=" in (demo_dir / "index.html").read_text()
+
+
+def test_every_simulated_team_is_scored_per_scanner_and_drawn(demo_dir):
+    teams = pd.read_csv(demo_dir / "submissions" / "teams.csv")["team"].tolist()
+    assert len(teams) >= 5
+    for team in teams:
+        summary = pd.read_csv(demo_dir / "scores" / team / "summary.csv")
+        assert {"all", "seen", "unseen"} <= set(summary["group"])
+        assert {"amsterdam_ge_1p5t", "amsterdam_philips_3t"} <= set(summary["group"])
+        figures = list((demo_dir / "figures").glob(f"overlay_{team}_*.png"))
+        assert figures and all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in figures)
+    ranking = pd.read_csv(demo_dir / "ranking_teams" / "ranking.csv")
+    assert sorted(ranking["team"]) == sorted(teams)
+
+
+def test_published_leaderboard_rankings(demo_dir):
+    published = pd.read_csv(demo_dir / "ranking_published" / "ranking.csv")
+    assert len(published) == 57
+    inserted = pd.read_csv(demo_dir / "ranking_published_plus_team" / "ranking.csv")
+    assert len(inserted) == 58 and inserted["team"].str.contains("synthetic").any()
+
+
+def test_index_entries_merge_the_formats_of_one_table(tmp_path):
+    output = DemoOutput(tmp_path)
+    output.add("A", tmp_path / "r.csv", "official ranking (CSV)")
+    output.add("A", tmp_path / "r.md", "official ranking (Markdown)")
+    output.add("A", tmp_path / "f.png", "a figure")
+    grouped = _grouped(output.sections["A"])
+    assert grouped == [([tmp_path / "r.md", tmp_path / "r.csv"], "official ranking"),
+                       ([tmp_path / "f.png"], "a figure")]

@@ -1,0 +1,252 @@
+"""``wmheval demo``: the whole toolkit on the bundled synthetic challenge, in one output folder.
+
+Generates the small synthetic challenge and several simulated teams, scores every team per
+scanner, optionally trains a small CPU baseline and scores it too, ranks the field with the
+sensitivity analyses, ranks against the published leaderboard, draws overlays, and writes
+``index.md`` and ``index.html`` that say what each file is.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from wmheval.io.atomic import write_text_atomic
+from wmheval.io.tables import write_table_formats
+
+Note = Callable[[str], None]
+
+
+@dataclass
+class DemoOutput:
+    """The files a demo run wrote, by section, each with a one-line description."""
+
+    out: Path
+    sections: dict[str, list[tuple[Path, str]]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, section: str, path: Path, description: str) -> None:
+        self.sections.setdefault(section, []).append((Path(path), description))
+
+    @property
+    def index(self) -> Path:
+        return self.out / "index.html"
+
+
+def _step(output: DemoOutput, name: str, note: Note):
+    class _Timer:
+        def __enter__(self):
+            note(f"{name} ...")
+            self.start = time.perf_counter()
+
+        def __exit__(self, *exc):
+            output.timings[name] = time.perf_counter() - self.start
+            return False
+
+    return _Timer()
+
+
+def torch_available() -> bool:
+    """Whether the optional baselines extra (torch) is installed."""
+    return importlib.util.find_spec("torch") is not None and \
+        importlib.util.find_spec("wmheval_baselines") is not None
+
+
+def _score_team(challenge: Path, submission: Path, out: Path, jobs: int | None) -> pd.DataFrame:
+    from wmheval.scoring import score_folder
+
+    result = score_folder(challenge, submission, out, jobs=jobs, split="test")
+    return result.cases
+
+
+def _overview(scores_root: Path, teams: list[str]) -> pd.DataFrame:
+    """Mean per team on all, seen and unseen test subjects (one row per team)."""
+    rows = []
+    for team in teams:
+        summary = pd.read_csv(scores_root / team / "summary.csv")
+        row = {"team": team}
+        for group in ("all", "seen", "unseen"):
+            block = summary[(summary["group_type"] == group) & (summary["group"] == group)]
+            for _, entry in block.iterrows():
+                row[f"{entry['metric']}_{group}"] = entry["mean"]
+        cases = summary[(summary["group_type"] == "all")].iloc[0]
+        row["missing_or_failed"] = int(cases["n_missing"] + cases["n_failed"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
+             baseline_seconds: float = 90.0, baseline_model: str = "resunet",
+             bootstrap: int = 1000, samples: int = 100_000, jobs: int | None = None,
+             note: Note | None = None) -> DemoOutput:
+    """Run the demo into ``out`` and return what it wrote (``out/index.html`` lists it all).
+
+    ``baseline=None`` trains the baseline only when torch is installed; ``True`` requires
+    it. Everything is deterministic from ``seed``.
+    """
+    from wmheval.analysis.report import write_ranking_report
+    from wmheval.plots.overlay import show_case
+    from wmheval.ranking import add_team, load_field, rank_field
+    from wmheval.ranking.leaderboard import write_ranking
+    from wmheval.synth import generate_challenge
+    from wmheval.synth.submissions import generate_submissions
+
+    note = note or (lambda message: None)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    output = DemoOutput(out)
+    challenge, submissions, scores = out / "challenge", out / "submissions", out / "scores"
+    if baseline is None:
+        baseline = torch_available()
+    elif baseline and not torch_available():
+        raise RuntimeError("the baseline needs torch: pip install torch==2.13.0 && "
+                           "pip install 'wmheval[baselines]' (or run with --no-baseline)")
+
+    with _step(output, "synthetic challenge", note):
+        subjects = generate_challenge(challenge, small=True, seed=seed)
+    output.add("Data", challenge / "synth_manifest.csv",
+               f"the small synthetic challenge: {len(subjects)} subjects in the release "
+               "layout (training/ and test/, five scanners)")
+    with _step(output, "simulated teams", note):
+        teams_table = generate_submissions(challenge, submissions, seed=seed)
+    teams = [str(t) for t in teams_table["team"]]
+    output.add("Data", submissions / "teams.md",
+               "the simulated teams and their error profiles")
+
+    with _step(output, "scoring", note):
+        for team in teams:
+            _score_team(challenge, submissions / team, scores / team, jobs)
+            output.add("Scores per team", scores / team / "summary_table.md",
+                       f"{team}: metrics per scanner, seen/unseen, overall "
+                       f"(cases.csv and summary.csv beside it)")
+    if baseline:
+        with _step(output, f"baseline {baseline_model} (CPU training)", note):
+            from wmheval_baselines.demo import train_and_predict
+
+            name = f"baseline_{baseline_model.replace('-', '_')}"
+            submission = train_and_predict(challenge, out / "baseline", model=baseline_model,
+                                           seconds=baseline_seconds, seed=seed)
+            _score_team(challenge, submission, scores / name, jobs)
+            teams.append(name)
+            output.add("Scores per team", scores / name / "summary_table.md",
+                       f"{name}: a {baseline_model} trained for ~{baseline_seconds:.0f} s on "
+                       "the CPU on the 3 training scanners, scored on all 5")
+            output.add("Baseline", out / "baseline" / "run" / "metadata.json",
+                       "the baseline run: config, seed, weights' hash, training log")
+    else:
+        output.notes.append("baseline skipped (torch not installed or --no-baseline)")
+
+    overview = _overview(scores, teams)
+    for path in write_table_formats(overview, out / "overview",
+                                    caption="Mean metrics per team: all, seen, unseen"):
+        if path.suffix == ".md":
+            output.add("Overview", path, "every team's mean metrics on all, seen and unseen "
+                                         "scanners (also .csv, .tex, .html)")
+
+    with _step(output, "ranking and sensitivity (simulated teams)", note):
+        team_field = load_field(scores)
+        for path, description in write_ranking_report(team_field, out / "ranking_teams",
+                                                      bootstrap=bootstrap, seed=seed,
+                                                      samples=samples):
+            output.add("Ranking of the simulated teams", path, description)
+    with _step(output, "ranking and sensitivity (published leaderboard)", note):
+        from wmheval._resources import published_leaderboard_path
+
+        published = load_field(published_leaderboard_path())
+        for path, description in write_ranking_report(published, out / "ranking_published",
+                                                      bootstrap=0, seed=seed,
+                                                      samples=samples):
+            output.add("The published 2017 leaderboard", path, description)
+        best = rank_field(team_field).iloc[0]["team"]
+        inserted = rank_field(add_team(published, scores / best, f"{best} (synthetic)"))
+        for path in write_ranking(inserted, out / "ranking_published_plus_team",
+                                  caption=f"Published leaderboard with {best} inserted"):
+            if path.suffix == ".md":
+                output.add("The published 2017 leaderboard", path,
+                           f"the best simulated team ({best}) inserted into the published "
+                           "field (synthetic scores: illustrates the mechanics only)")
+
+    with _step(output, "overlay figures", note):
+        cases = pd.read_csv(scores / teams[0] / "cases.csv", dtype={"id": str})
+        picks = [cases[cases["seen_in_training"] == flag].iloc[0] for flag in (True, False)
+                 if (cases["seen_in_training"] == flag).any()]
+        manifest = subjects.set_index(subjects["id"].astype(str))
+        for team in teams:
+            team_cases = pd.read_csv(scores / team / "cases.csv", dtype={"id": str})
+            for pick in picks:
+                row = team_cases.set_index("id").loc[pick["id"]]
+                if row["status"] != "ok":
+                    continue
+                figure = out / "figures" / f"overlay_{team}_{pick['id']}.png"
+                show_case(manifest.loc[pick["id"], "path"], row["prediction_path"], figure,
+                          title=f"{team}, subject {pick['id']} ({pick['scanner']})")
+                output.add("Overlays", figure, f"{team} on subject {pick['id']} "
+                           f"({pick['scanner']}, {'seen' if pick['seen_in_training'] else 'unseen'}"
+                           " scanner): TP, FP, FN in colour")
+    write_index(output)
+    return output
+
+
+FORMAT_ORDER = (".md", ".html", ".csv", ".tex", ".png", ".svg", ".json")
+
+
+def _grouped(entries: list[tuple[Path, str]]) -> list[tuple[list[Path], str]]:
+    """Merge the formats of one table or figure (same stem) into a single index entry."""
+    groups: dict[Path, tuple[list[Path], str]] = {}
+    for path, description in entries:
+        stem = path.with_suffix("")
+        base = description
+        if base.endswith(")") and " (" in base:
+            label = base[base.rindex(" (") + 2:-1]
+            if label in ("CSV", "Markdown", "LaTeX", "HTML", "PNG", "SVG"):
+                base = base[: base.rindex(" (")]
+        paths, _ = groups.setdefault(stem, ([], base))
+        paths.append(path)
+    return [(sorted(paths, key=lambda p: FORMAT_ORDER.index(p.suffix)
+                    if p.suffix in FORMAT_ORDER else 99), description)
+            for paths, description in groups.values()]
+
+
+def write_index(output: DemoOutput) -> None:
+    """Write ``index.md`` and ``index.html`` listing every file with its description."""
+    lines = ["# wmheval demo", "",
+             "Everything below was produced by `wmheval demo` on the synthetic challenge.", ""]
+    parts = ["<!doctype html><meta charset='utf-8'><title>wmheval demo</title>",
+             "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
+             "img{max-width:100%}</style><h1>wmheval demo</h1>"]
+    for section, entries in output.sections.items():
+        lines += [f"## {section}", ""]
+        parts.append(f"<h2>{html.escape(section)}</h2><ul>")
+        for paths, description in _grouped(entries):
+            relative = [p.relative_to(output.out).as_posix() for p in paths]
+            links_md = " · ".join(f"[{r.rsplit('.', 1)[-1]}]({r.replace(' ', '%20')})"
+                                  for r in relative)
+            name = relative[0].rsplit(".", 1)[0]
+            lines.append(f"- `{name}` {links_md}: {description}")
+            links_html = " · ".join(
+                f"<a href='{html.escape(r)}'>{html.escape(r.rsplit('.', 1)[-1])}</a>"
+                for r in relative)
+            item = (f"<li><code>{html.escape(name)}</code> {links_html}: "
+                    f"{html.escape(description)}")
+            images = [r for r in relative if r.endswith(".png")]
+            if images:
+                item += f"<br><img src='{html.escape(images[0])}' loading='lazy'>"
+            parts.append(item + "</li>")
+        lines.append("")
+        parts.append("</ul>")
+    lines += ["## Timings", ""] + [f"- {k}: {v:.1f} s" for k, v in output.timings.items()]
+    parts.append("<h2>Timings</h2><ul>" + "".join(
+        f"<li>{html.escape(k)}: {v:.1f} s</li>" for k, v in output.timings.items()) + "</ul>")
+    if output.notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in output.notes]
+        parts.append("<h2>Notes</h2><ul>" + "".join(
+            f"<li>{html.escape(n)}</li>" for n in output.notes) + "</ul>")
+    write_text_atomic(output.out / "index.md", "\n".join(lines) + "\n")
+    write_text_atomic(output.out / "index.html", "\n".join(parts) + "\n")
