@@ -17,6 +17,8 @@ from wmheval.synth.fields import smooth_field
 BACKGROUND, SCALP, CSF, GREY, WHITE = 0, 1, 2, 3, 4
 TISSUE_NAMES = {BACKGROUND: "background", SCALP: "scalp/skull", CSF: "CSF",
                 GREY: "grey matter", WHITE: "white matter"}
+SKULL_MM = 5.0
+SCALP_MM = 5.0
 VENTRICLE_REACH_MM = 30.0
 """Distances to the ventricles are computed up to this far; beyond it they read as inf."""
 
@@ -32,6 +34,16 @@ class Anatomy:
     horn: np.ndarray            # float32, 0 at the ventricle middle, 1+ at the horns
     spacing_zyx: tuple[float, float, float]
     atrophy: float
+
+    @property
+    def csf_outer_mm(self) -> float:
+        """Width of the CSF between the brain surface and the skull."""
+        return 1.5 + 3.0 * self.atrophy
+
+    @property
+    def bone(self) -> np.ndarray:
+        """The inner part of the scalp/skull class: the skull itself."""
+        return (self.tissue == SCALP) & (self.depth_mm > -(self.csf_outer_mm + SKULL_MM))
 
     @property
     def brain(self) -> np.ndarray:
@@ -91,10 +103,9 @@ def build_anatomy(shape_zyx: tuple[int, int, int], spacing_zyx: tuple[float, flo
     rho = np.sqrt(x * x + y * y + z * z)
     depth = rho * (1.0 / np.maximum(radius, 1e-3) - 1.0)
     depth = depth.astype(np.float32)
-    scalp_semi = semi + np.array([10.0, 11.0, 11.0])
-    head = ((x / scalp_semi[0]) ** 2 + (y / scalp_semi[1]) ** 2
-            + (z / scalp_semi[2]) ** 2) < 1.0
-    csf_outer = 1.5 + 3.0 * atrophy
+    csf_outer = 1.5 + 3.0 * atrophy  # = Anatomy.csf_outer_mm
+    # Skull (about 5 mm) and scalp (about 5 mm) follow the brain surface at fixed depths.
+    head = depth > -(csf_outer + SKULL_MM + SCALP_MM)
 
     tissue = np.zeros(shape_zyx, dtype=np.uint8)
     tissue[head] = SCALP

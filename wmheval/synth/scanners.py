@@ -92,8 +92,7 @@ def _render(levels: dict[int, float], lesion: float, anatomy: Anatomy, lesions: 
     lut = np.array([levels[k] for k in range(5)], dtype=np.float32)
     image = lut[anatomy.tissue] * (1.0 + texture)
     # The inner part of the scalp/skull class is bone: dark on FLAIR and T1.
-    bone = (anatomy.tissue == SCALP) & (anatomy.depth_mm > -(6.5 + 3.0 * anatomy.atrophy))
-    image[bone] = 0.08
+    image[anatomy.bone] = 0.08
     wmh = lesions.labels == 1
     weight = 0.55 + 0.45 * lesions.strength[wmh]
     image[wmh] = image[wmh] * (1.0 + (lesion - 1.0) * weight)
