@@ -12,10 +12,10 @@ from wmheval.metrics.binarize import RULES_HELP
 
 def print_score_report(result, out: Path | None) -> None:
     """Print the per-group summary, problems and notes of a scoring run."""
+    import sys
+
     from rich.console import Console
     from rich.table import Table
-
-    import sys
 
     # Wide enough for the table when the output goes to a file or a pipe.
     console = Console(width=None if sys.stdout.isatty() else 150)
