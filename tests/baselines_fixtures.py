@@ -66,3 +66,13 @@ def make_tiny_release(root: str | Path, seed: int = 0, shape=(4, 32, 32)) -> Pat
             _write(arrays["wmh"], base / "wmh.nii.gz", origin)
             _write(arrays["wm"], base / "synth" / "wm_mask.nii.gz", origin)
     return root
+
+
+def set_test_threads() -> None:
+    """Torch intra-op threads for the baselines' tests (default 2, the time budget's setting;
+    WMHEVAL_TEST_TORCH_THREADS=1 is much faster on an oversubscribed machine)."""
+    import os
+
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("WMHEVAL_TEST_TORCH_THREADS", "2")))

@@ -149,7 +149,7 @@ def _write_json(path: Path, payload: dict) -> None:
 
 def _say(console, message: str, style: str = "") -> None:
     if console is not None:
-        console.print(message, style=style or None, highlight=False)
+        console.print(message, style=style or None, highlight=False, markup=False)
 
 
 class _Trainer:

@@ -67,7 +67,7 @@ def _console():
 
 
 def _fail(error: Exception) -> None:
-    _console().print(f"error: {error}", style="bold red", highlight=False)
+    _console().print(f"error: {error}", style="bold red", highlight=False, markup=False)
     raise typer.Exit(code=1)
 
 
