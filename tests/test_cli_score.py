@@ -49,9 +49,17 @@ def test_binarize_option_changes_the_rule(release_tree, tmp_path):
     assert pd.read_csv(out / "cases.csv", dtype={"id": str})["dice"].iloc[0] == 0.0
 
 
-def test_the_score_command_starts_without_torch_or_matplotlib():
+def test_the_cli_starts_without_torch_matplotlib_or_scipy():
     code = ("import sys, wmheval.cli.main; "
-            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'matplotlib', 'scipy', 'SimpleITK') "
+            "if m in sys.modules))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout
     assert output.strip() == "[]"
+
+
+def test_the_cli_help_lists_the_same_rules_as_the_engine():
+    from wmheval.cli import score
+    from wmheval.metrics import binarize
+
+    assert score.RULES_HELP == binarize.RULES_HELP

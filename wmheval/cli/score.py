@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 
 from wmheval.cli.app import app
-from wmheval.metrics.binarize import RULES_HELP
+
+# Kept here (not imported from wmheval.metrics) so that start-up stays free of scipy.
+RULES_HELP = "official (default), nonzero, or threshold:T (foreground iff value >= T)"
 
 
 def print_score_report(result, out: Path | None) -> None:
