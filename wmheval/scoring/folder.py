@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from wmheval.io.manifest import load_manifest
 from wmheval.io.tables import write_table, write_table_formats
 from wmheval.metrics import METRICS
 from wmheval.metrics.binarize import parse_rule
+from wmheval.parallel import parallel_map
 from wmheval.scoring.aggregate import summarize, wide_summary
 from wmheval.scoring.case import (
     COUNT_COLUMNS,
@@ -137,21 +136,7 @@ def _worker_init() -> None:
 def run_tasks(tasks: list[CaseTask], jobs: int | None = None,
               on_done: Callable[[dict], None] | None = None) -> list[dict]:
     """Score tasks in parallel worker processes (``jobs``; default: all cores), in order."""
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks) or 1))
-    if jobs == 1:
-        rows = []
-        for task in tasks:
-            rows.append(safe_score_case(task))
-            if on_done:
-                on_done(rows[-1])
-        return rows
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) as pool:
-        rows = []
-        for row in pool.map(safe_score_case, tasks, chunksize=1):
-            rows.append(row)
-            if on_done:
-                on_done(row)
-    return rows
+    return parallel_map(safe_score_case, tasks, jobs, on_done=on_done, initializer=_worker_init)
 
 
 def score_folder(

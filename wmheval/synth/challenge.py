@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from scipy import ndimage
 from wmheval.io.atomic import atomic_path, write_text_atomic
 from wmheval.io.manifest import load_manifest
 from wmheval.metrics.geometry import Geometry
+from wmheval.parallel import parallel_map, progress_bar
 from wmheval.synth.anatomy import WHITE, build_anatomy
 from wmheval.synth.fields import subject_rng
 from wmheval.synth.lesions import atrophy_for_load, draw_lesions, sample_lesion_load
@@ -210,31 +210,8 @@ def generate_challenge(root: str | Path, *, small: bool = False, seed: int = 0,
 
 def _run(tasks: list[tuple], jobs: int, progress: bool) -> list[dict]:
     """Generate every task, in worker processes when ``jobs`` > 1, with a progress bar."""
-    from contextlib import nullcontext
-
-    bar = nullcontext()
-    if progress:
-        from rich.progress import Progress
-
-        bar = Progress()
-    rows = []
-    with bar as shown:
-        task_id = shown.add_task("synthesising subjects", total=len(tasks)) if progress else None
-        if jobs == 1:
-            results: Iterable[dict] = map(_generate_one, tasks)
-            executor = None
-        else:
-            executor = ProcessPoolExecutor(max_workers=jobs)
-            results = executor.map(_generate_one, tasks)
-        try:
-            for row in results:
-                rows.append(row)
-                if progress:
-                    shown.advance(task_id)
-        finally:
-            if executor is not None:
-                executor.shutdown(cancel_futures=True)
-    return rows
+    with progress_bar("synthesising subjects", len(tasks), progress) as advance:
+        return parallel_map(_generate_one, tasks, jobs, on_done=advance)
 
 
 def read_synth_manifest(root: str | Path) -> pd.DataFrame:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from scipy import ndimage
 
 from wmheval.io.atomic import atomic_path, write_atomic
 from wmheval.io.tables import write_table_formats
+from wmheval.parallel import parallel_map, progress_bar
 from wmheval.synth.anatomy import CSF, GREY, WHITE
 from wmheval.synth.challenge import read_synth_manifest
 from wmheval.synth.fields import subject_rng
@@ -289,25 +289,6 @@ def generate_submissions(challenge_root: str | Path, out_root: str | Path,
 
 
 def _map(tasks: list[tuple], jobs: int, progress: bool) -> list[list[dict]]:
-    from contextlib import nullcontext
-
-    bar = nullcontext()
-    if progress:
-        from rich.progress import Progress
-
-        bar = Progress()
-    out = []
-    with bar as shown:
-        task_id = shown.add_task("simulating submissions", total=len(tasks)) if progress else None
-        executor = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
-        try:
-            results = executor.map(_subject_task, tasks) if executor else map(_subject_task,
-                                                                               tasks)
-            for rows in results:
-                out.append(rows)
-                if progress:
-                    shown.advance(task_id)
-        finally:
-            if executor is not None:
-                executor.shutdown(cancel_futures=True)
-    return out
+    """Simulate every subject's predictions, in worker processes when ``jobs`` > 1."""
+    with progress_bar("simulating submissions", len(tasks), progress) as advance:
+        return parallel_map(_subject_task, tasks, jobs, on_done=advance)
