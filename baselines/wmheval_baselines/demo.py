@@ -14,22 +14,26 @@ SMALL_SETTINGS = {"base_channels": 8, "wm_base_channels": 8, "fcn_k": 8, "batch_
 
 
 def train_and_predict(challenge_root: str | Path, out_dir: str | Path, *,
-                      model: str = "resunet", seconds: float = 120, seed: int = 0,
+                      model: str = "resunet", epochs: int = 20, wm_epochs: int = 3,
+                      seconds: float | None = 300, seed: int = 0,
                       device: str = "cpu", split: str = "challenge", beta: float | None = 0.975,
                       console=None) -> Path:
-    """Train ``model`` for at most ~``seconds`` of training on ``challenge_root``'s training
-    subjects (run folder ``out_dir/run``), predict the split's subjects into
-    ``out_dir/submission`` and return that folder (``<id>/result.nii.gz``).
+    """Train ``model`` on ``challenge_root``'s training subjects (run folder ``out_dir/run``),
+    predict the split's subjects into ``out_dir/submission`` and return that folder
+    (``<id>/result.nii.gz``).
 
-    Uses narrow networks (8 base channels), many epochs cut by the time budget, and a
-    larger learning rate than the paper's defaults; the run is not resumed (fresh each call).
+    Trains a fixed number of epochs (``wm_epochs`` for the white-matter U-Net, then
+    ``epochs``), so results do not depend on the machine's speed; ``seconds`` is only a
+    safety cap. Uses narrow networks (8 base channels) and a larger learning rate than the
+    paper's defaults; the run is not resumed (fresh each call).
     ``beta`` (ResU-Net loss): the paper's value 0.975 by default; ``None`` computes it from
     the training labels (~0.999 on the small synthetic data, which over-segments).
     """
     out_dir = Path(out_dir)
     config = TrainConfig(model=model, data=str(challenge_root), split=split, seed=seed,
-                         device=device, epochs=1000, wm_epochs=1000 if model == "resunet"
-                         else 4, max_seconds=float(seconds), wm_time_fraction=0.25, beta=beta,
+                         device=device, epochs=epochs, wm_epochs=wm_epochs if model == "resunet"
+                         else 0, max_seconds=None if seconds is None else float(seconds),
+                         wm_time_fraction=0.25, beta=beta,
                          **SMALL_SETTINGS)
     run = train(config, out_dir / "run", resume=False, console=console)
     return predict_folder(run, challenge_root, out_dir / "submission", device=device,

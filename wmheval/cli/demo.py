@@ -15,7 +15,8 @@ def demo(
     seed: int = typer.Option(0, help="Seed for the data, the teams and the analyses."),
     baseline: bool | None = typer.Option(None, "--baseline/--no-baseline", help="Train the "
                                          "small CPU baseline (default: when torch is installed)."),
-    baseline_seconds: float = typer.Option(90.0, help="Training time budget of the baseline."),
+    baseline_epochs: int = typer.Option(20, help="Training epochs of the baseline."),
+    baseline_seconds: float = typer.Option(300.0, help="Cap on the baseline's training time."),
     baseline_model: str = typer.Option("resunet", help="resunet or fcn-vgg."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for ranking stability."),
     samples: int = typer.Option(100_000, help="Random weightings in the weight sweep."),
@@ -31,14 +32,20 @@ def demo(
 
     console = Console(stderr=True)
     try:
-        output = run_demo(out, seed=seed, baseline=baseline, baseline_seconds=baseline_seconds,
+        output = run_demo(out, seed=seed, baseline=baseline, baseline_epochs=baseline_epochs,
+                          baseline_seconds=baseline_seconds,
                           baseline_model=baseline_model, bootstrap=bootstrap, samples=samples,
                           jobs=jobs or None, note=lambda m: console.print(m, highlight=False))
     except (RuntimeError, ValueError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
-    overview = (out / "overview.md").read_text(encoding="utf-8")
-    typer.echo(overview)
+    import pandas as pd
+
+    overview = pd.read_csv(out / "overview.csv")
+    columns = ["team", "dice_all", "h95_all", "avd_all", "recall_all", "f1_all", "dice_seen",
+               "dice_unseen", "missing_or_failed"]
+    shown = overview[[c for c in columns if c in overview.columns]]
+    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for name, seconds in output.timings.items():
         typer.echo(f"{name}: {seconds:.1f} s")
     typer.echo(f"\nopen {output.index} (or index.md) for every table and figure")
