@@ -6,6 +6,17 @@ import torch
 from torch import nn
 
 
+def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
+    """3x3 conv + BN + ReLU + 3x3 conv + BN: the body shared by both kinds of stage."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 conv + BN + ReLU with a 1x1-convolution shortcut: ``x + F(x)`` (eq. 1).
 
@@ -15,13 +26,7 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
-        )
+        self.body = double_conv(in_channels, out_channels)
         self.shortcut = nn.Conv2d(in_channels, out_channels, 1)
         self.activation = nn.ReLU(inplace=True)
 
@@ -34,14 +39,7 @@ class PlainBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True),
-        )
+        self.body = nn.Sequential(double_conv(in_channels, out_channels), nn.ReLU(inplace=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
