@@ -46,6 +46,10 @@ def test_every_simulated_team_is_scored_per_scanner_and_drawn(demo_dir):
         assert figures and all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in figures)
     ranking = pd.read_csv(demo_dir / "ranking_teams" / "ranking.csv")
     assert sorted(ranking["team"]) == sorted(teams)
+    unseen = pd.read_csv(demo_dir / "ranking_teams_unseen" / "ranking.csv").set_index("team")
+    # The team built to degrade on unseen scanners ranks worse there than overall.
+    overall = ranking.set_index("team")
+    assert unseen.loc["brittle", "position"] > overall.loc["brittle", "position"]
 
 
 def test_published_leaderboard_rankings(demo_dir):

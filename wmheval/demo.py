@@ -159,6 +159,13 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                                                       bootstrap=bootstrap, seed=seed,
                                                       samples=samples):
             output.add("Ranking of the simulated teams", path, description)
+        unseen_ranking = rank_field(load_field(scores, split="unseen"))
+        for path in write_ranking(unseen_ranking, out / "ranking_teams_unseen",
+                                  caption="Ranking on the unseen scanners only"):
+            if path.suffix == ".md":
+                output.add("Ranking of the simulated teams", path,
+                           "the official ranking on the two unseen scanners only "
+                           "(compare with ranking_teams/ranking)")
     with _step(output, "ranking and sensitivity (published leaderboard)", note):
         from wmheval._resources import published_leaderboard_path
 
