@@ -78,7 +78,7 @@ def assert_agree(engine: dict, oracle: dict) -> None:
     assert (math.isnan(a) and math.isnan(b)) or abs(a - b) <= 1e-6, ("h95", a, b)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**32 - 1),
     shape=st.tuples(st.integers(1, 5), st.integers(1, 12), st.integers(1, 12)),
