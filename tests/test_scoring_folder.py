@@ -271,3 +271,22 @@ def test_missing_folders_raise_clear_errors(tmp_path, release_tree):
         score_folder(tmp_path / "empty", tmp_path / "empty")
     with pytest.raises(ValueError, match="unknown binarisation rule"):
         score_folder(release_tree, tmp_path / "empty", rule="otsu")
+
+
+def test_evaluate_files_on_one_subject(release_tree, tmp_path):
+    from wmheval.io.images import ImageError
+    from wmheval.scoring import evaluate_files
+
+    reference = release_tree / "test" / "Utrecht" / "1" / "wmh.nii.gz"
+    prediction = write_image(tmp_path / "p.nii.gz", good_prediction("1"),
+                             spacing=(0.96, 0.96, 3.0))
+    metrics = evaluate_files(reference, prediction)
+    expected = oracle_metrics(sitk.ReadImage(str(reference)), sitk.ReadImage(str(prediction)))
+    assert metrics.dice == expected["dice"] and metrics.f1 == expected["f1"]
+    assert metrics.h95 == pytest.approx(expected["h95"], abs=1e-6)
+    assert metrics.warnings == []
+    empty = evaluate_files(reference, None)
+    assert empty.dice == 0.0 and "scored as an empty mask" in empty.warnings[0]
+    small = write_image(tmp_path / "small.nii.gz", np.zeros((4, 16, 15), np.uint8))
+    with pytest.raises(ImageError, match="small.nii.gz: size"):
+        evaluate_files(reference, small)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from wmheval.io.images import ImageError, count_nonfinite_on_disk, read_image
-from wmheval.metrics import METRICS, BinarizationError, evaluate_arrays
+from wmheval.metrics import METRICS, BinarizationError, CaseMetrics, evaluate_arrays
 
 STATUS_OK = "ok"
 STATUS_EMPTY_REFERENCE = "empty_reference"
@@ -50,6 +50,44 @@ def _empty_row(task: CaseTask, status: str, error: str = "") -> dict:
     return row
 
 
+def evaluate_files(reference_path: str | Path, prediction_path: str | Path | None,
+                   rule: str = "official", geometry_tolerance: float = 1e-4) -> CaseMetrics:
+    """The five metrics of one subject from its reference and prediction files.
+
+    ``prediction_path=None`` scores an empty mask. Raises :class:`ImageError` (naming the
+    file) for an unreadable or truncated file, vector or non-3D pixels and a size mismatch,
+    and :class:`BinarizationError` for int8 under the official rule. Differing geometry and
+    NaN/inf voxels (which SimpleITK reads as 0) become warnings on the result.
+    """
+    reference = read_image(reference_path)
+    warnings: list[str] = []
+    if prediction_path is None:
+        prediction = np.zeros(reference.array.shape, dtype=np.uint8)
+        warnings.append("no prediction: scored as an empty mask")
+    else:
+        loaded = read_image(prediction_path)
+        if loaded.size_xyz != reference.size_xyz:
+            raise ImageError(prediction_path, f"size {loaded.size_xyz} differs from the "
+                                              f"reference's {reference.size_xyz} "
+                                              f"({reference_path})")
+        differences = reference.geometry.differences(loaded.geometry, geometry_tolerance)
+        if differences:
+            warnings.append("prediction geometry differs from the reference (" +
+                            "; ".join(differences) + "): scored on the reference grid")
+        prediction = loaded.array
+        if prediction.dtype.kind == "f":
+            n_nonfinite = count_nonfinite_on_disk(prediction_path)
+            if n_nonfinite:
+                warnings.append(f"{n_nonfinite} voxels are NaN or inf in the file; SimpleITK "
+                                "reads them as 0, so they count as background")
+    try:
+        metrics = evaluate_arrays(reference.array, prediction, reference.geometry, rule)
+    except BinarizationError as error:
+        raise BinarizationError(f"{prediction_path}: {error}") from None
+    metrics.warnings[:0] = warnings
+    return metrics
+
+
 def score_case(task: CaseTask) -> dict:
     """Score one subject; returns a row for ``cases.csv`` with ``status`` and messages.
 
@@ -64,36 +102,13 @@ def score_case(task: CaseTask) -> dict:
     if task.prediction_path is None and task.missing != "empty":
         return _empty_row(task, STATUS_MISSING, f"no prediction for subject {task.id}")
     try:
-        reference = read_image(task.reference_path)
+        metrics = evaluate_files(task.reference_path, task.prediction_path, task.rule,
+                                 task.geometry_tolerance)
     except ImageError as error:
-        return _empty_row(task, STATUS_ERROR, f"reference {error}")
-    warnings: list[str] = []
-    if task.prediction_path is None:
-        prediction = np.zeros(reference.array.shape, dtype=np.uint8)
-        warnings.append("no prediction: scored as an empty mask")
-    else:
-        try:
-            loaded = read_image(task.prediction_path)
-        except ImageError as error:
-            return _empty_row(task, STATUS_ERROR, str(error))
-        if loaded.size_xyz != reference.size_xyz:
-            return _empty_row(task, STATUS_ERROR, (
-                f"{task.prediction_path}: size {loaded.size_xyz} differs from the "
-                f"reference's {reference.size_xyz} ({task.reference_path})"))
-        differences = reference.geometry.differences(loaded.geometry, task.geometry_tolerance)
-        if differences:
-            warnings.append("prediction geometry differs from the reference (" +
-                            "; ".join(differences) + "): scored on the reference grid")
-        prediction = loaded.array
-        if prediction.dtype.kind == "f":
-            n_nonfinite = count_nonfinite_on_disk(task.prediction_path)
-            if n_nonfinite:
-                warnings.append(f"{n_nonfinite} voxels are NaN or inf in the file; SimpleITK "
-                                "reads them as 0, so they count as background")
-    try:
-        metrics = evaluate_arrays(reference.array, prediction, reference.geometry, task.rule)
+        prefix = "reference " if error.path == Path(task.reference_path) else ""
+        return _empty_row(task, STATUS_ERROR, f"{prefix}{error}")
     except BinarizationError as error:
-        return _empty_row(task, STATUS_ERROR, f"{task.prediction_path}: {error}")
+        return _empty_row(task, STATUS_ERROR, str(error))
     if task.prediction_path is None:
         status = STATUS_MISSING_AS_EMPTY
     elif metrics.n_reference_voxels == 0:
@@ -106,7 +121,7 @@ def score_case(task: CaseTask) -> dict:
     row.update({
         "prediction_path": str(task.prediction_path) if task.prediction_path else "",
         "error": "",
-        "warnings": " | ".join(warnings + metrics.warnings),
+        "warnings": " | ".join(metrics.warnings),
     })
     return row
 
