@@ -152,3 +152,17 @@ def test_int8_fails_in_both():
         oracle_metrics(make_image(reference), make_image(prediction))
     with pytest.raises(BinarizationError, match="int8"):
         evaluate_arrays(reference, prediction)
+
+
+def test_binary_search_fallback_equals_oracle():
+    """Very large grids look neighbours up by binary search instead of a lookup table."""
+    from wmheval.metrics import sparse
+
+    reference, prediction, geometry = random_case(7, (4, 12, 12), np.uint8, np.float32, 0.2,
+                                                  "oblique", 0.1)
+    ref_image, pred_image = make_image(reference, **geometry), make_image(prediction)
+    with mock.patch.object(sparse, "MAX_LOOKUP_SPAN", 0), \
+            mock.patch.object(evaluate_module, "SPARSE_MAX_SHARE", 1.0):
+        engine = evaluate_arrays(reference, prediction, Geometry.from_image(ref_image)).as_dict()
+    assert engine["n_reference_lesions"] > 1
+    assert_agree(engine, oracle_metrics(ref_image, pred_image))

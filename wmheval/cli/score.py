@@ -29,8 +29,9 @@ def print_score_report(result, out: Path | None) -> None:
     for _, row in readable.iterrows():
         table.add_row(*[str(v) for v in row.tolist()])
     console.print(table)
-    problems = result.cases[~result.cases["status"].isin(["ok", "empty_reference",
-                                                          "missing_as_empty"])]
+    from wmheval.scoring.case import SCORED_STATUSES
+
+    problems = result.cases[~result.cases["status"].isin(SCORED_STATUSES)]
     for _, row in problems.iterrows():
         console.print(f"[red]{row['status']}[/red] {row['id']}: {row['error']}", highlight=False)
     for _, row in result.unmatched.iterrows():

@@ -52,16 +52,14 @@ class SparseMask:
                 self._lookup = np.full(self._span, -1, dtype=np.int32)
                 self._lookup[self.flat - self._base] = np.arange(self.flat.size, dtype=np.int32)
             return self._lookup[target - self._base]
-        position = np.searchsorted(self.flat, target)
-        position[position >= self.flat.size] = 0
+        return self._search(target)
+
+    def _search(self, target: np.ndarray) -> np.ndarray:
+        """Like :meth:`_positions` by binary search, for any flat indices."""
+        if self.flat.size == 0:
+            return np.full(np.shape(target), -1, dtype=np.int64)
+        position = np.minimum(np.searchsorted(self.flat, target), self.flat.size - 1)
         return np.where(self.flat[position] == target, position, -1)
-
-    @classmethod
-    def from_dense(cls, mask: np.ndarray) -> SparseMask:
-        return cls(np.flatnonzero(mask), mask.shape)
-
-    def __len__(self) -> int:
-        return int(self.flat.size)
 
     def neighbour(self, offset: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         """For each voxel: is its neighbour at ``offset`` inside the image, and the position
@@ -78,10 +76,7 @@ class SparseMask:
 
     def contains(self, flat: np.ndarray) -> np.ndarray:
         """Which of the given flat indices are foreground in this mask."""
-        if self.flat.size == 0:
-            return np.zeros(np.shape(flat), dtype=bool)
-        position = np.minimum(np.searchsorted(self.flat, flat), self.flat.size - 1)
-        return self.flat[position] == flat
+        return self._search(flat) >= 0
 
     def components(self) -> tuple[int, np.ndarray]:
         """26-connected components: (count, component label of each voxel)."""

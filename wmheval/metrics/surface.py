@@ -45,9 +45,10 @@ def nearest_distances(from_points: np.ndarray, to_points: np.ndarray,
     """
     distances = np.zeros(len(from_points))
     query = slice(None) if shared is None else ~shared
-    if len(from_points[query]):
+    queried = from_points[query]
+    if len(queried):
         tree = cKDTree(to_points, balanced_tree=False, compact_nodes=False)
-        distances[query] = tree.query(from_points[query], k=1)[0]
+        distances[query] = tree.query(queried, k=1)[0]
     return distances
 
 
