@@ -66,6 +66,7 @@ class NiftiHeader:
 
 
 FLOAT_DATATYPES = {16: "f4", 64: "f8"}
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def parse_nifti_header(header: bytes) -> NiftiHeader | None:
@@ -94,7 +95,7 @@ def parse_nifti_header(header: bytes) -> NiftiHeader | None:
 
 def _open_nifti(path: Path):
     with open(path, "rb") as raw:
-        compressed = raw.read(2) == b"\x1f\x8b"
+        compressed = raw.read(2) == GZIP_MAGIC
     return gzip.open(path, "rb") if compressed else open(path, "rb")
 
 
@@ -118,45 +119,39 @@ def count_nonfinite_on_disk(path: str | Path) -> int:
     return int(values.size - np.count_nonzero(np.isfinite(values)))
 
 
-def check_gzip_complete(path: Path) -> None:
-    """Raise :class:`ImageError` if a ``.nii.gz`` file is truncated or corrupt.
+def check_nifti_complete(path: Path) -> None:
+    """Raise :class:`ImageError` if a NIfTI file (gzip-compressed or not) is truncated.
 
-    SimpleITK reads a truncated gzip without complaint (the missing voxels come back as
-    zeros), so the gzip trailer's uncompressed size is compared with the size the NIfTI
-    header implies; only when they disagree is the whole stream decompressed to decide.
+    SimpleITK reads a truncated file without complaint (the missing voxels come back as
+    zeros). A plain file must be as long as its header says; for a gzip file the trailer's
+    uncompressed size is compared with the header's, and only when they disagree is the
+    whole stream decompressed to decide. The gzip magic decides, not the file name.
     """
     with open(path, "rb") as raw:
-        if raw.read(2) != b"\x1f\x8b":
-            check_nifti_complete(path)  # not gzip-compressed: ITK reads it as plain data
-            return
-    try:
-        with gzip.open(path, "rb") as stream:
-            header = stream.read(540)
-        with open(path, "rb") as raw:
+        start = raw.read(540)
+        compressed = start[:2] == GZIP_MAGIC
+        if compressed and len(start) >= 4:
             raw.seek(-4, 2)
             (trailer_size,) = struct.unpack("<I", raw.read(4))
-    except (OSError, EOFError, zlib.error, struct.error) as error:
-        raise ImageError(path, f"truncated or corrupt gzip file ({error})") from None
-    parsed = parse_nifti_header(header)
-    if parsed is None or parsed.payload_size % 2**32 == trailer_size:
+    if not compressed:
+        parsed = parse_nifti_header(start)
+        actual = path.stat().st_size
+        if parsed is not None and actual < parsed.payload_size:
+            raise ImageError(path, f"truncated NIfTI file: {actual} bytes, the header needs "
+                                   f"{parsed.payload_size}")
         return
     try:
+        if len(start) < 4:
+            raise EOFError("file shorter than a gzip header")
+        with gzip.open(path, "rb") as stream:
+            parsed = parse_nifti_header(stream.read(540))
+        if parsed is None or parsed.payload_size % 2**32 == trailer_size:
+            return
         with gzip.open(path, "rb") as stream:
             while stream.read(1 << 24):
                 pass
     except (OSError, EOFError, zlib.error) as error:
         raise ImageError(path, f"truncated or corrupt gzip file ({error})") from None
-
-
-def check_nifti_complete(path: Path) -> None:
-    """Raise :class:`ImageError` if an uncompressed ``.nii`` is shorter than its header says."""
-    with open(path, "rb") as raw:
-        parsed = parse_nifti_header(raw.read(540))
-    expected = parsed.payload_size if parsed else None
-    actual = path.stat().st_size
-    if expected is not None and actual < expected:
-        raise ImageError(path, f"truncated NIfTI file: {actual} bytes, the header needs "
-                               f"{expected}")
 
 
 def read_image(path: str | Path) -> LoadedImage:
@@ -169,9 +164,7 @@ def read_image(path: str | Path) -> LoadedImage:
     path = Path(path)
     if not path.is_file():
         raise ImageError(path, "file not found")
-    if path.name.endswith(".nii.gz"):
-        check_gzip_complete(path)
-    elif path.name.endswith(".nii"):
+    if path.name.endswith(NIFTI_SUFFIXES):
         check_nifti_complete(path)
     try:
         image = sitk.ReadImage(str(path))
