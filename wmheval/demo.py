@@ -8,10 +8,11 @@ sensitivity analyses, ranks against the published leaderboard, draws overlays, a
 
 from __future__ import annotations
 
+import contextlib
 import html
 import importlib.util
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,17 +43,13 @@ class DemoOutput:
         return self.out / "index.html"
 
 
-def _step(output: DemoOutput, name: str, note: Note):
-    class _Timer:
-        def __enter__(self):
-            note(f"{name} ...")
-            self.start = time.perf_counter()
-
-        def __exit__(self, *exc):
-            output.timings[name] = time.perf_counter() - self.start
-            return False
-
-    return _Timer()
+@contextlib.contextmanager
+def _step(output: DemoOutput, name: str, note: Note) -> Iterator[None]:
+    """Announce a demo step and record how long it took."""
+    note(f"{name} ...")
+    start = time.perf_counter()
+    yield
+    output.timings[name] = time.perf_counter() - start
 
 
 def torch_available() -> bool:
@@ -61,11 +58,10 @@ def torch_available() -> bool:
         importlib.util.find_spec("wmheval_baselines") is not None
 
 
-def _score_team(challenge: Path, submission: Path, out: Path, jobs: int | None) -> pd.DataFrame:
+def _score_team(challenge: Path, submission: Path, out: Path, jobs: int | None) -> None:
     from wmheval.scoring import score_folder
 
-    result = score_folder(challenge, submission, out, jobs=jobs, split="test")
-    return result.cases
+    score_folder(challenge, submission, out, jobs=jobs, split="test")
 
 
 def _overview(scores_root: Path, teams: list[str]) -> pd.DataFrame:

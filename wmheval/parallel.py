@@ -39,6 +39,14 @@ def parallel_map(function: Callable[[T], R], items: Sequence[T], jobs: int | Non
     return results
 
 
+def progress_columns() -> tuple:
+    """The columns of every wmheval progress bar: description, bar, n/total, time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+
+    return ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn())
+
+
 @contextlib.contextmanager
 def progress_bar(description: str, total: int, enabled: bool = True
                  ) -> Iterator[Callable[[object], None]]:
@@ -46,9 +54,8 @@ def progress_bar(description: str, total: int, enabled: bool = True
     if not enabled:
         yield lambda _result: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import Progress
 
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as progress:
+    with Progress(*progress_columns(), transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda _result: progress.advance(task)

@@ -72,14 +72,13 @@ def score(
     and the aggregates per scanner, for seen and unseen scanners, and overall. Exits with 1
     when any subject is missing or failed, or a file in the submission matches no subject.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import Progress
 
+    from wmheval.parallel import progress_columns
     from wmheval.scoring import score_folder
 
     try:
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeRemainingColumn(), disable=quiet,
-                      transient=True) as progress:
+        with Progress(*progress_columns(), disable=quiet, transient=True) as progress:
             bar = progress.add_task("scoring", total=None)
 
             result = score_folder(
