@@ -15,6 +15,8 @@ import SimpleITK as sitk
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from wmheval.io import images
+
 # Release folders (relative to the split folder) -> scanner keys of wmheval.io.manifest.
 FOLDER_SCANNERS = {
     ("Utrecht",): "utrecht_philips_3t",
@@ -90,9 +92,10 @@ def read_image(path: Path) -> sitk.Image:
     if not Path(path).is_file():
         raise DataError(f"{path}: file not found")
     try:
-        return sitk.ReadImage(str(path))
-    except RuntimeError as error:
-        raise DataError(f"{path}: cannot read image: {error}") from error
+        # wmheval's reader also rejects truncated files, which SimpleITK reads as zeros.
+        return images.read_image(path).image
+    except images.ImageError as error:
+        raise DataError(str(error)) from None
 
 
 def read_array(path: Path, like: sitk.Image | None = None) -> np.ndarray:

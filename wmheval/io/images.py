@@ -186,12 +186,16 @@ def read_image(path: str | Path) -> LoadedImage:
                        image)
 
 
-def write_mask(array: np.ndarray, geometry: Geometry, path: str | Path,
-               dtype: type = np.uint8) -> Path:
-    """Write a (z, y, x) array as an image with ``geometry`` (used by tests and generators)."""
+def write_image(array: np.ndarray, geometry: Geometry, path: str | Path,
+                dtype: type | None = None) -> Path:
+    """Write a (z, y, x) array with ``geometry`` atomically (gzip-compressed for ``.gz``).
+
+    The array keeps its dtype unless ``dtype`` is given.
+    """
     from wmheval.io.atomic import atomic_path
 
-    image = sitk.GetImageFromArray(np.asarray(array).astype(dtype, copy=False))
+    values = np.asarray(array)
+    image = sitk.GetImageFromArray(values if dtype is None else values.astype(dtype, copy=False))
     image.SetSpacing(geometry.spacing)
     image.SetOrigin(geometry.origin)
     image.SetDirection(geometry.direction)

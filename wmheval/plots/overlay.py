@@ -156,22 +156,15 @@ def show_case(subject_dir: str | Path, prediction_path: str | Path, out_path: st
     Reads ``wmh.nii.gz``, ``pre/FLAIR.nii.gz`` and, if present and ``with_t1``,
     ``pre/T1.nii.gz``; errors name the file and the problem.
     """
-    import SimpleITK as sitk
+    from wmheval.io.images import read_image
 
     subject_dir = Path(subject_dir)
 
     def read(path: Path) -> tuple[np.ndarray, tuple[float, ...]]:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: file not found")
-        try:
-            image = sitk.ReadImage(str(path))
-        except RuntimeError as error:
-            message = str(error).strip().splitlines()
-            raise ValueError(f"{path}: cannot read image ({message[-1] if message else ''})"
-                             ) from None
-        if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-            raise ValueError(f"{path}: expected a 3D scalar image")
-        return sitk.GetArrayFromImage(image), image.GetSpacing()
+        loaded = read_image(path)  # ImageError (a ValueError) names the file and the problem
+        return loaded.array, loaded.geometry.spacing
 
     flair, spacing = read(subject_dir / "pre" / "FLAIR.nii.gz")
     reference, _ = read(subject_dir / "wmh.nii.gz")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import SimpleITK as sitk
 from scipy import ndimage
 
-from wmheval.io.atomic import atomic_path, write_text_atomic
+from wmheval.io.atomic import write_text_atomic
+from wmheval.io.images import write_image
 from wmheval.io.manifest import load_manifest
 from wmheval.metrics.geometry import Geometry
 from wmheval.parallel import parallel_map, progress_bar
@@ -114,21 +114,12 @@ def acquire_images(anatomy, lesions, profile, rng):
     return acquire(anatomy, lesions, profile, rng)
 
 
-def _write_image(array: np.ndarray, geometry: Geometry, path: Path) -> None:
-    image = sitk.GetImageFromArray(array)
-    image.SetSpacing(geometry.spacing)
-    image.SetOrigin(geometry.origin)
-    image.SetDirection(geometry.direction)
-    with atomic_path(path) as temporary:
-        sitk.WriteImage(image, str(temporary), True)
-
-
 def write_subject(subject: SyntheticSubject, folder: str | Path) -> Path:
     """Write a subject's five files (see :data:`SUBJECT_FILES`) into ``folder``."""
     folder = Path(folder)
     arrays = (subject.labels, subject.flair, subject.t1, subject.wm_mask, subject.tissue)
     for relative, array in zip(SUBJECT_FILES, arrays, strict=True):
-        _write_image(array, subject.geometry, folder / relative)
+        write_image(array, subject.geometry, folder / relative)
     return folder
 
 

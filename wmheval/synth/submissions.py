@@ -19,8 +19,10 @@ import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage
 
-from wmheval.io.atomic import atomic_path, write_atomic
+from wmheval.io.atomic import write_atomic
+from wmheval.io.images import write_image
 from wmheval.io.tables import write_table_formats
+from wmheval.metrics.geometry import Geometry
 from wmheval.parallel import parallel_map, progress_bar
 from wmheval.synth.anatomy import CSF, GREY, WHITE
 from wmheval.synth.challenge import read_synth_manifest
@@ -166,10 +168,7 @@ def simulate_prediction(labels: np.ndarray, tissue: np.ndarray, spacing_zyx,
 
 
 def _write_prediction(mask: np.ndarray, reference: sitk.Image, path: Path, dtype: str) -> None:
-    image = sitk.GetImageFromArray(mask.astype(np.dtype(dtype)))
-    image.CopyInformation(reference)
-    with atomic_path(path) as temporary:
-        sitk.WriteImage(image, str(temporary), True)
+    write_image(mask, Geometry.from_image(reference), path, np.dtype(dtype))
 
 
 def _write_malformed(mask: np.ndarray, reference: sitk.Image, path: Path, kind: str,
@@ -177,12 +176,7 @@ def _write_malformed(mask: np.ndarray, reference: sitk.Image, path: Path, kind: 
     """A broken result file: a gzip cut inside the NIfTI header (ITK cannot read it; a cut
     further on can read silently as zeros), or an image one slice short."""
     if kind == "wrong_size":
-        image = sitk.GetImageFromArray(mask[:-1].astype(np.dtype(dtype)))
-        image.SetSpacing(reference.GetSpacing())
-        image.SetOrigin(reference.GetOrigin())
-        image.SetDirection(reference.GetDirection())
-        with atomic_path(path) as temporary:
-            sitk.WriteImage(image, str(temporary), True)
+        _write_prediction(mask[:-1], reference, path, dtype)
         return
     if kind != "truncated":
         raise ValueError(f"unknown malformed kind {kind!r}: use 'truncated' or 'wrong_size'")
