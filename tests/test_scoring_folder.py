@@ -290,3 +290,12 @@ def test_evaluate_files_on_one_subject(release_tree, tmp_path):
     small = write_image(tmp_path / "small.nii.gz", np.zeros((4, 16, 15), np.uint8))
     with pytest.raises(ImageError, match="small.nii.gz: size"):
         evaluate_files(reference, small)
+
+
+def test_release_folders_map_to_the_five_scanners():
+    from wmheval.io.manifest import release_folder_scanners
+
+    assert release_folder_scanners() == {
+        ("Utrecht",): "utrecht_philips_3t", ("Singapore",): "singapore_siemens_3t",
+        ("Amsterdam", "GE3T"): "amsterdam_ge_3t", ("Amsterdam", "GE1T5"): "amsterdam_ge_1p5t",
+        ("Amsterdam", "Philips_VU .PETMR_01."): "amsterdam_philips_3t"}

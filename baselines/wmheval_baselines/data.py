@@ -16,17 +16,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from wmheval.io import images
+from wmheval.io.manifest import release_folder_scanners
+
 
 # Release folders (relative to the split folder) -> scanner keys of wmheval.io.manifest.
-FOLDER_SCANNERS = {
-    ("Utrecht",): "utrecht_philips_3t",
-    ("Singapore",): "singapore_siemens_3t",
-    ("Amsterdam", "GE3T"): "amsterdam_ge_3t",
-    ("Amsterdam", "GE1T5"): "amsterdam_ge_1p5t",
-    ("Amsterdam", "Philips_VU .PETMR_01."): "amsterdam_philips_3t",
-}
-
-
 class DataError(ValueError):
     """A data folder or volume cannot be used (the message names the file)."""
 
@@ -74,7 +67,7 @@ def find_subjects(root: str | Path, manifest=None) -> list[Subject]:
         parts = folder.relative_to(root).parts
         if len(parts) < 2:
             continue
-        scanner = FOLDER_SCANNERS.get(tuple(parts[1:-1]))
+        scanner = release_folder_scanners().get(tuple(parts[1:-1]))
         if scanner is None and manifest is not None and folder.name in manifest.index:
             scanner = str(manifest.loc[folder.name, "scanner"])
         subjects.append(Subject(folder.name, folder, parts[0], scanner))

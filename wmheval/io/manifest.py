@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import functools
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
@@ -43,3 +44,15 @@ def load_manifest(path: str | Path | None = None) -> pd.DataFrame:
         table["seen_in_training"].astype(str).str.lower().isin(["true", "1", "yes"])
     )
     return table.set_index("id", drop=False)
+
+
+@functools.cache
+def release_folder_scanners() -> dict[tuple[str, ...], str]:
+    """Scanner of each site[/scanner] folder of the release, from the bundled manifest.
+
+    Keys are the folders between the split and the subject id, e.g. ``("Utrecht",)`` or
+    ``("Amsterdam", "Philips_VU .PETMR_01.")``.
+    """
+    table = load_manifest()
+    return {tuple(PurePosixPath(path).parts[1:-1]): str(scanner)
+            for path, scanner in zip(table["release_path"], table["scanner"], strict=True)}
