@@ -16,11 +16,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from wmheval.metrics import HIGHER_IS_BETTER, METRICS
+if TYPE_CHECKING:  # numpy, pandas and the metrics load only when a policy is applied,
+    import numpy as np  # so that the CLI can offer the enums without them
+    import pandas as pd
 
 
 class MissingPolicy(StrEnum):
@@ -209,6 +209,9 @@ class PolicyResult:
 
 
 def _column(cases: pd.DataFrame, name: str) -> np.ndarray:
+    import numpy as np
+    import pandas as pd
+
     if name not in cases.columns:
         return np.full(len(cases), np.nan)
     return pd.to_numeric(cases[name], errors="coerce").to_numpy(dtype=float)
@@ -217,6 +220,8 @@ def _column(cases: pd.DataFrame, name: str) -> np.ndarray:
 def reference_facts(cases: pd.DataFrame) -> pd.DataFrame:
     """Per row, the reference facts (:data:`REFERENCE_COLUMNS`), completed across rows of
     the same ``id`` (the reference is the same for every team)."""
+    import pandas as pd
+
     facts = pd.DataFrame({c: _column(cases, c) for c in REFERENCE_COLUMNS},
                          index=cases.index)
     if "id" in cases.columns and len(cases):
@@ -229,6 +234,8 @@ def reference_facts(cases: pd.DataFrame) -> pd.DataFrame:
 def _fixed_values(ref_empty: np.ndarray, pred_empty: np.ndarray, no_ref_lesions: np.ndarray,
                   diagonal: np.ndarray, metrics: Sequence[str]) -> np.ndarray:
     """(rows, metrics) values of the fixed rules for the given emptiness of T and P."""
+    import numpy as np
+
     both = ref_empty & pred_empty
     columns = {
         "dice": np.where(both, 1.0, 0.0),
@@ -242,6 +249,10 @@ def _fixed_values(ref_empty: np.ndarray, pred_empty: np.ndarray, no_ref_lesions:
 
 def _worst(values: np.ndarray, usable: np.ndarray, metrics: Sequence[str]) -> np.ndarray:
     """Per metric, the worst defined value among ``usable`` rows (NaN if none)."""
+    import numpy as np
+
+    from wmheval.metrics import HIGHER_IS_BETTER
+
     higher = np.array([HIGHER_IS_BETTER[m] for m in metrics])
     worst = np.full(len(metrics), np.nan)
     for k in range(len(metrics)):
@@ -253,16 +264,20 @@ def _worst(values: np.ndarray, usable: np.ndarray, metrics: Sequence[str]) -> np
 
 
 def apply_policy(cases: pd.DataFrame, policy: ScoringPolicy = DEFAULT_POLICY,
-                 metrics: Sequence[str] = METRICS) -> PolicyResult:
+                 metrics: Sequence[str] | None = None) -> PolicyResult:
     """The values of every row of ``cases`` under ``policy``.
 
     ``cases`` has a ``status`` column (``missing``/``error`` rows are missing cases), the
     metric columns and, when known, the :data:`REFERENCE_COLUMNS` and
     ``n_prediction_voxels``. The "field" for ``worst`` is every row of ``cases``. With
     ``worst`` or ``exclude``, a (subject, metric) with no scored value in any row is left
-    out for everyone (it says nothing about the teams).
+    out for everyone (it says nothing about the teams). ``metrics``: default the five.
     """
-    metrics = tuple(metrics)
+    import numpy as np
+
+    from wmheval.metrics import METRICS
+
+    metrics = tuple(metrics or METRICS)
     status = cases["status"].astype(str).to_numpy() if "status" in cases.columns \
         else np.full(len(cases), "ok")
     missing = np.isin(status, list(MISSING_STATUSES))
@@ -338,6 +353,9 @@ def apply_policy(cases: pd.DataFrame, policy: ScoringPolicy = DEFAULT_POLICY,
 
 def _uninformative(cases: pd.DataFrame, nan: np.ndarray) -> np.ndarray:
     """(rows, metrics): the row's subject has no defined value of the metric in any row."""
+    import numpy as np
+    import pandas as pd
+
     if "id" not in cases.columns or not len(cases):
         return np.zeros_like(nan)
     ids = cases["id"].astype(str).to_numpy()
