@@ -6,18 +6,41 @@ Thin wrappers around :func:`wmheval.ranking.leaderboard.rank_to_dir` and
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from wmheval.cli.app import app
+from wmheval.cli.policy_options import (
+    DEFAULT_POLICY,
+    MISSING_HELP,
+    UNDEFINED_HELP,
+    MissingPolicy,
+    UndefinedPolicy,
+)
 
 INPUT_HELP = ("A table of team means (e.g. leaderboard/wmh2017_leaderboard.csv), a folder of "
               "team folders each holding a wmheval score cases.csv, or a per-case CSV with a "
               "'team' column.")
 SPLIT_HELP = ("Subjects to rank on: all, seen, unseen, test, training, or a scanner key "
               "(per-case inputs only, except 'all').")
-POLICY_HELP = "'worst' (count as the worst value of the field) or 'exclude' (leave out)."
+MANIFEST_HELP = ("Subject manifest CSV (id, split, scanner, seen_in_training) for per-case "
+                 "tables without those columns (default: they are 'unknown').")
+
+
+class Ties(StrEnum):
+    """Ties in the rank-based schemes."""
+
+    MIN = "min"
+    AVERAGE = "average"
+
+
+class PAdjust(StrEnum):
+    """Multiple-testing adjustment of the test-based scheme."""
+
+    HOLM = "holm"
+    NONE = "none"
 
 
 def _team_selection(team_names: list[str] | None, teams_file: Path | None) -> list[str]:
@@ -41,6 +64,12 @@ def _fail(error: Exception) -> None:
     raise typer.Exit(code=1)
 
 
+def _note(text: str) -> None:
+    """Print a loading note to stderr (``warning:``/``WARNING:`` notes keep their prefix)."""
+    prefix = "" if text.lower().startswith("warning") else "note: "
+    typer.echo(f"{prefix}{text}", err=True)
+
+
 @app.command()
 def rank(
     source: Path = typer.Argument(..., metavar="INPUT", help=INPUT_HELP),
@@ -56,18 +85,19 @@ def rank(
     split: str = typer.Option("all", "--split", help=SPLIT_HELP),
     weights: str | None = typer.Option(None, "--weights", help="Metric weights: '1,1,1,1,1' "
                                        "(dice,h95,avd,recall,f1) or 'dice=2,f1=1'."),
-    missing: str = typer.Option("worst", "--missing", help="Missing/failed cases: "
-                                + POLICY_HELP),
-    undefined: str = typer.Option("worst", "--undefined", help="Undefined (NaN) metrics of "
-                                  "scored cases, e.g. H95 of an empty prediction: "
-                                  + POLICY_HELP),
+    missing: MissingPolicy = typer.Option(DEFAULT_POLICY.missing.value, "--missing",
+                                          help=MISSING_HELP),
+    undefined: UndefinedPolicy = typer.Option(DEFAULT_POLICY.undefined.value, "--undefined",
+                                              help=UNDEFINED_HELP),
+    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the table."),
 ) -> None:
     """Rank teams by the challenge's rule: mean relative min-max rank over five metrics.
 
     Writes OUT/ranking.csv (columns position, team, score, the per-metric means and
-    relative ranks, counts) and the same table as Markdown, LaTeX and HTML. Exits 1 on bad
-    input (unreadable file, missing columns, unknown team).
+    relative ranks, counts, comparable) and the same table as Markdown, LaTeX and HTML,
+    and OUT/notes.md (the missing/undefined policy and what loading decided). Exits 1 on
+    bad input (unreadable file, missing columns, unknown team).
     """
     from wmheval.ranking.inputs import RankingInputError
     from wmheval.ranking.leaderboard import parse_weights, rank_to_dir
@@ -76,22 +106,28 @@ def rank(
         ranking, paths = rank_to_dir(
             source, out, teams=_team_selection(team_names, teams),
             add=_additions(add, name), split=split, weights=parse_weights(weights),
-            missing=missing, undefined=undefined)
+            missing=missing.value, undefined=undefined.value, manifest=manifest,
+            on_note=_note)
     except (RankingInputError, ValueError, OSError) as error:
         _fail(error)
     if not quiet:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"Ranking ({split})")
+        table = Table(title=f"Ranking ({split}; {missing.value}/{undefined.value})")
         columns = ["position", "team", "score", "dice", "h95", "avd", "recall", "f1"]
         for column in columns:
-            table.add_column(column, justify="left" if column == "team" else "right")
+            table.add_column("#" if column == "position" else column,
+                             justify="left" if column == "team" else "right")
         for _, row in ranking.iterrows():
-            table.add_row(str(row["position"]), str(row["team"]),
-                          *[f"{row[c]:.4f}" for c in columns[2:]])
+            flag = "" if bool(row["comparable"]) else " *"
+            table.add_row(str(row["position"]), str(row["team"]) + flag,
+                          *[f"{row[c]:.3f}" for c in columns[2:]])
         console = Console()
         console.print(table)
+        if not ranking["comparable"].all():
+            console.print("* not comparable: scored on other subjects than the field's "
+                          "case set (see notes.md)", highlight=False)
         console.print(f"written: {', '.join(str(p) for p in paths)}", highlight=False)
 
 
@@ -112,10 +148,16 @@ def sensitivity(
                                    "(weights in multiples of 1/steps)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (weights and bootstrap)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the tests."),
-    missing: str = typer.Option("worst", "--missing", help="Missing/failed cases: "
-                                + POLICY_HELP),
-    undefined: str = typer.Option("worst", "--undefined", help="Undefined metrics: "
-                                  + POLICY_HELP),
+    missing: MissingPolicy = typer.Option(DEFAULT_POLICY.missing.value, "--missing",
+                                          help=MISSING_HELP),
+    undefined: UndefinedPolicy = typer.Option(DEFAULT_POLICY.undefined.value, "--undefined",
+                                              help=UNDEFINED_HELP),
+    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+    ties: Ties = typer.Option(Ties.MIN.value, "--ties", help="Ties in mean_rank, median_rank "
+                              "and rank_then_aggregate: min (challengeR's default) or "
+                              "average."),
+    p_adjust: PAdjust = typer.Option(PAdjust.HOLM.value, "--p-adjust", help="test_based: "
+                                     "holm (default) or none (challengeR's default)."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Tables only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or file list."),
 ) -> None:
@@ -138,8 +180,10 @@ def sensitivity(
             task = progress.add_task("loading", total=None)
             written = sensitivity_to_dir(
                 source, out, teams=_team_selection(team_names, teams),
-                add=_additions(add, name), split=split, missing=missing,
-                undefined=undefined, bootstrap=bootstrap, seed=seed, samples=samples,
+                add=_additions(add, name), split=split, missing=missing.value,
+                undefined=undefined.value, manifest=manifest, on_note=_note,
+                ties=ties.value, p_adjust=p_adjust.value, bootstrap=bootstrap, seed=seed,
+                samples=samples,
                 grid_steps=grid_steps, alpha=alpha, figures=not no_figures,
                 progress=lambda message: progress.update(task, description=message))
     except (RankingInputError, ValueError, OSError) as error:
