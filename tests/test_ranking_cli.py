@@ -89,7 +89,8 @@ def test_report_on_means_only_field(tmp_path):
     written = write_ranking_report(field, tmp_path, samples=1000, grid_steps=4)
     names = {p.name for p, _ in written}
     assert {"ranking.csv", "weights_summary.csv", "schemes.csv", "weights_heatmap.png",
-            "schemes_lines.svg"} <= names
+            "schemes_lines.svg", "field_dependence.png", "field_dependence.csv",
+            "notes.md"} <= names
     assert not any(n.startswith("bootstrap") for n in names)
     assert all(p.is_file() and p.stat().st_size > 0 and text for p, text in written)
     schemes = pd.read_csv(tmp_path / "schemes.csv")

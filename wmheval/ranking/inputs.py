@@ -392,7 +392,7 @@ def _case_set_field(cases: pd.DataFrame, field_args: dict) -> dict:
     return {"means": cube_means(cube), "cube": cube,
             "cases": chosen.reset_index(drop=True), "notes": tuple(dict.fromkeys(notes)),
             "case_ids": cube.subjects, "input_cases": cases.reset_index(drop=True),
-            "case_label": f"subjects ({len(cube.subjects)}, split {field_args['split']})"}
+            "case_label": f"subjects of split {field_args['split']}"}
 
 
 def field_from_cases(cases: pd.DataFrame, split: str = "all", missing: str | None = None,
@@ -432,7 +432,7 @@ def field_from_means(means: pd.DataFrame, published: pd.DataFrame | None = None,
     table["comparable"] = True
     table.index.name = "team"
     return Field(table, None, None, published, "all", DEFAULT_POLICY, source, (), ids,
-                 f"{len(ids)} {case_label}" if case_ids is None else case_label)
+                 case_label)
 
 
 def load_field(path: str | Path, split: str = "all", missing: str | None = None,
@@ -510,7 +510,7 @@ def _team_cases(source: str | Path | pd.DataFrame, name: str | None) -> pd.DataF
     if isinstance(source, pd.DataFrame):
         if name is None:
             raise ValueError("a name is needed to add a team given as a DataFrame")
-        frame = source.copy()
+        frame = _rename_metrics(source.copy(), f"the table of team {name}")
         frame["team"] = name
         frame["id"] = frame["id"].astype(str)
         if "status" not in frame.columns:
@@ -551,17 +551,19 @@ def _add_to_means_field(field: Field, cases: pd.DataFrame, team: str, source: st
     inside = cases["id"].astype(str).isin(set(case_ids))
     if (~inside).any():
         notes.append(f"{team}: {int((~inside).sum())} row(s) outside the field's case set "
-                     f"({field.case_label}) left out")
+                     f"(the {len(case_ids)} {field.case_label}) left out")
     own = cases[inside.to_numpy()]
     if own.empty:
         raise RankingInputError(f"{source}: none of its {len(cases)} subjects is among the "
-                                f"field's {field.case_label}; its means cannot be compared")
+                                f"field's {len(case_ids)} {field.case_label}; its means "
+                                "cannot be compared")
     cube = build_cube(own, field.policy, notes=notes)
     means = cube_means(cube)
     covered = len(cube.subjects)
     means["comparable"] = covered == len(case_ids)
     if covered < len(case_ids):
-        notes.append(f"WARNING: {team}: {covered} of {field.case_label}: not comparable "
+        notes.append(f"WARNING: {team}: {covered} of {len(case_ids)} {field.case_label}: "
+                     f"not comparable "
                      f"(its means are over other subjects than the field's; ranked, flagged "
                      f"comparable=False)")
     merged = pd.concat([field.means, means.reindex(columns=field.means.columns)])
