@@ -65,17 +65,26 @@ def _score_team(challenge: Path, submission: Path, out: Path, jobs: int | None) 
 
 
 def _overview(scores_root: Path, teams: list[str]) -> pd.DataFrame:
-    """Mean per team on all, seen and unseen test subjects (one row per team)."""
+    """Mean per team on all, seen and unseen test subjects (one row per team).
+
+    The means are the ones the ranking uses (``mean_ranked``: missing and undefined values
+    imputed under the scoring policy), so that the overview and the ranking agree;
+    ``imputed`` counts the values the policy filled in over all subjects.
+    """
     rows = []
     for team in teams:
         summary = pd.read_csv(scores_root / team / "summary.csv")
         row = {"team": team}
+        column = "mean_ranked" if "mean_ranked" in summary.columns else "mean"
         for group in ("all", "seen", "unseen"):
             block = summary[(summary["group_type"] == group) & (summary["group"] == group)]
             for _, entry in block.iterrows():
-                row[f"{entry['metric']}_{group}"] = entry["mean"]
-        cases = summary[(summary["group_type"] == "all")].iloc[0]
+                row[f"{entry['metric']}_{group}"] = entry[column]
+        overall = summary[(summary["group_type"] == "all")]
+        cases = overall.iloc[0]
         row["missing_or_failed"] = int(cases["n_missing"] + cases["n_failed"])
+        if "n_imputed" in overall.columns:
+            row["imputed"] = int(overall["n_imputed"].sum())
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -152,7 +161,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                                     caption="Mean metrics per team: all, seen, unseen"):
         if path.suffix == ".md":
             output.add("Overview", path, "every team's mean metrics on all, seen and unseen "
-                                         "scanners (also .csv, .tex, .html)")
+                                         "scanners, as ranked: missing and undefined values "
+                                         "imputed under the scoring policy (also .csv, .tex, "
+                                         ".html)")
 
     with _step(output, "ranking and sensitivity (simulated teams)", note):
         team_field = load_field(scores)
@@ -176,7 +187,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                                                       samples=samples):
             output.add("The published 2017 leaderboard", path, description)
         best = rank_field(team_field).iloc[0]["team"]
-        inserted = rank_field(add_team(published, scores / best, f"{best} (synthetic)"))
+        with_best = add_team(published, scores / best, f"{best} (synthetic)")
+        output.notes.extend(with_best.notes)
+        inserted = rank_field(with_best)
         for path in write_ranking(inserted, out / "ranking_published_plus_team",
                                   caption=f"Published leaderboard with {best} inserted"):
             if path.suffix == ".md":
@@ -205,6 +218,23 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     return output
 
 
+def _policy_html(text: str) -> str:
+    """The policy paragraph (Markdown: a paragraph, then ``- `` items) as HTML."""
+    import re
+
+    def inline(line: str) -> str:
+        escaped = html.escape(line)
+        escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+        escaped = re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
+        return re.sub(r"\*(.+?)\*", r"<em>\1</em>", escaped)
+
+    paragraphs = [inline(line) for line in text.splitlines()
+                  if line.strip() and not line.startswith("- ")]
+    items = [inline(line[2:]) for line in text.splitlines() if line.startswith("- ")]
+    return ("".join(f"<p>{p}</p>" for p in paragraphs)
+            + "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+
+
 FORMAT_ORDER = (".md", ".html", ".csv", ".tex", ".png", ".svg", ".json")
 
 
@@ -227,11 +257,16 @@ def _grouped(entries: list[tuple[Path, str]]) -> list[tuple[list[Path], str]]:
 
 def write_index(output: DemoOutput) -> None:
     """Write ``index.md`` and ``index.html`` listing every file with its description."""
+    from wmheval.scoring.policy import describe_policy
+
+    policy = describe_policy()
     lines = ["# wmheval demo", "",
-             "Everything below was produced by `wmheval demo` on the synthetic challenge.", ""]
+             "Everything below was produced by `wmheval demo` on the synthetic challenge.", "",
+             "## Scoring policy", "", policy, ""]
     parts = ["<!doctype html><meta charset='utf-8'><title>wmheval demo</title>",
              "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
-             "img{max-width:100%}</style><h1>wmheval demo</h1>"]
+             "img{max-width:100%}</style><h1>wmheval demo</h1>",
+             "<h2>Scoring policy</h2>", _policy_html(policy)]
     for section, entries in output.sections.items():
         lines += [f"## {section}", ""]
         parts.append(f"<h2>{html.escape(section)}</h2><ul>")

@@ -186,7 +186,7 @@ def plot_field_dependence(summary: pd.DataFrame, stem: str | Path,
     ax.set_yticks(ys, labels, fontsize=max(5, 9 - n // 12))
     ax.set_ylim(n - 0.5, -0.5)
     top = max(float(counts.max()) if n else 0.0, 1.0)
-    ax.set_xlim(0, top * 1.15)
+    ax.set_xlim(0, top * 1.3)
     for y, (count, teams) in enumerate(zip(counts, table["n_teams_swapped"], strict=True)):
         if count:
             ax.text(count + top * 0.01, y, f"{int(count)} ({int(teams)} teams)", va="center",
