@@ -52,3 +52,9 @@ def release_tree(tmp_path: Path) -> Path:
         write_image(root / folder / "wmh.nii.gz", blob_labels(seed=seed),
                     spacing=(0.96, 0.96, 3.0))
     return root
+
+
+@pytest.fixture(autouse=True)
+def _private_case_cache(tmp_path_factory, monkeypatch):
+    """Commands that cache per-case results (wmheval score) cache into a test folder."""
+    monkeypatch.setenv("WMHEVAL_CACHE_DIR", str(tmp_path_factory.mktemp("case_cache")))

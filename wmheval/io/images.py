@@ -17,11 +17,9 @@ formats) are read by SimpleITK after the same checks. Returned arrays own their 
 from __future__ import annotations
 
 import contextlib
-import errno
 import math
 import os
 import re
-import stat
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -30,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wmheval.io.paths import display_path, not_a_file_problem
 from wmheval.metrics.geometry import Geometry
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
@@ -61,7 +60,7 @@ class ImageError(ValueError):
     def __init__(self, path: str | Path, problem: str):
         self.path = Path(path)
         self.problem = problem
-        super().__init__(f"{os.fsdecode(self.path)}: {problem}")
+        super().__init__(f"{display_path(self.path)}: {problem}")
 
 
 @dataclass
@@ -263,25 +262,6 @@ class _GzipReader:
         return extra
 
 
-def _regular_file_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be read as a file (None if it is a regular file)."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return "broken symbolic link" if os.path.islink(path) else "file not found"
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            return "symbolic link loop"
-        return f"cannot access the file ({error.strerror})"
-    if stat.S_ISREG(info.st_mode):
-        return None
-    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO (named pipe)",
-             stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
-             stat.S_ISSOCK: "a socket"}
-    kind = next((name for test, name in kinds.items() if test(info.st_mode)), "special file")
-    return f"not a regular file but {kind}"
-
-
 @contextlib.contextmanager
 def _itk_path(path: Path, handle) -> Iterator[str]:
     """A name ITK can open for ``path``: the path itself when it is plain UTF-8 and short,
@@ -340,7 +320,7 @@ def _check_grid(path: Path, header: NiftiHeader, expected_size, expected_from) -
         return
     expected = tuple(int(n) for n in expected_size)
     size = (tuple(header.shape) + (1, 1))[:3]
-    where = f" ({os.fsdecode(expected_from)})" if expected_from else ""
+    where = f" ({display_path(expected_from)})" if expected_from else ""
     if size != expected:
         raise ImageError(path, f"size {size} differs from the reference's {expected}{where}")
     per_voxel = header.n_voxels // math.prod(expected)
@@ -437,7 +417,7 @@ def _read_with_sitk(path: Path, handle) -> tuple[np.ndarray, Geometry, str, obje
 
 
 def _open(path: Path):
-    problem = _regular_file_problem(path)
+    problem = not_a_file_problem(path)
     if problem is not None:
         raise ImageError(path, problem)
     try:
@@ -495,7 +475,7 @@ def _check_size(path: Path, array: np.ndarray, expected_size, expected_from) -> 
     size = tuple(int(n) for n in array.shape[::-1])
     expected = tuple(int(n) for n in expected_size)
     if size != expected:
-        where = f" ({os.fsdecode(expected_from)})" if expected_from else ""
+        where = f" ({display_path(expected_from)})" if expected_from else ""
         raise ImageError(path, f"size {size} differs from the reference's {expected}{where}")
 
 

@@ -98,7 +98,8 @@ def _utc_now() -> str:
 
 
 def _manifest(staging: Path, command: str, inputs: Mapping[str, Path] | None,
-              options: Mapping[str, object] | None, exclude: tuple[Path, ...]) -> dict:
+              options: Mapping[str, object] | None, exclude: tuple[Path, ...],
+              digests: Mapping[str, str] | None = None) -> dict:
     from wmheval import __version__
 
     files = []
@@ -112,9 +113,12 @@ def _manifest(staging: Path, command: str, inputs: Mapping[str, Path] | None,
             sha, size = _hash_file(full)
             files.append({"path": relative, "sha256": sha, "bytes": size})
     files.sort(key=lambda f: f["path"])
+    from wmheval.io.paths import display_path
+
+    known = dict(digests or {})
     recorded_inputs = {
-        name: {"path": os.fsdecode(os.path.abspath(p)),
-               "sha256": file_digest(p, exclude=exclude)}
+        name: {"path": display_path(os.path.abspath(p)),
+               "sha256": known[name] if name in known else file_digest(p, exclude=exclude)}
         for name, p in (inputs or {}).items()
     }
     return {
@@ -220,11 +224,15 @@ def _usual_mode() -> int:
 
 @contextlib.contextmanager
 def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = None,
-               options: Mapping[str, object] | None = None) -> Iterator[Path]:
+               options: Mapping[str, object] | None = None,
+               digests: Mapping[str, str] | None = None) -> Iterator[Path]:
     """Yield an empty staging folder; on normal exit write ``wmheval_manifest.json`` into it
     and replace ``out`` with it as one set (stale files of earlier runs disappear); on error
     leave ``out`` untouched and remove the staging folder. A lock refuses a concurrent run
     into ``out``.
+
+    ``digests`` may give precomputed SHA-256 digests of named inputs (e.g. over just the
+    files a command read) instead of hashing whole input folders.
 
     Raises :class:`OutputSetError` (an ``OSError``) naming ``out`` when it is a file, lies
     below a file, cannot be written, holds files that are not a wmheval output set, is locked
@@ -255,7 +263,7 @@ def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = N
         exclude = (out, staging)
         try:
             yield staging
-            manifest = _manifest(staging, command, inputs, options, exclude)
+            manifest = _manifest(staging, command, inputs, options, exclude, digests)
             text = json.dumps(manifest, indent=1, default=str, ensure_ascii=False)
             (staging / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
             _commit(staging, out)
