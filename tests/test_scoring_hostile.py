@@ -81,9 +81,15 @@ def test_a_prediction_1100_folders_deep_is_found_without_recursion(release_tree,
     (deep / "1").mkdir()
     (deep / "1" / "result.nii.gz").write_bytes(
         (submission / "3" / "result.nii.gz").read_bytes())
-    result = score_folder(release_tree, submission, jobs=1)
-    row = cases_of(result).loc["1"]
-    assert row["status"] == "ok"
+    try:
+        result = score_folder(release_tree, submission, jobs=1)
+        assert cases_of(result).loc["1", "status"] == "ok"
+    finally:  # shutil.rmtree (and so pytest's clean-up) recurses once per level
+        (deep / "1" / "result.nii.gz").unlink()
+        (deep / "1").rmdir()
+        while deep != submission:
+            deep.rmdir()
+            deep = deep.parent
 
 
 def test_a_path_longer_than_4096_bytes_is_reported_not_fatal(release_tree, tmp_path):
@@ -366,8 +372,11 @@ def test_dask_local_cluster_from_the_cli(release_tree, tmp_path):
     assert (out_local / "cases.csv").read_bytes() == (out_dask / "cases.csv").read_bytes()
 
 
-def test_an_unreachable_scheduler_exits_2(release_tree, tmp_path):
+def test_an_unreachable_scheduler_exits_2(release_tree, tmp_path, monkeypatch):
     pytest.importorskip("dask.distributed")
+    from wmheval import distributed
+
+    monkeypatch.setattr(distributed, "CONNECT_TIMEOUT", "1s")
     submission = write_submission(tmp_path / "sub", ids=["1"])
     result = runner.invoke(app, ["score", str(release_tree), str(submission), "-q",
                                  "--scheduler", "tcp://127.0.0.1:9"])

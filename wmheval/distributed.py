@@ -15,6 +15,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+CONNECT_TIMEOUT = "10s"
+"""How long to wait for a remote scheduler before giving up."""
+
+
 class SchedulerError(ValueError):
     """The Dask scheduler cannot be used (not installed, unreachable, bad address)."""
 
@@ -31,7 +35,7 @@ def _client(scheduler: str, jobs: int | None, processes: bool):
                                dashboard_address=None)
         return Client(cluster), cluster
     try:
-        return Client(scheduler, timeout="10s"), None
+        return Client(scheduler, timeout=CONNECT_TIMEOUT), None
     except (OSError, TimeoutError, ValueError) as error:
         raise SchedulerError(f"cannot connect to the Dask scheduler {scheduler!r} ({error})"
                              ) from None

@@ -78,7 +78,8 @@ def walk_tree(root: Path, skip: tuple[Path, ...] = ()) -> list[TreeEntry]:
         seen.add((info.st_dev, info.st_ino))
     except OSError:
         pass
-    stack = [root]
+    stack = [os.fspath(root)]
+    root_text = stack[0]
     while stack:
         folder = stack.pop()
         try:
@@ -89,36 +90,36 @@ def walk_tree(root: Path, skip: tuple[Path, ...] = ()) -> list[TreeEntry]:
                    else error.strerror or str(error))
             entries.append(TreeEntry(Path(folder), f"cannot list this folder ({why})"))
             continue
-        if folder != root and any(child.name == MANIFEST_NAME for child in children):
+        if folder != root_text and any(child.name == MANIFEST_NAME for child in children):
             continue
         for child in children:
             if child.name.startswith("."):
                 continue
-            path = Path(child.path)
-            if os.path.abspath(path) in skipped:
+            text = child.path  # strings, not Paths, while descending: deep trees stay linear
+            if skipped and os.path.abspath(text) in skipped:
                 continue
-            problem = not_a_file_problem(path)
+            problem = not_a_file_problem(text)
             if problem is None:
-                entries.append(TreeEntry(path))
+                entries.append(TreeEntry(Path(text)))
                 continue
             if problem == "not a regular file but a folder" or problem.endswith(
                     "symbolic link to a folder"):
                 try:
-                    info = os.stat(path)
+                    info = os.stat(text)
                 except OSError as error:  # vanished meanwhile
-                    entries.append(TreeEntry(path, f"cannot access ({error.strerror})"))
+                    entries.append(TreeEntry(Path(text), f"cannot access ({error.strerror})"))
                     continue
                 key = (info.st_dev, info.st_ino)
                 if key in seen:
-                    entries.append(TreeEntry(path, "symbolic link loop (a folder already "
-                                                   "visited)"))
+                    entries.append(TreeEntry(Path(text), "symbolic link loop (a folder "
+                                                         "already visited)"))
                     continue
                 seen.add(key)
-                stack.append(path)
-                if path.name.endswith(NIFTI_NAMES):
-                    entries.append(TreeEntry(path, "a folder named like an image file"))
+                stack.append(text)
+                if child.name.endswith(NIFTI_NAMES):
+                    entries.append(TreeEntry(Path(text), "a folder named like an image file"))
                 continue
-            entries.append(TreeEntry(path, problem))
+            entries.append(TreeEntry(Path(text), problem))
     return sorted(entries, key=lambda e: os.fsencode(e.path))
 
 
