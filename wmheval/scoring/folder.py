@@ -144,7 +144,10 @@ def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
 def _worker_init() -> None:
     import SimpleITK as sitk
 
+    from wmheval.parallel import keep_freed_memory
+
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    keep_freed_memory()
 
 
 def run_case(task: CaseTask, cache_dir: str | None = None) -> dict:
