@@ -226,13 +226,13 @@ def test_a_rerun_replaces_stale_files_and_records_inputs(release_tree, tmp_path)
     assert first != second
 
 
-@pytest.mark.parametrize("where", ["file", "below_file", "foreign", "full_disk"])
+@pytest.mark.parametrize("where", ["file", "below_file", "foreign", "full_disk", "read_only"])
 def test_an_unwritable_out_exits_2_with_a_message(release_tree, tmp_path, where, monkeypatch):
     submission = write_submission(tmp_path / "sub")
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     out = {"file": blocker, "below_file": blocker / "out", "foreign": tmp_path / "mine",
-           "full_disk": tmp_path / "out"}[where]
+           "full_disk": tmp_path / "out", "read_only": tmp_path / "ro" / "out"}[where]
     if where == "foreign":
         out.mkdir()
         (out / "thesis.tex").write_text("keep me")
@@ -243,6 +243,17 @@ def test_an_unwritable_out_exits_2_with_a_message(release_tree, tmp_path, where,
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
 
         monkeypatch.setattr(tables, "write_text_atomic", full)
+    if where == "read_only":  # tests may run as root, where chmod does not stop writes
+        from wmheval.io import outputs
+
+        real_mkdtemp = outputs.tempfile.mkdtemp
+
+        def read_only(*args, **kwargs):
+            if str(kwargs.get("dir", "")).endswith("ro"):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), kwargs["dir"])
+            return real_mkdtemp(*args, **kwargs)
+
+        monkeypatch.setattr(outputs.tempfile, "mkdtemp", read_only)
     result = runner.invoke(app, ["score", str(release_tree), str(submission), "-o", str(out),
                                  "-j", "1", "-q"])
     assert result.exit_code == 2, result.output
