@@ -58,3 +58,9 @@ def release_tree(tmp_path: Path) -> Path:
 
     load_manifest().loc[list(folders)].to_csv(root / "data_manifest.csv", index=False)
     return root
+
+
+@pytest.fixture(autouse=True)
+def _private_case_cache(tmp_path_factory, monkeypatch):
+    """Commands that cache per-case results (wmheval score) cache into a test folder."""
+    monkeypatch.setenv("WMHEVAL_CACHE_DIR", str(tmp_path_factory.mktemp("case_cache")))

@@ -53,7 +53,10 @@ def print_score_report(result, out: Path | None) -> None:
     console.print(f"policy: {result.policy.name} (bracketed means include the imputed "
                   "values; see docs/ranking.md)", highlight=False)
     if out is not None:
-        console.print(f"tables written to {out}/ (cases.csv, summary.csv, summary_table.*)")
+        from wmheval.io.paths import display_path
+
+        console.print(f"tables written to {display_path(out)}/ (cases.csv, summary.csv, "
+                      "summary_table.*)", highlight=False)
 
 
 @app.command()
@@ -75,20 +78,32 @@ def score(
                               "submission predicts), all, training or test."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),
     json_output: bool = typer.Option(False, "--json", help="Also write scores.json."),
+    cache: Path | None = typer.Option(None, "--cache", help="Folder of cached per-case "
+                                      "results, keyed by file contents and options (default: "
+                                      "$WMHEVAL_CACHE_DIR or ~/.cache/wmheval/cases)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Score every case afresh and "
+                                  "cache nothing."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Run the cases on Dask: "
+                                         "'local' (a local cluster of --jobs workers) or a "
+                                         "scheduler address such as tcp://host:8786."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Score a folder of predicted segmentations exactly as the official challenge does.
 
     Writes one row per subject (Dice, H95, AVD, lesion recall, lesion F1, status, warnings)
     and the aggregates per scanner, for seen and unseen scanners, and overall. Exits with 1
-    when any subject is missing or failed, or a file in the submission matches no subject.
+    when any subject is missing or failed, or a file in the submission matches no subject;
+    with 2 for usage errors and an --out that cannot be written (the previous set stays).
+    Cases whose two files and options are unchanged are taken from the cache.
     """
     from rich.progress import Progress
 
     from wmheval.parallel import progress_columns
     from wmheval.scoring import score_folder
+    from wmheval.scoring.cache import default_cache_dir
     from wmheval.scoring.policy import make_policy
 
+    cache_dir = None if no_cache else (cache or default_cache_dir())
     try:
         with Progress(*progress_columns(), disable=quiet, transient=True) as progress:
             bar = progress.add_task("scoring", total=None)
@@ -96,11 +111,13 @@ def score(
             result = score_folder(
                 reference, submission, out, manifest=manifest, rule=binarize,
                 policy=make_policy(missing, undefined), split=split, jobs=jobs or None,
-                write_json=json_output,
+                write_json=json_output, cache=cache_dir, scheduler=scheduler,
                 on_plan=lambda total: progress.update(bar, total=total),
                 on_done=lambda _row: progress.advance(bar))
-    except (ValueError, FileNotFoundError) as error:
-        typer.echo(f"error: {error}", err=True)
+    except (ValueError, OSError) as error:  # includes OutputSetError and SchedulerError
+        from wmheval.io.paths import display_text
+
+        typer.echo(f"error: {display_text(str(error))}", err=True)
         raise typer.Exit(2) from None
     if not quiet:
         print_score_report(result, out)

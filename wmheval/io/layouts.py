@@ -9,12 +9,17 @@ not match is reported, never silently ignored.
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from wmheval.io.paths import display_path, not_a_file_problem
 
 REFERENCE_NAME = "wmh.nii.gz"
 RESULT_NAMES = ("result.nii.gz", "result.nii")
 SPLITS = ("training", "test")
+NIFTI_NAMES = (".nii.gz", ".nii")
 
 
 class LayoutError(ValueError):
@@ -39,13 +44,83 @@ class SubmissionIndex:
     unrecognised: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def _visible_files(root: Path):
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
+@dataclass(frozen=True)
+class TreeEntry:
+    """One visible entry of a folder tree: a regular file (``problem`` empty) or something
+    that is not one, with the reason in words."""
+
+    path: Path
+    problem: str = ""
+
+    @property
+    def is_file(self) -> bool:
+        return not self.problem
+
+
+def walk_tree(root: Path, skip: tuple[Path, ...] = ()) -> list[TreeEntry]:
+    """Every visible entry below ``root``, iteratively (no recursion limit), sorted by path.
+
+    Regular files (also through symbolic links) come with an empty problem. Everything
+    else that is not a folder is reported by name: FIFOs, sockets and devices (also behind
+    links), broken links and link loops; so are folders that cannot be listed (e.g. a path
+    longer than the system allows). Folders are descended once, also through links (a link
+    back up the tree is reported as a loop); folders in ``skip`` and hidden names (starting
+    with ``.``) are left out, and so is any folder holding a wmheval output manifest (a
+    previous ``--out`` inside the tree).
+    """
+    from wmheval.io.outputs import MANIFEST_NAME
+
+    skipped = {os.path.abspath(p) for p in skip}
+    entries: list[TreeEntry] = []
+    seen: set[tuple[int, int]] = set()
+    try:
+        info = os.stat(root)
+        seen.add((info.st_dev, info.st_ino))
+    except OSError:
+        pass
+    stack = [os.fspath(root)]
+    root_text = stack[0]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                children = sorted(listing, key=lambda e: e.name)
+        except OSError as error:
+            why = ("path longer than the system allows" if error.errno == errno.ENAMETOOLONG
+                   else error.strerror or str(error))
+            entries.append(TreeEntry(Path(folder), f"cannot list this folder ({why})"))
             continue
-        if path.is_file():
-            yield path
+        if folder != root_text and any(child.name == MANIFEST_NAME for child in children):
+            continue
+        for child in children:
+            if child.name.startswith("."):
+                continue
+            text = child.path  # strings, not Paths, while descending: deep trees stay linear
+            if skipped and os.path.abspath(text) in skipped:
+                continue
+            problem = not_a_file_problem(text)
+            if problem is None:
+                entries.append(TreeEntry(Path(text)))
+                continue
+            if problem == "not a regular file but a folder" or problem.endswith(
+                    "symbolic link to a folder"):
+                try:
+                    info = os.stat(text)
+                except OSError as error:  # vanished meanwhile
+                    entries.append(TreeEntry(Path(text), f"cannot access ({error.strerror})"))
+                    continue
+                key = (info.st_dev, info.st_ino)
+                if key in seen:
+                    entries.append(TreeEntry(Path(text), "symbolic link loop (a folder "
+                                                         "already visited)"))
+                    continue
+                seen.add(key)
+                stack.append(text)
+                if child.name.endswith(NIFTI_NAMES):
+                    entries.append(TreeEntry(Path(text), "a folder named like an image file"))
+                continue
+            entries.append(TreeEntry(Path(text), problem))
+    return sorted(entries, key=lambda e: os.fsencode(e.path))
 
 
 def _split_in(parts: tuple[str, ...]) -> str | None:
@@ -61,21 +136,28 @@ def find_reference_cases(reference_dir: str | Path) -> list[ReferenceCase]:
     """
     root = Path(reference_dir)
     if not root.is_dir():
-        raise LayoutError(f"{root}: reference folder not found")
+        raise LayoutError(f"{display_path(root)}: reference folder not found")
     cases: dict[str, ReferenceCase] = {}
-    for path in sorted(root.rglob(REFERENCE_NAME)):
+    for entry in walk_tree(root):
+        path = entry.path
+        if path.name != REFERENCE_NAME:
+            continue
         relative = path.relative_to(root)
         if len(relative.parts) < 2:
-            raise LayoutError(f"{path}: a reference file needs its own <id>/ folder")
+            raise LayoutError(f"{display_path(path)}: a reference file needs its own <id>/ "
+                              "folder")
         if "additional_annotations" in relative.parts:
             continue
         case_id = path.parent.name
         if case_id in cases:
-            raise LayoutError(f"{root}: subject id {case_id!r} appears twice "
-                              f"({cases[case_id].path} and {path})")
+            raise LayoutError(f"{display_path(root)}: subject id {display_path(case_id)!r} "
+                              f"appears twice ({display_path(cases[case_id].path)} and "
+                              f"{display_path(path)})")
+        # A FIFO, folder or broken link named wmh.nii.gz stays a case: reading it fails
+        # with the reason, blamed on the reference.
         cases[case_id] = ReferenceCase(case_id, path, _split_in(relative.parts[:-2]))
     if not cases:
-        raise LayoutError(f"{root}: no <id>/{REFERENCE_NAME} files found")
+        raise LayoutError(f"{display_path(root)}: no <id>/{REFERENCE_NAME} files found")
     return sorted(cases.values(), key=lambda c: _id_sort_key(c.id))
 
 
@@ -93,17 +175,26 @@ def _prediction_id(path: Path, root: Path) -> str | None:
     return None
 
 
-def index_submission(submission_dir: str | Path) -> SubmissionIndex:
-    """Map subject ids to prediction files in a submission folder (both layouts accepted)."""
+def index_submission(submission_dir: str | Path, skip: tuple[Path, ...] = ()
+                     ) -> SubmissionIndex:
+    """Map subject ids to prediction files in a submission folder (both layouts accepted).
+
+    Entries named like a prediction that are not regular files (a FIFO, a folder, a broken
+    link) still count as that subject's prediction, so its case fails with the reason
+    instead of reading "no prediction"; other non-files are listed as unrecognised. Paths in
+    ``skip`` (e.g. the output folder) are not indexed.
+    """
     root = Path(submission_dir)
     if not root.is_dir():
-        raise LayoutError(f"{root}: submission folder not found")
+        raise LayoutError(f"{display_path(root)}: submission folder not found")
     index = SubmissionIndex()
-    for path in _visible_files(root):
+    for entry in walk_tree(root, skip):
+        path = entry.path
         case_id = _prediction_id(path, root)
         if case_id is None:
-            index.unrecognised.append((path, "not a prediction: expected <id>/result.nii.gz "
-                                             "or <id>.nii.gz"))
+            why = (entry.problem if entry.problem else "not a prediction: expected "
+                   "<id>/result.nii.gz or <id>.nii.gz")
+            index.unrecognised.append((path, why))
             continue
         if case_id in index.predictions or case_id in index.duplicates:
             index.duplicates.setdefault(case_id, [index.predictions.pop(case_id, None)])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wmheval.io.images import ImageError, count_nonfinite_on_disk, read_grid, read_image
+from wmheval.io.images import ImageError, read_grid, read_image
 from wmheval.metrics import METRICS, BinarizationError, CaseMetrics, evaluate_arrays
 from wmheval.scoring.policy import diagonal_mm
 
@@ -66,26 +66,23 @@ def evaluate_files(reference_path: str | Path, prediction_path: str | Path | Non
     NaN/inf voxels (which SimpleITK reads as 0) become warnings on the result.
     """
     reference = read_image(reference_path)
-    warnings: list[str] = []
+    warnings: list[str] = [f"reference: {w}" for w in reference.warnings]
     if prediction_path is None:
         prediction = np.zeros(reference.array.shape, dtype=np.uint8)
         warnings.append("no prediction: scored as an empty mask")
     else:
-        loaded = read_image(prediction_path)
-        if loaded.size_xyz != reference.size_xyz:
-            raise ImageError(prediction_path, f"size {loaded.size_xyz} differs from the "
-                                              f"reference's {reference.size_xyz} "
-                                              f"({reference_path})")
+        # The prediction's declared grid is checked before any of its voxels is inflated.
+        loaded = read_image(prediction_path, expected_size=reference.size_xyz,
+                            expected_from=reference_path)
         differences = reference.geometry.differences(loaded.geometry, geometry_tolerance)
         if differences:
             warnings.append("prediction geometry differs from the reference (" +
                             "; ".join(differences) + "): scored on the reference grid")
+        warnings += loaded.warnings
         prediction = loaded.array
-        if prediction.dtype.kind == "f":
-            n_nonfinite = count_nonfinite_on_disk(prediction_path)
-            if n_nonfinite:
-                warnings.append(f"{n_nonfinite} voxels are NaN or inf in the file; SimpleITK "
-                                "reads them as 0, so they count as background")
+        if loaded.n_nonfinite:
+            warnings.append(f"{loaded.n_nonfinite} voxels are NaN or inf in the file; "
+                            "SimpleITK reads them as 0, so they count as background")
     try:
         metrics = evaluate_arrays(reference.array, prediction, reference.geometry, rule)
     except BinarizationError as error:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +15,17 @@ import pandas as pd
 from wmheval.io.atomic import write_text_atomic
 from wmheval.io.layouts import find_reference_cases, index_submission
 from wmheval.io.manifest import load_manifest
+from wmheval.io.outputs import output_set
+from wmheval.io.paths import display_path, is_within
 from wmheval.io.tables import write_table, write_table_formats
 from wmheval.metrics import METRICS
 from wmheval.metrics.binarize import parse_rule
 from wmheval.parallel import parallel_map
 from wmheval.scoring.aggregate import summarize, wide_summary
+from wmheval.scoring.cache import CaseCache, case_key, content_digest
 from wmheval.scoring.case import (
     COUNT_COLUMNS,
+    SCORED_STATUSES,
     STATUS_ERROR,
     STATUS_MISSING,
     CaseTask,
@@ -146,32 +153,36 @@ def resolve_manifest(reference_dir: str | Path,
 
 def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
                manifest: pd.DataFrame, rule: str = "official", split: str = "auto",
-               check_grid: bool = False
+               check_grid: bool = False, skip: tuple[Path, ...] = ()
                ) -> tuple[list[CaseTask], pd.DataFrame, pd.DataFrame, list[str]]:
     """Match reference subjects to predictions: (tasks, case info, unmatched files, notes).
 
     A subject takes scanner, split and seen status from ``manifest`` when its id is there
     (and, with ``check_grid``, its image grid is the recorded one); otherwise ``unknown``.
+    Paths in ``skip`` (the output folder, when it lies inside the submission) are not
+    indexed as part of the submission.
     """
     if split not in SPLIT_CHOICES:
         raise ValueError(f"split must be one of {SPLIT_CHOICES}, got {split!r}")
     parse_rule(rule)
     notes: list[str] = []
     reference_cases = find_reference_cases(reference_dir)
-    index = index_submission(submission_dir)
+    index = index_submission(submission_dir, skip=skip)
     rows = _manifest_rows(reference_cases, manifest, check_grid, notes)
     splits = {c.id: _case_split(c, rows.get(c.id)) for c in reference_cases}
     predicted = set(index.predictions) | set(index.duplicates)
     selected = _select_split(reference_cases, splits, predicted, split, notes, reference_dir)
     all_reference_ids = {c.id for c in reference_cases}
     selected_ids = {c.id for c in selected}
-    unmatched = [(str(p), why) for p, why in index.unrecognised]
+    unmatched = [(display_path(p), why) for p, why in index.unrecognised]
     for case_id in sorted(predicted - all_reference_ids):
         for path in index.duplicates.get(case_id) or [index.predictions[case_id]]:
-            unmatched.append((str(path), f"no reference subject with id {case_id!r}"))
+            unmatched.append((display_path(path),
+                              f"no reference subject with id {display_path(case_id)!r}"))
     for case_id in sorted((predicted & all_reference_ids) - selected_ids):
         path = index.predictions.get(case_id) or index.duplicates[case_id][0]
-        unmatched.append((str(path), f"subject {case_id!r} is outside the scored split"))
+        unmatched.append((display_path(path), f"subject {display_path(case_id)!r} is outside "
+                                              "the scored split"))
     tasks, info = [], []
     for case in selected:
         tasks.append(CaseTask(
@@ -180,7 +191,7 @@ def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
             duplicate_paths=tuple(index.duplicates.get(case.id, ()))))
         row = rows.get(case.id)
         info.append({
-            "id": case.id,
+            "id": display_path(case.id),
             "scanner": str(row["scanner"]) if row is not None else "unknown",
             "split": splits[case.id],
             "seen_in_training": bool(row["seen_in_training"]) if row is not None else pd.NA,
@@ -192,13 +203,61 @@ def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
 def _worker_init() -> None:
     import SimpleITK as sitk
 
+    from wmheval.parallel import keep_freed_memory
+
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    keep_freed_memory()
+
+
+def run_case(task: CaseTask, cache_dir: str | None = None) -> dict:
+    """Score one task (reusing a cached row for unchanged files); never raises.
+
+    The row carries ``_digests`` (SHA-256 of the reference and prediction files) for the
+    output manifest; :func:`score_folder` removes it.
+    """
+    digests = (content_digest(task.reference_path), content_digest(task.prediction_path))
+    cache = key = None
+    if cache_dir is not None and digests[0] is not None and not task.duplicate_paths and (
+            task.prediction_path is None or digests[1] is not None):
+        options = {"rule": task.rule, "geometry_tolerance": task.geometry_tolerance}
+        cache, key = CaseCache(cache_dir), case_key(digests[0], digests[1], options)
+        row = cache.get(key)
+        if row is not None:
+            row.update(id=task.id, prediction_path=display_path(task.prediction_path)
+                       if task.prediction_path else "")
+            row["_digests"] = digests
+            return row
+    row = safe_score_case(task)
+    row["id"] = task.id
+    for column in ("prediction_path", "error", "warnings"):
+        row[column] = display_path(row[column])
+    if cache is not None and row["status"] in SCORED_STATUSES:
+        cache.put(key, row)
+    row["_digests"] = digests
+    return row
 
 
 def run_tasks(tasks: list[CaseTask], jobs: int | None = None,
-              on_done: Callable[[dict], None] | None = None) -> list[dict]:
-    """Score tasks in parallel worker processes (``jobs``; default: all cores), in order."""
-    return parallel_map(safe_score_case, tasks, jobs, on_done=on_done, initializer=_worker_init)
+              on_done: Callable[[dict], None] | None = None, *,
+              cache_dir: str | Path | None = None, scheduler: str | None = None) -> list[dict]:
+    """Score tasks in order: in ``jobs`` local worker processes (default: all cores), or on
+    a Dask distributed cluster when ``scheduler`` is given (an address or ``"local"``)."""
+    function = functools.partial(run_case, cache_dir=os.fspath(cache_dir) if cache_dir
+                                 else None)
+    if scheduler is not None:
+        from wmheval.distributed import dask_map
+
+        return dask_map(function, tasks, scheduler, jobs=jobs, on_done=on_done,
+                        initializer=_worker_init)
+    return parallel_map(function, tasks, jobs, on_done=on_done, initializer=_worker_init)
+
+
+def _input_digest(paths: list[tuple[str, str | None]]) -> str:
+    """One digest over the scored files of an input: (relative path, content SHA-256)."""
+    digest = hashlib.sha256()
+    for name, sha in sorted(paths, key=lambda item: os.fsencode(item[0])):
+        digest.update(f"{os.fsencode(name).hex()}\0{sha}\n".encode())
+    return digest.hexdigest()
 
 
 def score_folder(
@@ -212,6 +271,8 @@ def score_folder(
     split: str = "auto",
     jobs: int | None = None,
     write_json: bool = False,
+    cache: str | Path | None = None,
+    scheduler: str | None = None,
     on_plan: Callable[[int], None] | None = None,
     on_done: Callable[[dict], None] | None = None,
 ) -> ScoreResult:
@@ -223,30 +284,58 @@ def score_folder(
     fixed values per case). ``manifest``: see :func:`resolve_manifest`. ``split="auto"``
     scores the splits the submission has predictions for; a split with no reference
     subject is a ValueError.
-    With ``out``, writes ``cases.csv``, ``summary.csv`` (and JSON on request), a readable
-    ``summary_table`` in Markdown/LaTeX/HTML, and ``unmatched.csv`` when stray files exist.
+    With ``out``, writes one output set (:func:`wmheval.io.outputs.output_set`):
+    ``cases.csv``, ``summary.csv`` (and JSON on request), a readable ``summary_table`` in
+    Markdown/LaTeX/HTML, ``unmatched.csv`` when stray files exist, and the manifest; an
+    ``out`` inside the submission is not indexed. ``cache`` is a folder of per-case results
+    keyed by file contents and options (:mod:`wmheval.scoring.cache`; None: no cache).
+    ``scheduler`` runs the cases on Dask (an address or ``"local"``).
     ``on_plan(n_cases)`` and ``on_done(row)`` report progress.
     """
     table, check_grid, _ = resolve_manifest(reference_dir, manifest)
+    skip = (Path(out),) if out is not None and is_within(Path(out), Path(submission_dir)) \
+        else ()
     tasks, info, unmatched, notes = plan_tasks(
         reference_dir, submission_dir, manifest=table, rule=rule, split=split,
-        check_grid=check_grid)
+        check_grid=check_grid, skip=skip)
     if on_plan:
         on_plan(len(tasks))
-    rows = run_tasks(tasks, jobs=jobs, on_done=on_done)
-    scored = pd.DataFrame(rows)
+    rows = run_tasks(tasks, jobs=jobs, on_done=on_done, cache_dir=cache, scheduler=scheduler)
+    digests = [row.pop("_digests", (None, None)) for row in rows]
+    scored = pd.DataFrame(rows, columns=[c for c in CASE_COLUMNS if c not in
+                                         ("scanner", "split", "seen_in_training")])
+    scored["id"] = [display_path(task.id) for task in tasks]
     cases = info.merge(scored, on="id", how="left")[list(CASE_COLUMNS)]
     summary, policy_notes = summarize(cases, policy, with_notes=True)
     result = ScoreResult(cases=cases, summary=summary, unmatched=unmatched,
                          notes=notes + policy_notes, policy=policy)
     if out is not None:
-        write_score_outputs(result, out, write_json=write_json)
+        def relative(path, root):
+            return os.path.relpath(path, root) if path is not None else ""
+
+        inputs_digest = {
+            "reference": _input_digest([(relative(t.reference_path, reference_dir), d[0])
+                                        for t, d in zip(tasks, digests, strict=True)]),
+            "submission": _input_digest([(relative(t.prediction_path, submission_dir), d[1])
+                                         for t, d in zip(tasks, digests, strict=True)
+                                         if t.prediction_path is not None]),
+        }
+        options = {"rule": rule, "policy": policy.name, "split": split,
+                   "manifest": display_path(manifest) if isinstance(manifest, str | Path)
+                   else ("custom table" if manifest is not None else "bundled"),
+                   "json": write_json}
+        with output_set(Path(out), command="score",
+                        inputs={"reference": Path(reference_dir),
+                                "submission": Path(submission_dir)},
+                        digests=inputs_digest, options=options) as staging:
+            write_score_outputs(result, staging, write_json=write_json)
     return result
 
 
 def write_score_outputs(result: ScoreResult, out: str | Path, write_json: bool = False
                         ) -> list[Path]:
-    """Write the tables of a :class:`ScoreResult` into ``out`` (atomically, file by file)."""
+    """Write the tables of a :class:`ScoreResult` into the folder ``out`` (file by file;
+    :func:`score_folder` writes them into a staging folder that replaces ``--out`` whole)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [write_table(result.cases, out / "cases.csv"),
