@@ -67,8 +67,10 @@ def test_render_png_has_the_three_colours(tmp_path):
 
     flair, reference, prediction = _case()
     out = render_overlay(flair, reference, prediction, tmp_path / "case.png", t1=flair,
-                         spacing=(1.0, 1.0, 3.0), title="hand-made")
-    image = matplotlib.image.imread(out)
+                         spacing=(1.0, 1.0, 3.0), title="hand-made", dpi=110)
+    assert out.counts == {"tp": 8, "fp": 4, "fn": 6, "ignored": 2}
+    assert out.dice == pytest.approx(16 / 26)
+    image = matplotlib.image.imread(out.path)
     assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 400
     for name in ("true positive", "false positive", "false negative"):
         assert _colour_present(image, COLOURS[name]), name
@@ -76,8 +78,11 @@ def test_render_png_has_the_three_colours(tmp_path):
 
 def test_render_svg_and_bad_input(tmp_path):
     flair, reference, prediction = _case()
-    out = render_overlay(flair, reference, prediction, tmp_path / "case.svg", slices=[1])
-    assert "<svg" in out.read_text()[:2000]
+    out = render_overlay(flair, reference, prediction, tmp_path / "case.svg", slices=[1],
+                         style="contour")
+    assert "<svg" in out.path.read_text()[:2000]
+    assert out.slices == (1,) and out.slice_counts[0] == {"tp": 4, "fp": 2, "fn": 3,
+                                                          "ignored": 1}
     with pytest.raises(ValueError, match="size mismatch"):
         render_overlay(flair, reference[:2], prediction, tmp_path / "x.png")
     with pytest.raises(ValueError, match="outside"):
@@ -90,9 +95,9 @@ def test_show_case_reads_files(small_challenge, small_submissions, tmp_path):
     root, table = small_challenge
     out, _ = small_submissions
     subject = table[table["split"] == "test"].iloc[0]
-    path = show_case(subject["path"], out / "noisy" / subject["id"] / "result.nii.gz",
-                     tmp_path / "show.png")
-    assert path.stat().st_size > 10_000
+    figure = show_case(subject["path"], out / "noisy" / subject["id"] / "result.nii.gz",
+                       tmp_path / "show.png", dpi=100)
+    assert figure.path.stat().st_size > 10_000
     with pytest.raises(FileNotFoundError, match="result.nii.gz"):
         show_case(subject["path"], tmp_path / "none" / "result.nii.gz", tmp_path / "s.png")
 

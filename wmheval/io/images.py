@@ -33,7 +33,7 @@ class LoadedImage:
     array: np.ndarray
     geometry: Geometry
     pixel_type: str
-    image: object = None  # the SimpleITK image whose buffer ``array`` views (kept alive)
+    image: object = None  # the SimpleITK image read (``array`` is an owned copy of its voxels)
 
     @property
     def size_xyz(self) -> tuple[int, int, int]:
@@ -178,8 +178,9 @@ def read_image(path: str | Path) -> LoadedImage:
         raise ImageError(path, f"{image.GetDimension()}D image of size {image.GetSize()}; "
                                "expected a 3D image")
     try:
-        # A read-only view of ITK's buffer (no copy); LoadedImage keeps the image alive.
-        array = sitk.GetArrayViewFromImage(image)
+        # An owned copy: a view of ITK's buffer dies with the image, and callers keep only
+        # the array (the overlays were drawn from freed memory).
+        array = sitk.GetArrayFromImage(image)
     except RuntimeError as error:
         raise ImageError(path, f"cannot read voxel data ({_first_line(error)})") from None
     return LoadedImage(path, array, Geometry.from_image(image), image.GetPixelIDTypeAsString(),
