@@ -62,6 +62,8 @@ def rank(
                                   "scored cases, e.g. H95 of an empty prediction: "
                                   + POLICY_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the table."),
+    ranks: bool = typer.Option(False, "--ranks", help="Also print each metric's relative "
+                               "rank."),
 ) -> None:
     """Rank teams by the challenge's rule: mean relative min-max rank over five metrics.
 
@@ -80,18 +82,13 @@ def rank(
     except (RankingInputError, ValueError, OSError) as error:
         _fail(error)
     if not quiet:
-        from rich.console import Console
-        from rich.table import Table
+        from wmheval.cli.terminal import console as make_console
+        from wmheval.cli.terminal import ranking_tables
 
-        table = Table(title=f"Ranking ({split})")
-        columns = ["position", "team", "score", "dice", "h95", "avd", "recall", "f1"]
-        for column in columns:
-            table.add_column(column, justify="left" if column == "team" else "right")
-        for _, row in ranking.iterrows():
-            table.add_row(str(row["position"]), str(row["team"]),
-                          *[f"{row[c]:.4f}" for c in columns[2:]])
-        console = Console()
-        console.print(table)
+        console = make_console()
+        for table in ranking_tables(ranking, show_ranks=ranks):
+            table.title = f"Ranking ({split})" if table.title == "Ranking" else table.title
+            console.print(table)
         console.print(f"written: {', '.join(str(p) for p in paths)}", highlight=False)
 
 

@@ -12,23 +12,16 @@ from wmheval.cli.app import app
 RULES_HELP = "official (default), nonzero, or threshold:T (foreground iff value >= T)"
 
 
-def print_score_report(result, out: Path | None) -> None:
-    """Print the per-group summary, problems and notes of a scoring run."""
-    import sys
+def print_score_report(result, out: Path | None, show_std: bool = False,
+                       width: int | None = None) -> None:
+    """Print the per-group means (std with ``show_std``), problems and notes of a run;
+    fits 80 columns."""
+    from wmheval.cli.terminal import console as make_console
+    from wmheval.cli.terminal import summary_tables
 
-    from rich.console import Console
-    from rich.table import Table
-
-    # Wide enough for the table when the output goes to a file or a pipe.
-    console = Console(width=None if sys.stdout.isatty() else 150)
-    table = Table(title="WMH challenge metrics (mean ± std)")
-    readable = result.readable_summary()
-    for column in readable.columns:
-        table.add_column(str(column), justify="left" if column == "group" else "right",
-                         no_wrap=column == "group")
-    for _, row in readable.iterrows():
-        table.add_row(*[str(v) for v in row.tolist()])
-    console.print(table)
+    console = make_console(width)
+    for table in summary_tables(result.summary, show_std):
+        console.print(table)
     from wmheval.scoring.case import SCORED_STATUSES
 
     problems = result.cases[~result.cases["status"].isin(SCORED_STATUSES)]
@@ -65,6 +58,7 @@ def score(
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),
     json_output: bool = typer.Option(False, "--json", help="Also write scores.json."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    std: bool = typer.Option(False, "--std", help="Also print the standard deviations."),
 ) -> None:
     """Score a folder of predicted segmentations exactly as the official challenge does.
 
@@ -90,7 +84,7 @@ def score(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     if not quiet:
-        print_score_report(result, out)
+        print_score_report(result, out, show_std=std)
     if not result.ok:
         typer.echo(f"{result.n_problems} problem(s): see the status column"
                    f"{' and unmatched.csv' if len(result.unmatched) else ''}", err=True)
