@@ -155,7 +155,7 @@ def plot_scheme_ranks(schemes: pd.DataFrame, scheme_names: Sequence[str], stem: 
     n = len(schemes)
     fontsize = max(5, 9 - n // 12)
     fig, ax = plt.subplots(layout="constrained",
-                           figsize=(max(6.0, 1.6 * len(scheme_names) + 4),
+                           figsize=(max(6.0, 1.3 * len(scheme_names) + 3),
                                     max(3.5, 0.2 * n + 1.5)))
     xs = np.arange(len(scheme_names))
     colors = plt.get_cmap("tab20" if n > 10 else "tab10")
@@ -242,7 +242,7 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
         ax.tick_params(axis="y", labelsize=7)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors(t % colors.N), alpha=0.6)
                for t in range(n_t)]
-    fig.legend(handles, teams, loc="outside upper center", ncol=min(n_t, 7), fontsize=8,
+    fig.legend(handles, teams, loc="outside lower center", ncol=min(n_t, 7), fontsize=8,
                frameon=False)
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem)

@@ -8,9 +8,9 @@ median and worst case). Extra figure sets are folders with a ``figures.json``
 (:func:`read_figure_set`).
 """
 
-from wmheval.report.build import write_report
+from wmheval.report.build import report_to_dir, write_report
 from wmheval.report.figuresets import FigureSet, FigureSetError, read_figure_set
 from wmheval.report.provenance import Provenance, make_provenance
 
 __all__ = ["FigureSet", "FigureSetError", "Provenance", "make_provenance", "read_figure_set",
-           "write_report"]
+           "report_to_dir", "write_report"]

@@ -202,9 +202,24 @@ def _pick_cases(rows: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     return unique
 
 
+def _prediction_file(row: pd.Series, team: str, predictions: Path | None) -> Path | None:
+    """The prediction a case was scored from: ``prediction_path`` of cases.csv if it still
+    exists, else ``<predictions>/<team>/<id>/result.nii.gz`` (or ``<id>.nii.gz``)."""
+    recorded = str(row.get("prediction_path", "") or "")
+    if recorded and recorded != "nan" and Path(recorded).is_file():
+        return Path(recorded)
+    if predictions is not None:
+        for candidate in (predictions / team / str(row["id"]) / "result.nii.gz",
+                          predictions / team / f"{row['id']}.nii.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
 def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
                subjects: dict[str, Path], overlays: bool, nav: str,
-               note: Callable[[str], None]) -> tuple[Path, list[Path]]:
+               note: Callable[[str], None], predictions: Path | None = None
+               ) -> tuple[Path, list[Path]]:
     seen = {True: "seen", False: "unseen"}
     shown = rows[[c for c in CASE_COLUMNS if c in rows.columns]].copy()
     flags = (rows["seen_in_training"].astype(str).str.lower().isin(["true", "1", "yes"])
@@ -224,8 +239,9 @@ def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
 
         for label, row in _pick_cases(rows):
             case_id = str(row["id"])
-            prediction = Path(str(row.get("prediction_path", "")))
-            if case_id not in subjects or not prediction.is_file():
+            prediction = _prediction_file(row, team, predictions)
+            if case_id not in subjects or prediction is None:
+                note(f"overlay of {team} / {case_id} skipped: no reference or prediction file")
                 continue
             flag = seen.get(bool(flags[row.name])) if flags is not None else ""
             name = f"overlays/{slug}_{team_slug(case_id)}.png"
@@ -270,7 +286,8 @@ SECTIONS = (("leaderboard", "Leaderboard"), ("scanners", "Scanners"),
 
 
 def write_report(field: Field, out: str | Path, *, reference: str | Path | None = None,
-                 extra_sets: Sequence[str | Path] = (), provenance: Provenance | None = None,
+                 predictions: str | Path | None = None, extra_sets: Sequence[str | Path] = (),
+                 provenance: Provenance | None = None,
                  title: str | None = None, analysis: bool = True, overlays: bool = True,
                  progress: Callable[[str], None] | None = None,
                  **analysis_options) -> list[Path]:
@@ -279,7 +296,9 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     ``analysis``: first run :func:`wmheval.analysis.report.write_ranking_report` into
     ``out`` (``analysis_options``: bootstrap, seed, samples, grid_steps, weights, alpha);
     otherwise use the ``figures.json`` already there, if any. ``reference``: the reference
-    folder (release layout) whose images the team pages' overlays are drawn from.
+    folder (release layout) whose images the team pages' overlays are drawn from;
+    ``predictions``: where to find a team's predictions (``<team>/<id>/result.nii.gz``)
+    when the paths recorded in cases.csv no longer exist.
     ``extra_sets``: folders with a ``figures.json`` (contract 3), copied in as sections.
     """
     from wmheval.ranking.leaderboard import rank_field
@@ -318,7 +337,7 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
             step(f"team page {team}")
             path, pictures = _team_page(str(team), slugs[team], rows, positions[team], out,
                                         subjects, overlays and reference is not None, nav,
-                                        step)
+                                        step, Path(predictions) if predictions else None)
             team_pages.append(path)
             written += [path, *pictures]
 
@@ -385,3 +404,14 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     index = write_text_atomic(out / "index.html",
                               page(title or "wmheval report", "\n".join(parts), nav=nav))
     return [*written, index]
+
+
+def report_to_dir(source: str | Path, out: str | Path, *, teams=None, add=(), split: str = "all",
+                  missing: str = "worst", undefined: str = "worst", **options) -> list[Path]:
+    """What ``wmheval report`` (and ``wmheval sensitivity``) do: load a field like ``wmheval
+    rank`` and call :func:`write_report` (``options``: reference, predictions, extra_sets,
+    provenance, title, overlays, progress and the analysis options)."""
+    from wmheval.ranking.inputs import prepare_field
+
+    field = prepare_field(source, teams, add, split, missing, undefined)
+    return write_report(field, out, **options)
