@@ -10,6 +10,9 @@ import pandas as pd
 METRIC_ORDER = ("dice", "h95", "avd", "recall", "f1")
 SHORT = {"dice": ("Dice", "↑"), "h95": ("H95", "mm ↓"), "avd": ("AVD", "% ↓"),
          "recall": ("Recall", "↑"), "f1": ("F1", "↑"), "score": ("Score", "↓")}
+SHORT.update({f"{m}_{g}": (SHORT[m][0], f"{g} {SHORT[m][1][-1]}")
+              for m in METRIC_ORDER for g in ("all", "seen", "unseen")})
+SHORT["missing_or_failed"] = ("Missing", "or failed")
 """Two-line headers (name, then unit and better-direction) keep the columns narrow."""
 DECIMALS = {"dice": 3, "h95": 2, "avd": 1, "recall": 3, "f1": 3, "score": 4}
 
@@ -26,7 +29,8 @@ def console(width: int | None = None):
 
 
 def number(value, metric: str) -> str:
-    """A metric value with its decimals; ``n/a`` for NaN."""
+    """A metric value with its decimals (``dice_seen`` as Dice); ``n/a`` for NaN."""
+    metric = metric.split("_")[0] if metric.split("_")[0] in DECIMALS else metric
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -112,3 +116,11 @@ def ranking_tables(ranking: pd.DataFrame, show_ranks: bool = False) -> list:
         tables.append(_table("Relative rank per metric (0 best, 1 worst)", "team", teams,
                              metrics, ranks, extra_first=("#", positions), arrows=False))
     return tables
+
+
+def overview_table(overview: pd.DataFrame, columns: Sequence[str], title: str):
+    """A per-team table of the given metric columns (e.g. the demo's ``dice_all``)."""
+    shown = [c for c in columns if c in overview.columns]
+    rows = [[number(r[c], c) if c != "missing_or_failed" else str(int(r[c])) for c in shown]
+            for _, r in overview.iterrows()]
+    return _table(title, "team", [str(t) for t in overview["team"]], shown, rows)
