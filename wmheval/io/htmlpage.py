@@ -15,7 +15,7 @@ header.site{background:#17324d;color:#fff;padding:.8em 1.5em}
 header.site a{color:#cfe6ff;margin-right:1.2em;text-decoration:none}
 header.site a:hover{text-decoration:underline}
 header.site .brand{font-weight:600;margin-right:2em;color:#fff}
-main{max-width:74em;margin:0 auto;padding:1em 1.5em 3em}
+main{max-width:84em;margin:0 auto;padding:1em 1.5em 3em}
 h1{font-size:1.6em;margin:.6em 0 .3em}h2{font-size:1.3em;margin:1.6em 0 .4em;
 border-bottom:1px solid var(--line);padding-bottom:.2em}h3{font-size:1.08em;margin:1.2em 0 .3em}
 a{color:var(--accent)}
@@ -84,5 +84,6 @@ def page(title: str, body: str, *, nav: str = "") -> str:
     return (
         "<!doctype html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>\n"
+        "<link rel='icon' href='data:,'>\n"  # no favicon request (404 on static servers)
         f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         f"{nav}<main>\n{body}\n</main>\n<script>{SORT_JS}</script>\n</body>\n</html>\n")
