@@ -57,8 +57,8 @@ COLUMN_FORMATS: dict[str, ColumnFormat] = {
     "share_first": ColumnFormat("Share ranked first", "", 3),
     "share_same_position": ColumnFormat("Share at own position", "", 3),
     "n_cases": ColumnFormat("Cases", "", 0),
-    "n_missing": ColumnFormat("Missing or failed", "", 0),
-    "n_undefined": ColumnFormat("With undefined values", "", 0),
+    "n_missing": ColumnFormat("Missing", "", 0),
+    "n_undefined": ColumnFormat("Undefined", "", 0),
 }
 """Display format of the columns wmheval writes (see :func:`column_format` for derived
 names such as ``rank_dice``, ``dice_unseen``, ``mean_tau``)."""

@@ -130,7 +130,11 @@ def plot_weight_heatmap(named: pd.DataFrame, stem: str | Path,
         for (r, c), value in np.ndenumerate(table.to_numpy()):
             ax.text(c, r, str(int(value)), ha="center", va="center", fontsize=6,
                     color="white" if value > n / 2 else "black")
-    fig.colorbar(image, ax=ax, label="rank (1 = best)")
+    bar = fig.colorbar(image, ax=ax, label="rank (1 = best)")
+    from matplotlib.ticker import MaxNLocator
+
+    bar.locator = MaxNLocator(integer=True)
+    bar.update_ticks()
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem)
 
@@ -173,6 +177,7 @@ def plot_scheme_ranks(schemes: pd.DataFrame, scheme_names: Sequence[str], stem: 
     margin = 0.25 + 0.07 * longest
     ax.set_xlim(-margin, len(scheme_names) - 1 + margin)
     ax.set_ylim(n + 0.5, 0.5)
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("rank (1 = best)")
     ax.set_title(title, fontsize=10)
     return save_figure(fig, stem)
