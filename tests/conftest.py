@@ -43,7 +43,10 @@ def blob_labels(shape=(4, 16, 16), seed: int = 0, n_blobs: int = 4,
 @pytest.fixture
 def release_tree(tmp_path: Path) -> Path:
     """A miniature data release: 0 (training/Utrecht), 1 and 3 (test/Utrecht), 150
-    (test/Amsterdam/GE1T5, unseen) and 160 (the Philips folder with a space and a dot)."""
+    (test/Amsterdam/GE1T5, unseen) and 160 (the Philips folder with a space and a dot).
+
+    Its 16x16x4 grids are not the release's, so the bundled manifest would not apply to
+    them: the tree carries its own ``data_manifest.csv`` (the bundled rows of its ids)."""
     root = tmp_path / "release"
     folders = {"0": "training/Utrecht/0", "1": "test/Utrecht/1", "3": "test/Utrecht/3",
                "150": "test/Amsterdam/GE1T5/150",
@@ -51,4 +54,7 @@ def release_tree(tmp_path: Path) -> Path:
     for seed, folder in enumerate(folders.values()):
         write_image(root / folder / "wmh.nii.gz", blob_labels(seed=seed),
                     spacing=(0.96, 0.96, 3.0))
+    from wmheval.io.manifest import load_manifest
+
+    load_manifest().loc[list(folders)].to_csv(root / "data_manifest.csv", index=False)
     return root

@@ -41,6 +41,33 @@ def test_score_usage_errors_exit_2(tmp_path, release_tree):
     assert result.exit_code == 2
 
 
+def test_split_without_subjects_exits_2_without_a_traceback(tmp_path):
+    """Regression (defect 8): ``--split training`` on a test-only reference."""
+    from conftest import blob_labels, write_image
+
+    write_image(tmp_path / "ref" / "test" / "a" / "wmh.nii.gz", blob_labels())
+    (tmp_path / "sub").mkdir()
+    result = runner.invoke(app, ["score", str(tmp_path / "ref"), str(tmp_path / "sub"),
+                                 "--split", "training", "-q"])
+    assert result.exit_code == 2, result.output
+    assert "no training subjects" in result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(
+        result.exception, SystemExit)
+
+
+def test_policy_options_are_enums(release_tree, tmp_path):
+    submission = write_submission(tmp_path / "sub", ids=["1", "150", "160"])
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["score", str(release_tree), str(submission), "-o", str(out),
+                                 "-j", "1", "--missing", "exclude", "--undefined", "worst",
+                                 "-q"])
+    assert result.exit_code == 1  # subject 3 is missing
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["policy"]) == {"missing=exclude, undefined=worst"}
+    row = summary[(summary["group"] == "all") & (summary["metric"] == "dice")].iloc[0]
+    assert row["mean_ranked"] == row["mean"] and row["n_imputed"] == 0
+
+
 def test_binarize_option_changes_the_rule(release_tree, tmp_path):
     submission = write_submission(tmp_path / "sub", ids=["1"])
     out = tmp_path / "out"

@@ -57,6 +57,24 @@ def test_published_leaderboard_rankings(demo_dir):
     assert len(published) == 57
     inserted = pd.read_csv(demo_dir / "ranking_published_plus_team" / "ranking.csv")
     assert len(inserted) == 58 and inserted["team"].str.contains("synthetic").any()
+    synthetic = inserted[inserted["team"].str.contains("synthetic")].iloc[0]
+    assert not synthetic["comparable"] and synthetic["n_cases"] < 110
+    assert "not comparable" in (demo_dir / "index.md").read_text()
+
+
+def test_the_report_states_the_policy_and_the_overview_uses_it(demo_dir):
+    from wmheval.scoring.policy import describe_policy
+
+    index = (demo_dir / "index.md").read_text()
+    assert "## Scoring policy" in index and describe_policy() in index
+    assert "empty mask" in (demo_dir / "index.html").read_text()
+    overview = pd.read_csv(demo_dir / "overview.csv").set_index("team")
+    summary = pd.read_csv(demo_dir / "scores" / "incomplete" / "summary.csv")
+    dice = summary[(summary["group"] == "all") & (summary["metric"] == "dice")].iloc[0]
+    assert dice["n_imputed"] >= 1 and dice["mean_ranked"] < dice["mean"]
+    assert overview.loc["incomplete", "dice_all"] == dice["mean_ranked"]
+    ranking = pd.read_csv(demo_dir / "ranking_teams" / "ranking.csv").set_index("team")
+    assert abs(ranking.loc["incomplete", "dice"] - dice["mean_ranked"]) < 1e-9
 
 
 def test_index_entries_merge_the_formats_of_one_table(tmp_path):

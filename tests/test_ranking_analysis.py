@@ -68,12 +68,25 @@ def test_aggregate_then_rank_by_hand(tmp_path):
 def test_rank_then_aggregate_by_hand():
     values = np.full((3, 2, 5), 0.5)
     values[:, 0, 0] = [0.9, 0.8, 0.7]  # subject 1 dice: ranks 1, 2, 3
-    values[:, 1, 0] = [0.5, 0.6, 0.6]  # subject 2 dice: ranks 3, 1.5, 1.5
-    # the other 8 cells are ties: rank 2 for everyone
+    values[:, 1, 0] = [0.5, 0.6, 0.6]  # subject 2 dice: ranks 3, 1, 1 ("min" ties)
+    # the other 8 cells are ties: rank 1 for everyone under "min", 2 under "average"
     np.testing.assert_allclose(rank_then_aggregate(values),
+                               [(1 + 3 + 8) / 10, (2 + 1 + 8) / 10, (3 + 1 + 8) / 10])
+    np.testing.assert_allclose(rank_then_aggregate(values, ties="average"),
                                [(1 + 3 + 16) / 10, (2 + 1.5 + 16) / 10, (3 + 1.5 + 16) / 10])
-    values[2, 1, 0] = np.nan  # a NaN cell is left out of that team's mean
-    np.testing.assert_allclose(rank_then_aggregate(values)[2], (3 + 16) / 9)
+    values[2, 1, 0] = np.nan  # a NaN cell ranks last: max rank + 1 (challengeR's rankNA2)
+    np.testing.assert_allclose(rank_then_aggregate(values)[2], (3 + 3 + 8) / 10)
+
+
+def test_aggregate_then_rank_knows_the_metric_direction():
+    """Regression (defect 9): a one-column H95 array was ranked as higher-is-better."""
+    h95 = np.array([[2.0], [5.0], [9.0]])
+    np.testing.assert_allclose(aggregate_then_rank(h95, metrics=["h95"]), [1, 2, 3])
+    np.testing.assert_allclose(aggregate_then_rank(h95 / 10, metrics=["dice"]), [3, 2, 1])
+    with pytest.raises(ValueError, match="metrics"):
+        aggregate_then_rank(h95)  # five metrics named, one column given
+    ties = np.array([[0.5], [0.5], [0.4]])
+    np.testing.assert_allclose(aggregate_then_rank(ties, metrics=["dice"]), [1, 1, 3])
 
 
 def _dominated_cube(n_subjects=10):

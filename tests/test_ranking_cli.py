@@ -37,13 +37,18 @@ def test_rank_subset_from_file_and_names(tmp_path):
 def test_rank_with_an_added_team(tmp_path):
     from ranking_fixtures import cases_frame
 
-    team = write_team(tmp_path, "scored", cases_frame([(0.2, 60.0, 900.0, 0.1, 0.05)] * 3))
+    team = write_team(tmp_path, "scored", cases_frame([(0.2, 60.0, 900.0, 0.1, 0.05)] * 3,
+                                                      ids=["1", "3", "5"]))
     result = runner.invoke(app, ["rank", LEADERBOARD, "--add", str(team), "--name", "mine",
                                  "--out", str(tmp_path / "o"), "-q"])
     assert result.exit_code == 0, result.output
+    assert "WARNING: mine: 3 of 110 test subjects" in result.output
     table = pd.read_csv(tmp_path / "o" / "ranking.csv")
     assert len(table) == 58 and table["team"].iloc[-1] == "mine"
     assert table["score"].iloc[-1] == 1.0  # worst on every metric
+    assert not table["comparable"].iloc[-1] and table["n_cases"].iloc[-1] == 3
+    notes = (tmp_path / "o" / "notes.md").read_text()
+    assert "not comparable" in notes and "empty mask" in notes
 
 
 def test_rank_bad_input_exit_codes(tmp_path):
@@ -88,7 +93,8 @@ def test_report_on_means_only_field(tmp_path):
     written = write_ranking_report(field, tmp_path, samples=1000, grid_steps=4)
     names = {p.name for p, _ in written}
     assert {"ranking.csv", "weights_summary.csv", "schemes.csv", "weights_heatmap.png",
-            "schemes_lines.svg"} <= names
+            "schemes_lines.svg", "field_dependence.png", "field_dependence.csv",
+            "notes.md"} <= names
     assert not any(n.startswith("bootstrap") for n in names)
     assert all(p.is_file() and p.stat().st_size > 0 and text for p, text in written)
     schemes = pd.read_csv(tmp_path / "schemes.csv")

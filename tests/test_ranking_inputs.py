@@ -41,7 +41,7 @@ def _two_teams(tmp_path):
 
 
 def test_missing_and_undefined_as_worst(tmp_path):
-    field = load_field(_two_teams(tmp_path))
+    field = load_field(_two_teams(tmp_path), missing="worst", undefined="worst")
     a = field.means.loc["A"]
     # worst of the field: dice 0.4, h95 7 (over all teams and subjects)
     assert a["dice"] == pytest.approx((0.8 + 0.4 + 0.8) / 3)
@@ -63,7 +63,13 @@ def test_absent_row_counts_as_missing(tmp_path):
     write_team(tmp_path, "B", cases_frame([(0.6, 5, 20, 0.7, 0.7)] * 3))
     field = load_field(tmp_path)
     assert field.means.loc["A", "n_missing"] == 1
-    assert field.means.loc["A", "dice"] == pytest.approx((0.8 + 0.8 + 0.6) / 3)
+    # default policy: the absent case is an empty mask (Dice 0, AVD 100, recall 0, F1 0)
+    assert field.means.loc["A", "dice"] == pytest.approx((0.8 + 0.8 + 0.0) / 3)
+    assert field.means.loc["A", "avd"] == pytest.approx((10 + 10 + 100) / 3)
+    assert field.means.loc["A", "dice_scored"] == pytest.approx(0.8)
+    assert any("team A has no row for 1 of 3" in n for n in field.notes)
+    worst = load_field(tmp_path, missing="worst")
+    assert worst.means.loc["A", "dice"] == pytest.approx((0.8 + 0.8 + 0.6) / 3)
 
 
 def test_subject_undefined_for_every_team_is_dropped(tmp_path):
@@ -71,9 +77,14 @@ def test_subject_undefined_for_every_team_is_dropped(tmp_path):
                                           , ids=["s1", "s2"]))
     write_team(tmp_path, "B", cases_frame([(0.6, 5, 20, 0.7, 0.7), (NAN, NAN, NAN, 1, 1)],
                                           ids=["s1", "s2"]))
-    means = load_field(tmp_path).means
+    means = load_field(tmp_path, missing="worst", undefined="worst").means
     assert means.loc["A", "dice"] == pytest.approx(0.8)
-    assert means.loc["A", "n_undefined"] == 0
+    assert means.loc["A", "n_undefined"] == 1 and means.loc["A", "n_imputed"] == 0
+    # the default: two empty masks agree perfectly (Dice 1, H95 0, AVD 0)
+    fixed = load_field(tmp_path).means
+    assert fixed.loc["A", "dice"] == pytest.approx((0.8 + 1) / 2)
+    assert fixed.loc["B", "h95"] == pytest.approx((5 + 0) / 2)
+    assert fixed.loc["A", "n_undefined"] == 1 and fixed.loc["A", "n_imputed"] == 1
 
 
 def test_splits(tmp_path):
@@ -93,12 +104,15 @@ def test_subset_and_add_on_published_field(tmp_path):
     small = subset_field(field, ["hadi", "pgs"])
     assert small.teams == ("pgs", "hadi")
     team = write_team(tmp_path, "mine", cases_frame(
-        [(0.9, 1.0, 5.0, 0.95, 0.9)] * 3))
+        [(0.9, 1.0, 5.0, 0.95, 0.9)] * 3, ids=["1", "3", "5"]))
     bigger = add_team(field, team, "newcomer")
     ranking = rank_field(bigger)
     assert len(ranking) == 58
     top = ranking.iloc[0]
     assert top["team"] == "newcomer" and top["score"] == 0 and top["position"] == 1
+    assert not top["comparable"] and top["n_cases"] == 3
+    assert ranking["comparable"].sum() == 57 and (ranking["n_cases"].iloc[1:] == 110).all()
+    assert any("3 of 110 test subjects" in n and "not comparable" in n for n in bigger.notes)
     with pytest.raises(RankingInputError, match="already in the field"):
         add_team(bigger, team, "newcomer")
     with pytest.raises(RankingInputError, match="did you mean 'pgs'"):

@@ -170,17 +170,89 @@ def test_bad_cases_get_a_status_and_the_batch_goes_on(release_tree, tmp_path):
     assert (tree_digest(submission), tree_digest(release_tree)) == before
 
 
-def test_missing_predictions_can_be_scored_as_empty(release_tree, tmp_path):
+def test_missing_predictions_count_as_empty_masks_in_the_ranked_mean(release_tree, tmp_path):
     submission = write_submission(tmp_path / "sub", ids=["1", "150", "160"])
-    result = score_folder(release_tree, submission, missing="empty", jobs=1)
+    result = score_folder(release_tree, submission, jobs=1)
     row = result.cases.set_index("id").loc["3"]
-    assert row["status"] == "missing_as_empty"
-    assert row["dice"] == 0.0 and row["recall"] == 0.0 and row["avd"] == 100.0
-    assert math.isnan(row["h95"])
+    assert row["status"] == "missing" and math.isnan(row["dice"])
+    # the reference facts the policy needs are recorded for the missing case too
+    labels = reference_array("3")
+    assert row["n_reference_voxels"] == np.count_nonzero(labels == 1)
+    expected_diagonal = math.sqrt((16 * 0.96) ** 2 * 2 + (4 * 3.0) ** 2)
+    assert row["reference_diagonal_mm"] == pytest.approx(expected_diagonal)
     summary = result.summary.set_index(["group", "metric"])
-    assert summary.loc[("all", "dice"), "n"] == 4
-    assert summary.loc[("all", "h95"), "n_undefined"] == 1
-    assert result.ok
+    scored = result.cases.set_index("id").loc[["1", "150", "160"]]
+    assert summary.loc[("all", "dice"), "n"] == 3
+    assert summary.loc[("all", "dice"), "mean"] == pytest.approx(scored["dice"].mean())
+    # ranked mean: the missing case as an empty mask (Dice 0, H95 = diagonal, AVD 100)
+    assert summary.loc[("all", "dice"), "mean_ranked"] == pytest.approx(
+        scored["dice"].sum() / 4)
+    assert summary.loc[("all", "h95"), "mean_ranked"] == pytest.approx(
+        (scored["h95"].sum() + expected_diagonal) / 4)
+    assert summary.loc[("all", "avd"), "mean_ranked"] == pytest.approx(
+        (scored["avd"].sum() + 100) / 4)
+    assert summary.loc[("all", "dice"), "n_imputed"] == 1
+    assert set(summary["policy"]) == {"missing=empty, undefined=fixed"}
+    assert "[" in result.readable_summary().set_index("group").loc["all", "dice"]
+    assert not result.ok  # a missing prediction is still a problem found in the data
+
+
+def test_empty_prediction_never_improves_the_ranked_h95(release_tree, tmp_path):
+    """Regression (defect 5): an empty prediction on the worst case improved the mean."""
+    submission = write_submission(tmp_path / "sub", ids=["1", "3", "150", "160"])
+    empty = np.zeros_like(good_prediction("3"))
+    write_image(submission / "3" / "result.nii.gz", empty)
+    result = score_folder(release_tree, submission, jobs=1)
+    summary = result.summary.set_index(["group", "metric"])
+    h95 = summary.loc[("all", "h95")]
+    assert h95["n_undefined"] == 1 and h95["n_imputed"] == 1
+    cases = result.cases.set_index("id")
+    assert h95["mean_ranked"] == pytest.approx(
+        (cases["h95"].sum() + cases.loc["3", "reference_diagonal_mm"]) / 4)
+    assert h95["mean_ranked"] > h95["mean"]
+
+
+def _small_tree(root: Path, ids, shape=(4, 16, 16), spacing=(0.96, 0.96, 3.0)) -> Path:
+    for seed, case_id in enumerate(ids):
+        write_image(root / str(case_id) / "wmh.nii.gz", blob_labels(shape, seed=seed),
+                    spacing=spacing)
+    return root
+
+
+def test_bundled_manifest_applies_only_to_its_grids(tmp_path):
+    """Regression (defect 3): a private cohort with numeric ids got 2017 scanners."""
+    reference = _small_tree(tmp_path / "ref", ["1", "2", "140"])
+    submission = tmp_path / "sub"
+    for seed, case_id in enumerate(["1", "2", "140"]):
+        write_image(submission / f"{case_id}.nii.gz",
+                    (blob_labels(seed=seed) == 1).astype(np.uint8))
+    result = score_folder(reference, submission, jobs=1)
+    assert set(result.cases["scanner"]) == {"unknown"}
+    assert result.cases["seen_in_training"].isna().all()
+    assert set(result.cases["split"]) == {"unknown"}
+    grid_notes = [n for n in result.notes if "image grid" in n]
+    assert len(grid_notes) == 1 and "3 subject(s)" in grid_notes[0]
+    groups = set(result.summary["group"])
+    assert "seen" not in groups and "unseen" not in groups
+    # the same ids on the grid the manifest records (subject 1: 240x240x48, 0.96 mm) match
+    real = tmp_path / "real"
+    labels = np.zeros((48, 240, 240), np.float32)
+    labels[20:22, 100:104, 100:104] = 1
+    write_image(real / "1" / "wmh.nii.gz", labels, spacing=(0.9583, 0.9583, 3.0))
+    write_image(tmp_path / "realsub" / "1.nii.gz", (labels == 1).astype(np.uint8))
+    matched = score_folder(real, tmp_path / "realsub", jobs=1)
+    row = matched.cases.iloc[0]
+    assert row["scanner"] == "utrecht_philips_3t" and row["split"] == "test"
+    assert bool(row["seen_in_training"]) is True
+    assert row["reference_diagonal_mm"] == pytest.approx(
+        math.sqrt((240 * 0.9583) ** 2 * 2 + (48 * 3.0) ** 2))
+
+
+def test_a_split_without_subjects_is_a_clear_error(release_tree, tmp_path):
+    """Regression (defect 8): --split training without training subjects: KeyError."""
+    reference = _small_tree(tmp_path / "ref", ["a", "b"])
+    with pytest.raises(ValueError, match="no training subjects"):
+        score_folder(reference, tmp_path, split="training", jobs=1)
 
 
 @pytest.mark.parametrize("problem, expected", [

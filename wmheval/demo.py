@@ -66,17 +66,26 @@ def _score_team(challenge: Path, submission: Path, out: Path, jobs: int | None) 
 
 
 def _overview(scores_root: Path, teams: list[str]) -> pd.DataFrame:
-    """Mean per team on all, seen and unseen test subjects (one row per team)."""
+    """Mean per team on all, seen and unseen test subjects (one row per team).
+
+    The means are the ones the ranking uses (``mean_ranked``: missing and undefined values
+    imputed under the scoring policy), so that the overview and the ranking agree;
+    ``imputed`` counts the values the policy filled in over all subjects.
+    """
     rows = []
     for team in teams:
         summary = pd.read_csv(scores_root / team / "summary.csv")
         row = {"team": team}
+        column = "mean_ranked" if "mean_ranked" in summary.columns else "mean"
         for group in ("all", "seen", "unseen"):
             block = summary[(summary["group_type"] == group) & (summary["group"] == group)]
             for _, entry in block.iterrows():
-                row[f"{entry['metric']}_{group}"] = entry["mean"]
-        cases = summary[(summary["group_type"] == "all")].iloc[0]
+                row[f"{entry['metric']}_{group}"] = entry[column]
+        overall = summary[(summary["group_type"] == "all")]
+        cases = overall.iloc[0]
         row["missing_or_failed"] = int(cases["n_missing"] + cases["n_failed"])
+        if "n_imputed" in overall.columns:
+            row["imputed"] = int(overall["n_imputed"].sum())
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -153,7 +162,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                                     caption="Mean metrics per team: all, seen, unseen"):
         if path.suffix == ".md":
             output.add("Overview", path, "every team's mean metrics on all, seen and unseen "
-                                         "scanners (also .csv, .tex, .html)")
+                                         "scanners, as ranked: missing and undefined values "
+                                         "imputed under the scoring policy (also .csv, .tex, "
+                                         ".html)")
 
     with _step(output, "ranking, sensitivity and report (simulated teams)", note):
         team_field = load_field(scores)
@@ -176,7 +187,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                 command, {"leaderboard": published_leaderboard_path()}, bootstrap=0, seed=seed,
                 samples=samples, title="The published MICCAI 2017 WMH leaderboard")
         best = rank_field(team_field).iloc[0]["team"]
-        inserted = rank_field(add_team(published, scores / best, f"{best} (synthetic)"))
+        with_best = add_team(published, scores / best, f"{best} (synthetic)")
+        output.notes.extend(with_best.notes)
+        inserted = rank_field(with_best)
         for path in write_ranking(inserted, out / "ranking_published_plus_team",
                                   caption=f"Published leaderboard with {best} inserted"):
             if path.suffix == ".md":
@@ -219,6 +232,23 @@ def _report(output: DemoOutput, field, folder: Path, section: str, command: str,
     output.reports.append((folder / "index.html", options.get("title") or section))
 
 
+def _policy_html(text: str) -> str:
+    """The policy paragraph (Markdown: a paragraph, then ``- `` items) as HTML."""
+    import re
+
+    def inline(line: str) -> str:
+        escaped = html.escape(line)
+        escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+        escaped = re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
+        return re.sub(r"\*(.+?)\*", r"<em>\1</em>", escaped)
+
+    paragraphs = [inline(line) for line in text.splitlines()
+                  if line.strip() and not line.startswith("- ")]
+    items = [inline(line[2:]) for line in text.splitlines() if line.startswith("- ")]
+    return ("".join(f"<p>{p}</p>" for p in paragraphs)
+            + "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+
+
 FORMAT_ORDER = (".md", ".html", ".csv", ".tex", ".png", ".svg", ".json")
 
 
@@ -243,9 +273,12 @@ def write_index(output: DemoOutput) -> None:
     """Write ``index.md`` and ``index.html``: the reports first, then every file with its
     description."""
     from wmheval.io.htmlpage import page
+    from wmheval.scoring.policy import describe_policy
 
+    policy = describe_policy()
     lines = ["# wmheval demo", "",
-             "Everything below was produced by `wmheval demo` on the synthetic challenge.", ""]
+             "Everything below was produced by `wmheval demo` on the synthetic challenge.", "",
+             "## Scoring policy", "", policy, ""]
     parts = ["<h1>wmheval demo</h1><p class='lead'>Everything below was produced by "
              "<code>wmheval demo</code> on the synthetic challenge.</p>"]
     if output.reports:
@@ -259,6 +292,7 @@ def write_index(output: DemoOutput) -> None:
                          "how to read them, provenance</li>")
         lines.append("")
         parts.append("</ul>")
+    parts += ["<h2>Scoring policy</h2>", _policy_html(policy)]
     for section, entries in output.sections.items():
         lines += [f"## {section}", ""]
         parts.append(f"<h2>{html.escape(section)}</h2><ul>")

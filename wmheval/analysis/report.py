@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 
 from wmheval.analysis.bootstrap import field_bootstrap
+from wmheval.analysis.field_dependence import field_dependence
 from wmheval.analysis.significance import significance_counts
 from wmheval.analysis.weights import field_weight_sensitivity, tau_summary
 from wmheval.io.tables import TABLE_FORMATS, write_table_formats
 from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import Field
-from wmheval.ranking.leaderboard import rank_field, write_ranking
+from wmheval.ranking.leaderboard import rank_field, write_policy_notes, write_ranking
 from wmheval.ranking.minmax import higher_is_better
 from wmheval.ranking.schemes import available_schemes, compare_schemes
 
@@ -36,6 +37,7 @@ def _tables(table: pd.DataFrame, stem: Path, text: str) -> list[tuple[Path, str]
 def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 1000,
                          seed: int = 0, samples: int = 100_000, grid_steps: int = 10,
                          weights=None, alpha: float = 0.05, figures: bool = True,
+                         ties: str = "min", p_adjust: str = "holm",
                          progress: Callable[[str], None] | None = None
                          ) -> list[tuple[Path, str]]:
     """Write the ranking and its sensitivity analyses for ``field`` under ``out_dir``.
@@ -43,8 +45,11 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
     Always (means suffice): ``ranking.*`` (official ranking), ``weights_summary.*`` (rank
     range and share of weight space ranked first per team), ``weights_named.*`` (rank under
     named weightings), ``weights_tau.*`` (Kendall tau to the default ranking),
-    ``schemes.*`` (all schemes side by side) and figures ``weights_heatmap``,
-    ``schemes_lines``. With per-case results also ``bootstrap_summary.*``,
+    ``schemes.*`` (all schemes side by side), ``field_dependence.*`` and
+    ``field_dependence_swaps.*`` (leave one team out: which pairs of the others swap),
+    ``notes.md`` (the missing/undefined policy, the case set and loading notes) and
+    figures ``weights_heatmap``, ``schemes_lines``, ``field_dependence``. With per-case
+    results also ``bootstrap_summary.*``,
     ``bootstrap_tau.*``, ``significance_wins.*`` and figures ``bootstrap_blobs``,
     ``scanner_boxes``. Tables come as CSV/Markdown/LaTeX/HTML, figures as PNG/SVG.
     Returns every written file with a one-line description (for an index page).
@@ -57,8 +62,21 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
 
     step("official ranking")
     ranking = rank_field(field, weights)
-    written += _described(write_ranking(ranking, out, caption=f"Ranking ({label})"),
+    written += _described(write_ranking(ranking, out, caption=f"Ranking ({label}; policy "
+                                                              f"{field.policy.name})"),
                           f"official ranking, relative min-max rank ({label})")
+    written.append((write_policy_notes(field, out),
+                    f"how missing and undefined values were handled ({field.policy.name}), "
+                    "the case set, and notes on left-out or absent rows"))
+
+    step("field dependence (leave one team out)")
+    dependence = field_dependence(field, weights)
+    written += _tables(dependence.summary, out / "field_dependence",
+                       "leave one team out: per removed team, how many pairs of the other "
+                       "teams swap order")
+    written += _tables(dependence.swaps, out / "field_dependence_swaps",
+                       "leave one team out: every pair of teams whose order flips when a "
+                       "third team is removed")
 
     step("weight sweep")
     sweep = field_weight_sensitivity(field, n_samples=samples, grid_steps=grid_steps,
@@ -74,7 +92,7 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
                        "Kendall tau between each weighting's ranking and the default")
 
     step("ranking schemes")
-    schemes = compare_schemes(field, alpha=alpha)
+    schemes = compare_schemes(field, alpha=alpha, ties=ties, p_adjust=p_adjust)
     scheme_names = list(available_schemes(field))
     if field.published is not None and "published_position" in field.published:
         published = field.published["published_position"].reindex(schemes["team"])
@@ -98,21 +116,23 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
         written += _tables(tau_table, out / "bootstrap_tau",
                            "Kendall tau between bootstrap rankings and the full-data ranking")
         step("significance tests")
-        wins = significance_counts(field.cube.values, higher_is_better(METRICS), alpha)
+        wins = significance_counts(field.cube.values, higher_is_better(METRICS), alpha,
+                                   p_adjust)
         win_table = pd.DataFrame(wins, columns=[f"beats_{m}" for m in METRICS])
         win_table.insert(0, "team", list(field.teams))
         win_table["beats_total"] = wins.sum(axis=1)
         win_table = win_table.sort_values(["beats_total", "team"], ascending=[False, True])
         written += _tables(win_table, out / "significance_wins",
                            f"teams beaten significantly per metric (one-sided Wilcoxon, "
-                           f"Holm, alpha {alpha})")
+                           f"p-values adjusted: {p_adjust}, alpha {alpha})")
 
     written += _tables(sweep.named_weights.reset_index(), out / "weights_used",
                        "the weights of every named weighting (random_k drawn from a uniform "
                        "Dirichlet with the seed shown in the provenance)")
     if figures:
         written += _figures(field, out, ranking, sweep, schemes, scheme_names,
-                            boot if field.has_cases else None, alpha, step)
+                            boot if field.has_cases else None, alpha, step, dependence,
+                            p_adjust)
     return written
 
 
@@ -140,8 +160,8 @@ FIGURE_TEXTS = {
         "Significance map",
         "Per metric, a blue cell means the row team is better than the column team on "
         "significantly many cases (one-sided Wilcoxon signed-rank test paired by case, "
-        "Holm-corrected over all pairs). Teams are in official order; blue above the "
-        "diagonal only would mean a clean, significant order."),
+        "p-values adjusted over all pairs, Holm by default). Teams are in official order; "
+        "blue above the diagonal only would mean a clean, significant order."),
     "bootstrap_blobs": (
         "Bootstrap rank distribution",
         "The subjects are resampled with replacement and the field re-ranked each time. "
@@ -166,6 +186,12 @@ FIGURE_TEXTS = {
         "or median of per-case ranks, rank-then-aggregate, test-based), y = rank. Crossing "
         "lines show where the choice of scheme changes the order; teams tied at an end "
         "share one label."),
+    "field_dependence": (
+        "Field dependence (leave one team out)",
+        "The relative min-max rank of a team depends on who else is in the field. Each bar "
+        "removes one team and counts the pairs of the remaining teams whose order flips "
+        "(details in field_dependence_swaps.csv). No bars means the order of the others "
+        "does not depend on any single team."),
     "scanner_boxes": (
         "Per-scanner results",
         "One panel per metric; per scanner a box per team with every case as a dot. "
@@ -176,7 +202,8 @@ FIGURE_TEXTS = {
 
 
 def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.DataFrame,
-             scheme_names: list[str], boot, alpha: float, step) -> list[tuple[Path, str]]:
+             scheme_names: list[str], boot, alpha: float, step, dependence=None,
+             p_adjust: str = "holm") -> list[tuple[Path, str]]:
     """Draw the figure set, write ``figures.json`` (report contract 3), return the files."""
     from wmheval.plots.challenger import (
         plot_dots_boxes,
@@ -187,6 +214,7 @@ def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.
     )
     from wmheval.plots.ranking import (
         plot_bootstrap_blobs,
+        plot_field_dependence,
         plot_scanner_boxes,
         plot_scheme_ranks,
         plot_weight_heatmap,
@@ -203,8 +231,8 @@ def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.
         drawn.append(("rank_heatmap", plot_rank_heatmap(values, order, out / "rank_heatmap")))
         from wmheval.analysis.significance import wilcoxon_wins
 
-        wins = {m: wilcoxon_wins(values[:, :, k], bool(higher_is_better([m])[0]), alpha)
-                for k, m in enumerate(METRICS)}
+        wins = {m: wilcoxon_wins(values[:, :, k], bool(higher_is_better([m])[0]), alpha,
+                                 p_adjust) for k, m in enumerate(METRICS)}
         drawn.append(("significance_map",
                       plot_significance_map(wins, order, out / "significance_map", alpha)))
         drawn.append(("bootstrap_blobs",
@@ -220,6 +248,9 @@ def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.
                                       weights=sweep.named_weights)))
     drawn.append(("schemes_lines", plot_scheme_ranks(schemes, scheme_names,
                                                      out / "schemes_lines")))
+    if dependence is not None:
+        drawn.append(("field_dependence", plot_field_dependence(dependence.summary,
+                                                                out / "field_dependence")))
     if field.has_cases:
         drawn.append(("scanner_boxes", plot_scanner_boxes(field.cases, out / "scanner_boxes",
                                                           teams=order)))
@@ -255,12 +286,20 @@ REPORT_TABLES = (
 
 
 def sensitivity_to_dir(source: str | Path, out: str | Path, *, teams=None, add=(),
-                       split: str = "all", missing: str = "worst", undefined: str = "worst",
+                       split: str = "all", missing: str | None = None,
+                       undefined: str | None = None, policy=None, manifest=None,
+                       on_note: Callable[[str], None] | None = None,
                        **options) -> list[tuple[Path, str]]:
     """What ``wmheval sensitivity`` does: load a field like ``wmheval rank`` and call
     :func:`write_ranking_report` (``options``: bootstrap, seed, samples, grid_steps,
-    weights, alpha, figures, progress)."""
+    weights, alpha, figures, ties, p_adjust, progress). ``on_note`` receives the notes of
+    loading the field."""
     from wmheval.ranking.inputs import prepare_field
+    from wmheval.ranking.leaderboard import _manifest_table
 
-    field = prepare_field(source, teams, add, split, missing, undefined)
+    field = prepare_field(source, teams, add, split, missing, undefined,
+                          _manifest_table(manifest), policy)
+    for note in field.notes:
+        if on_note is not None:
+            on_note(note)
     return write_ranking_report(field, out, **options)

@@ -1,4 +1,5 @@
-"""``wmheval rank``, ``sensitivity`` and ``report``: challenge rankings and their sensitivity.
+"""``wmheval rank``, ``sensitivity`` and ``report``: challenge rankings, their sensitivity
+and the HTML report.
 
 Thin wrappers around :func:`wmheval.ranking.leaderboard.rank_to_dir` and
 :func:`wmheval.report.report_to_dir` (``sensitivity`` and ``report``: the analysis and the
@@ -8,18 +9,41 @@ the commands.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from wmheval.cli.app import app
+from wmheval.cli.policy_options import (
+    DEFAULT_POLICY,
+    MISSING_HELP,
+    UNDEFINED_HELP,
+    MissingPolicy,
+    UndefinedPolicy,
+)
 
 INPUT_HELP = ("A table of team means (e.g. leaderboard/wmh2017_leaderboard.csv), a folder of "
               "team folders each holding a wmheval score cases.csv, or a per-case CSV with a "
               "'team' column.")
 SPLIT_HELP = ("Subjects to rank on: all, seen, unseen, test, training, or a scanner key "
               "(per-case inputs only, except 'all').")
-POLICY_HELP = "'worst' (count as the worst value of the field) or 'exclude' (leave out)."
+MANIFEST_HELP = ("Subject manifest CSV (id, split, scanner, seen_in_training) for per-case "
+                 "tables without those columns (default: they are 'unknown').")
+
+
+class Ties(StrEnum):
+    """Ties in the rank-based schemes."""
+
+    MIN = "min"
+    AVERAGE = "average"
+
+
+class PAdjust(StrEnum):
+    """Multiple-testing adjustment of the test-based scheme."""
+
+    HOLM = "holm"
+    NONE = "none"
 
 
 def _team_selection(team_names: list[str] | None, teams_file: Path | None) -> list[str]:
@@ -43,6 +67,12 @@ def _fail(error: Exception) -> None:
     raise typer.Exit(code=1)
 
 
+def _note(text: str) -> None:
+    """Print a loading note to stderr (``warning:``/``WARNING:`` notes keep their prefix)."""
+    prefix = "" if text.lower().startswith("warning") else "note: "
+    typer.echo(f"{prefix}{text}", err=True)
+
+
 @app.command()
 def rank(
     source: Path = typer.Argument(..., metavar="INPUT", help=INPUT_HELP),
@@ -58,11 +88,11 @@ def rank(
     split: str = typer.Option("all", "--split", help=SPLIT_HELP),
     weights: str | None = typer.Option(None, "--weights", help="Metric weights: '1,1,1,1,1' "
                                        "(dice,h95,avd,recall,f1) or 'dice=2,f1=1'."),
-    missing: str = typer.Option("worst", "--missing", help="Missing/failed cases: "
-                                + POLICY_HELP),
-    undefined: str = typer.Option("worst", "--undefined", help="Undefined (NaN) metrics of "
-                                  "scored cases, e.g. H95 of an empty prediction: "
-                                  + POLICY_HELP),
+    missing: MissingPolicy = typer.Option(DEFAULT_POLICY.missing.value, "--missing",
+                                          help=MISSING_HELP),
+    undefined: UndefinedPolicy = typer.Option(DEFAULT_POLICY.undefined.value, "--undefined",
+                                              help=UNDEFINED_HELP),
+    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the table."),
     ranks: bool = typer.Option(False, "--ranks", help="Also print each metric's relative "
                                "rank."),
@@ -70,8 +100,9 @@ def rank(
     """Rank teams by the challenge's rule: mean relative min-max rank over five metrics.
 
     Writes OUT/ranking.csv (columns position, team, score, the per-metric means and
-    relative ranks, counts) and the same table as Markdown, LaTeX and HTML. Exits 1 on bad
-    input (unreadable file, missing columns, unknown team).
+    relative ranks, counts, comparable) and the same table as Markdown, LaTeX and HTML,
+    and OUT/notes.md (the missing/undefined policy and what loading decided). Exits 1 on
+    bad input (unreadable file, missing columns, unknown team).
     """
     from wmheval.cli.outsets import final_path, input_paths, staged
     from wmheval.ranking.inputs import RankingInputError
@@ -79,12 +110,14 @@ def rank(
 
     try:
         additions = _additions(add, name)
-        options = {"split": split, "weights": weights, "missing": missing,
-                   "undefined": undefined, "teams": _team_selection(team_names, teams)}
-        with staged(out, "rank", input_paths(source, additions), options) as staging:
+        options = {"split": split, "weights": weights, "missing": missing.value,
+                   "undefined": undefined.value, "teams": _team_selection(team_names, teams)}
+        inputs = input_paths(source, additions, manifest=manifest)
+        with staged(out, "rank", inputs, options) as staging:
             ranking, paths = rank_to_dir(
                 source, staging, teams=options["teams"], add=additions, split=split,
-                weights=parse_weights(weights), missing=missing, undefined=undefined)
+                weights=parse_weights(weights), missing=missing.value,
+                undefined=undefined.value, manifest=manifest, on_note=_note)
         paths = [final_path(p, staging, out) for p in paths]
     except (RankingInputError, ValueError, OSError) as error:
         _fail(error)
@@ -94,7 +127,8 @@ def rank(
 
         console = make_console()
         for table in ranking_tables(ranking, show_ranks=ranks):
-            table.title = f"Ranking ({split})" if table.title == "Ranking" else table.title
+            if table.title == "Ranking":
+                table.title = f"Ranking ({split}; {missing.value}/{undefined.value})"
             console.print(table)
         console.print(f"written: {', '.join(str(p) for p in paths)}", highlight=False)
 
@@ -116,10 +150,16 @@ def sensitivity(
                                    "(weights in multiples of 1/steps)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (weights and bootstrap)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the tests."),
-    missing: str = typer.Option("worst", "--missing", help="Missing/failed cases: "
-                                + POLICY_HELP),
-    undefined: str = typer.Option("worst", "--undefined", help="Undefined metrics: "
-                                  + POLICY_HELP),
+    missing: MissingPolicy = typer.Option(DEFAULT_POLICY.missing.value, "--missing",
+                                          help=MISSING_HELP),
+    undefined: UndefinedPolicy = typer.Option(DEFAULT_POLICY.undefined.value, "--undefined",
+                                              help=UNDEFINED_HELP),
+    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+    ties: Ties = typer.Option(Ties.MIN.value, "--ties", help="Ties in mean_rank, median_rank "
+                              "and rank_then_aggregate: min (challengeR's default) or "
+                              "average."),
+    p_adjust: PAdjust = typer.Option(PAdjust.HOLM.value, "--p-adjust", help="test_based: "
+                                     "holm (default) or none (challengeR's default)."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Tables only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or file list."),
 ) -> None:
@@ -129,16 +169,18 @@ def sensitivity(
     need only means; per-case inputs get everything, plus figures (PNG and SVG).
     """
     _run_report("sensitivity", source, out, team_names=team_names, teams=teams, add=add,
-                name=name, split=split, missing=missing, undefined=undefined, quiet=quiet,
+                name=name, split=split, missing=missing.value, undefined=undefined.value,
+                manifest=manifest, quiet=quiet,
                 analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
-                          "grid_steps": grid_steps, "alpha": alpha,
-                          "figures": not no_figures})
+                          "grid_steps": grid_steps, "alpha": alpha, "ties": ties.value,
+                          "p_adjust": p_adjust.value, "figures": not no_figures})
 
 
 def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add, name,
-                split: str, missing: str, undefined: str, quiet: bool, analysis: dict,
-                reference: Path | None = None, predictions: Path | None = None,
-                extra: list[Path] | None = None, title: str | None = None) -> None:
+                split: str, missing: str, undefined: str, manifest: Path | None, quiet: bool,
+                analysis: dict, reference: Path | None = None,
+                predictions: Path | None = None, extra: list[Path] | None = None,
+                title: str | None = None) -> None:
     """Shared body of `sensitivity` and `report`: the analysis and the HTML pages, written
     as one output set."""
     from rich.console import Console
@@ -152,7 +194,8 @@ def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add
     console = Console()
     try:
         additions = _additions(add, name)
-        inputs = input_paths(source, additions, reference=reference, predictions=predictions)
+        inputs = input_paths(source, additions, reference=reference, predictions=predictions,
+                             manifest=manifest)
         for k, folder in enumerate(extra or [], start=1):
             inputs[f"extra_{k}"] = Path(folder)
         options = {"split": split, "missing": missing, "undefined": undefined,
@@ -165,10 +208,10 @@ def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add
             provenance = make_provenance(command_line(), inputs, options)
             written = report_to_dir(
                 source, staging, teams=options["teams"], add=additions, split=split,
-                missing=missing, undefined=undefined, reference=reference,
-                predictions=predictions, extra_sets=extra or (), provenance=provenance,
-                title=title, progress=lambda message: progress.update(task,
-                                                                      description=message),
+                missing=missing, undefined=undefined, manifest=manifest, on_note=_note,
+                reference=reference, predictions=predictions, extra_sets=extra or (),
+                provenance=provenance, title=title,
+                progress=lambda message: progress.update(task, description=message),
                 **analysis)
         written = [final_path(p, staging, out) for p in written]
     except (RankingInputError, FigureSetError, ValueError, OSError) as error:
@@ -201,17 +244,18 @@ def report(
     samples: int = typer.Option(100_000, "--samples", help="Random Dirichlet weightings."),
     seed: int = typer.Option(0, "--seed", help="Random seed (weights and bootstrap)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the tests."),
-    missing: str = typer.Option("worst", "--missing", help="Missing/failed cases: "
-                                + POLICY_HELP),
-    undefined: str = typer.Option("worst", "--undefined", help="Undefined metrics: "
-                                  + POLICY_HELP),
+    missing: MissingPolicy = typer.Option(DEFAULT_POLICY.missing.value, "--missing",
+                                          help=MISSING_HELP),
+    undefined: UndefinedPolicy = typer.Option(DEFAULT_POLICY.undefined.value, "--undefined",
+                                              help=UNDEFINED_HELP),
+    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
 ) -> None:
     """An HTML report for a paper: sortable leaderboard, per-scanner and per-team pages,
     challengeR's figures with how to read them, and provenance. Works offline."""
     _run_report("report", source, out, team_names=team_names, teams=teams, add=add, name=name,
-                split=split, missing=missing, undefined=undefined, quiet=quiet,
+                split=split, missing=missing.value, undefined=undefined.value,
+                manifest=manifest, quiet=quiet,
                 analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
                           "alpha": alpha},
                 reference=reference, predictions=predictions, extra=extra, title=title)
-

@@ -7,6 +7,13 @@ from pathlib import Path
 import typer
 
 from wmheval.cli.app import app
+from wmheval.cli.policy_options import (
+    DEFAULT_POLICY,
+    MISSING_HELP,
+    UNDEFINED_HELP,
+    MissingPolicy,
+    UndefinedPolicy,
+)
 
 # Kept here (not imported from wmheval.metrics) so that start-up stays free of scipy.
 RULES_HELP = "official (default), nonzero, or threshold:T (foreground iff value >= T)"
@@ -36,6 +43,8 @@ def print_score_report(result, out: Path | None, show_std: bool = False,
                       highlight=False)
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
+    console.print(f"policy: {result.policy.name} (bracketed means include the imputed "
+                  "values; see docs/ranking.md)", highlight=False)
     if out is not None:
         console.print(f"tables written to {out}/ (cases.csv, summary.csv, summary_table.*)")
 
@@ -51,8 +60,10 @@ def score(
     manifest: Path | None = typer.Option(None, help="Subject manifest CSV mapping ids to "
                                          "scanners (default: the bundled 170-subject one)."),
     binarize: str = typer.Option("official", "--binarize", help=RULES_HELP),
-    missing: str = typer.Option("fail", help="Subjects without a prediction: 'fail' (status "
-                                "missing, NaN metrics) or 'empty' (scored as empty masks)."),
+    missing: MissingPolicy = typer.Option(
+        DEFAULT_POLICY.missing.value, "--missing", help=MISSING_HELP),
+    undefined: UndefinedPolicy = typer.Option(
+        DEFAULT_POLICY.undefined.value, "--undefined", help=UNDEFINED_HELP),
     split: str = typer.Option("auto", help="Which reference subjects: auto (the splits the "
                               "submission predicts), all, training or test."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),
@@ -70,6 +81,7 @@ def score(
 
     from wmheval.parallel import progress_columns
     from wmheval.scoring import score_folder
+    from wmheval.scoring.policy import make_policy
 
     try:
         with Progress(*progress_columns(), disable=quiet, transient=True) as progress:
@@ -77,7 +89,8 @@ def score(
 
             result = score_folder(
                 reference, submission, out, manifest=manifest, rule=binarize,
-                missing=missing, split=split, jobs=jobs or None, write_json=json_output,
+                policy=make_policy(missing, undefined), split=split, jobs=jobs or None,
+                write_json=json_output,
                 on_plan=lambda total: progress.update(bar, total=total),
                 on_done=lambda _row: progress.advance(bar))
     except (ValueError, FileNotFoundError) as error:

@@ -95,7 +95,10 @@ def ranking_tables(ranking: pd.DataFrame, show_ranks: bool = False) -> list:
     """The ranking (position, team, score, metric means) and, with ``show_ranks``, the
     per-metric relative ranks; counts (cases, missing, undefined) in the footer."""
     metrics = [m for m in METRIC_ORDER if m in ranking.columns]
-    teams = [str(t) for t in ranking["team"]]
+    comparable = (ranking["comparable"].astype(bool).tolist() if "comparable" in ranking
+                  else [True] * len(ranking))
+    teams = [str(t) + ("" if ok else " *") for t, ok in zip(ranking["team"], comparable,
+                                                             strict=True)]
     positions = [str(int(p)) if float(p).is_integer() else f"{p:g}"
                  for p in ranking["position"]]
     rows = [[number(r["score"], "score"), *[number(r[m], m) for m in metrics]]
@@ -108,6 +111,9 @@ def ranking_tables(ranking: pd.DataFrame, show_ranks: bool = False) -> list:
                   f"{n_missing} missing/failed and {n_undefined} undefined values in all.")
     else:
         footer = f"{len(ranking)} teams (means only)."
+    if not all(comparable):
+        footer += (" * not comparable: scored on other subjects than the field's case set "
+                   "(see notes.md).")
     tables = [_table("Ranking", "team", teams, ["score", *metrics], rows, caption=footer,
                      extra_first=("#", positions))]
     if show_ranks:

@@ -79,6 +79,31 @@ if(e.key==='Enter'||e.key===' '){e.preventDefault();sort();}});
 using each cell's ``data-value`` when present (full precision, NaN last)."""
 
 
+def markdown_html(text: str) -> str:
+    """The small Markdown subset of wmheval's notes as HTML: paragraphs, ``- `` items,
+    ``**bold**``, ``*italic*`` and ```code```; everything else is escaped."""
+    import re
+
+    def inline(line: str) -> str:
+        escaped = html.escape(line)
+        escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+        escaped = re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
+        return re.sub(r"\*(.+?)\*", r"<em>\1</em>", escaped)
+
+    parts: list[str] = []
+    items: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("- "):
+            items.append(f"<li>{inline(line[2:])}</li>")
+            continue
+        if items:
+            parts.append("<ul>" + "".join(items) + "</ul>")
+            items = []
+        if line.strip():
+            parts.append(f"<p>{inline(line)}</p>")
+    return "".join(parts)
+
+
 def page(title: str, body: str, *, nav: str = "") -> str:
     """A complete HTML5 document: charset, viewport, inline CSS, the sorter, ``body``."""
     return (

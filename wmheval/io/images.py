@@ -203,3 +203,19 @@ def write_image(array: np.ndarray, geometry: Geometry, path: str | Path,
     with atomic_path(path) as temporary:
         sitk.WriteImage(image, str(temporary), useCompression=str(path).endswith(".gz"))
     return Path(path)
+
+
+def read_grid(path: str | Path) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """(size, spacing) in x, y, z order from an image's header alone (no voxel data).
+
+    Raises :class:`ImageError` naming the file when the header cannot be read.
+    """
+    path = Path(path)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as error:
+        raise ImageError(path, f"cannot read image header ({_first_line(error)})") from None
+    return (tuple(int(n) for n in reader.GetSize()),
+            tuple(float(s) for s in reader.GetSpacing()))

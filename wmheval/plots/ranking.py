@@ -251,3 +251,31 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
                frameon=False)
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem)
+
+
+def plot_field_dependence(summary: pd.DataFrame, stem: str | Path,
+                          title: str = "Leave one team out: order swaps among the others"
+                          ) -> list[Path]:
+    """Horizontal bars: per removed team (in ranking order, best at the top), how many
+    pairs of the remaining teams swap order (``FieldDependence.summary``)."""
+    plt = _pyplot()
+    table = summary.sort_values(["removed_position", "removed_team"], kind="stable")
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(6.5, max(2.5, 0.2 * n + 1.2)))
+    ys = np.arange(n)
+    counts = table["n_swapped_pairs"].to_numpy(dtype=float)
+    ax.barh(ys, counts, color="tab:orange", height=0.7)
+    labels = [f"{p}. {t}" for p, t in zip(table["removed_position"], table["removed_team"],
+                                         strict=True)]
+    ax.set_yticks(ys, labels, fontsize=max(5, 9 - n // 12))
+    ax.set_ylim(n - 0.5, -0.5)
+    top = max(float(counts.max()) if n else 0.0, 1.0)
+    ax.set_xlim(0, top * 1.3)
+    for y, (count, teams) in enumerate(zip(counts, table["n_teams_swapped"], strict=True)):
+        if count:
+            ax.text(count + top * 0.01, y, f"{int(count)} ({int(teams)} teams)", va="center",
+                    fontsize=max(5, 8 - n // 15))
+    ax.set_xlabel("pairs of other teams whose order flips when this team is removed")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", linewidth=0.3, alpha=0.6)
+    return save_figure(fig, stem, dpi=300)

@@ -8,11 +8,13 @@ Inputs accepted (see ``docs/ranking.md``):
 * a folder of team folders, each holding a ``wmheval score`` output ``cases.csv``;
 * one long per-case CSV with a ``team`` column.
 
-Per-case handling: a row whose status is ``missing`` or ``error`` (or a subject a team has
-no row for) is *missing*; a NaN metric in any other row is *undefined* (e.g. H95 of an empty
-prediction). Each can count as the worst value of the field for that metric (``"worst"``,
-the default) or be left out of the team's mean (``"exclude"``). A (subject, metric) cell
-that is NaN for every team (e.g. an empty reference) is left out for everyone.
+Per-case handling (see ``docs/ranking.md``, "How missing and undefined values are
+handled"): a ranking compares every team on one case set. Rows of splits that not every
+team was scored on are left out with a note; within the case set, a subject a team has no
+row for, or a row whose status is ``missing`` or ``error``, is a *missing* case; a NaN
+metric of any other row is *undefined*. What each counts as is the
+:class:`~wmheval.scoring.policy.ScoringPolicy` (default: an empty mask; fixed values per
+case; "worst of the field" and "exclude" as options).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from wmheval.metrics import METRICS
-from wmheval.ranking.minmax import higher_is_better
+from wmheval.scoring.aggregate import seen_flags
+from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy, apply_policy, make_policy
 
 METRIC_ALIASES = {
     "dice": "dice", "dsc": "dice",
@@ -37,10 +40,9 @@ METRIC_ALIASES = {
 }
 """Column names accepted for each metric (the leaderboard's and ours)."""
 
-MISSING_STATUSES = frozenset({"missing", "error"})
-POLICIES = ("worst", "exclude")
 SPLIT_HELP = "all, seen, unseen, test, training, or a scanner key (e.g. amsterdam_ge_1p5t)"
-COUNT_COLUMNS = ("n_cases", "n_missing", "n_undefined")
+COUNT_COLUMNS = ("n_cases", "n_missing", "n_undefined", "n_imputed")
+PUBLISHED_CASE_LABEL = "test subjects of the 2017 release"
 
 
 class RankingInputError(ValueError):
@@ -51,10 +53,11 @@ class RankingInputError(ValueError):
 class CaseCube:
     """Per-case results of a field as arrays: values[team, subject, metric].
 
-    ``values`` already has the missing/undefined policy applied: imputed cells hold the
-    worst value of the field, excluded cells are NaN. ``missing`` marks (team, subject)
-    cells without a usable result; ``undefined`` marks (team, subject, metric) NaN metrics
-    of usable rows.
+    ``values`` has the policy applied (imputed cells filled in, excluded cells NaN);
+    ``scored`` holds the values as scored (NaN where missing or undefined). ``missing``
+    marks (team, subject) cells without a usable result, ``absent`` those without any row;
+    ``undefined`` marks NaN metrics of usable rows; ``imputed`` the cells the policy
+    filled in.
     """
 
     teams: tuple[str, ...]
@@ -64,17 +67,23 @@ class CaseCube:
     values: np.ndarray
     missing: np.ndarray
     undefined: np.ndarray
+    scored: np.ndarray | None = None
+    imputed: np.ndarray | None = None
+    absent: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class Field:
     """The teams being ranked: their means per metric and, when known, per-case results.
 
-    ``means`` is indexed by team with columns ``dice, h95, avd, recall, f1`` and the counts
-    ``n_cases, n_missing, n_undefined`` (NaN for teams known by their means only).
-    ``cube`` and ``cases`` (the raw long table, after the split) exist when every team has
-    per-case results. ``published`` holds a leaderboard's own ``published_position`` and
-    ``published_score`` when the input had them.
+    ``means`` is indexed by team with columns ``dice, h95, avd, recall, f1`` (the means
+    used for ranking, under ``policy``), ``<metric>_scored`` (means over scored values),
+    the counts :data:`COUNT_COLUMNS` and ``comparable`` (the team covers the field's case
+    set). ``cube`` and ``cases`` (the long table of the case set) exist when every team
+    has per-case results; ``input_cases`` keeps the rows before the case set was chosen
+    (to rebuild after a subset or an addition). ``published`` holds a leaderboard's own
+    ``published_position`` and ``published_score``. ``case_ids``/``case_label``: the
+    subjects every team is compared on. ``notes``: what loading had to decide.
     """
 
     means: pd.DataFrame
@@ -82,9 +91,12 @@ class Field:
     cases: pd.DataFrame | None = None
     published: pd.DataFrame | None = None
     split: str = "all"
-    missing: str = "worst"
-    undefined: str = "worst"
+    policy: ScoringPolicy = DEFAULT_POLICY
     source: str = ""
+    notes: tuple[str, ...] = ()
+    case_ids: tuple[str, ...] | None = None
+    case_label: str = ""
+    input_cases: pd.DataFrame | None = None
 
     @property
     def teams(self) -> tuple[str, ...]:
@@ -94,9 +106,23 @@ class Field:
     def has_cases(self) -> bool:
         return self.cube is not None
 
+    @property
+    def missing(self) -> str:
+        return self.policy.missing.value
+
+    @property
+    def undefined(self) -> str:
+        return self.policy.undefined.value
+
     def metric_means(self) -> np.ndarray:
-        """The (teams, metrics) array of means, in :data:`METRICS` order."""
+        """The (teams, metrics) array of means used for ranking, in :data:`METRICS` order."""
         return self.means.loc[:, list(METRICS)].to_numpy(dtype=float)
+
+
+def resolve_policy(missing: str | None = None, undefined: str | None = None,
+                   policy: ScoringPolicy | None = None) -> ScoringPolicy:
+    """``policy`` (default :data:`DEFAULT_POLICY`) with ``missing``/``undefined`` set."""
+    return make_policy(missing, undefined, policy or DEFAULT_POLICY)
 
 
 # ---------------------------------------------------------------- reading files
@@ -199,37 +225,43 @@ def read_teams_dir(path: str | Path) -> pd.DataFrame:
     return pd.concat([read_team_dir(p) for p in folders], ignore_index=True)
 
 
-# ---------------------------------------------------------------- splits and policies
+# ---------------------------------------------------------------- splits and case sets
 
 
-def _as_bool(series: pd.Series) -> pd.Series:
-    if series.dtype == bool:
-        return series
-    return series.astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
-
-
-def _with_manifest_columns(cases: pd.DataFrame, manifest: pd.DataFrame | None) -> pd.DataFrame:
-    """Fill ``scanner``/``split``/``seen_in_training`` from the manifest where absent."""
+def _with_manifest_columns(cases: pd.DataFrame, manifest: pd.DataFrame | None,
+                           notes: list[str] | None = None) -> pd.DataFrame:
+    """Fill absent ``scanner``/``split``/``seen_in_training`` columns: from ``manifest``
+    when one is given, else ``unknown`` with one note (the bundled 2017 manifest is not
+    applied to ids whose images nobody checked)."""
     needed = [c for c in ("scanner", "split", "seen_in_training") if c not in cases.columns]
     if not needed:
         return cases
-    if manifest is None:
-        from wmheval.io.manifest import load_manifest
+    cases = cases.reset_index(drop=True)
+    if manifest is not None:
+        extra = manifest.reindex(cases["id"])[needed].reset_index(drop=True)
+        return pd.concat([cases, extra], axis=1)
+    if notes is not None:
+        notes.append(f"the per-case table has no {', '.join(needed)} column(s): 'unknown' "
+                     "for every subject (pass a manifest to map ids)")
+    cases = cases.copy()
+    for column in needed:
+        cases[column] = pd.NA if column == "seen_in_training" else "unknown"
+    return cases
 
-        manifest = load_manifest()
-    extra = manifest.reindex(cases["id"])[needed].reset_index(drop=True)
-    return pd.concat([cases.reset_index(drop=True), extra], axis=1)
 
+def filter_split(cases: pd.DataFrame, split: str, manifest: pd.DataFrame | None = None,
+                 notes: list[str] | None = None) -> pd.DataFrame:
+    """Rows of ``cases`` in ``split``: all, seen, unseen, test, training or a scanner key.
 
-def filter_split(cases: pd.DataFrame, split: str,
-                 manifest: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Rows of ``cases`` in ``split``: all, seen, unseen, test, training or a scanner key."""
+    Subjects whose seen status is unknown are in neither ``seen`` nor ``unseen``.
+    """
     if split == "all":
         return cases.copy()
-    cases = _with_manifest_columns(cases, manifest)
+    cases = _with_manifest_columns(cases, manifest, notes)
     if split in ("seen", "unseen"):
-        seen = _as_bool(cases["seen_in_training"])
-        return cases[seen if split == "seen" else ~seen].copy()
+        seen = seen_flags(cases["seen_in_training"])
+        wanted = seen == (split == "seen")
+        return cases[wanted.fillna(False).to_numpy(dtype=bool)].copy()
     if split in ("test", "training"):
         return cases[cases["split"].astype(str) == split].copy()
     scanners = set(cases["scanner"].dropna().astype(str))
@@ -239,94 +271,181 @@ def filter_split(cases: pd.DataFrame, split: str,
     return cases[cases["scanner"].astype(str) == split].copy()
 
 
-def _check_policy(name: str, value: str) -> None:
-    if value not in POLICIES:
-        raise ValueError(f"{name} must be one of {POLICIES}, got {value!r}")
+def common_splits(cases: pd.DataFrame, notes: list[str] | None = None) -> pd.DataFrame:
+    """Rows of the splits (training/test) that every team was scored on; the others are
+    left out with a note naming who had them (``score --split auto`` does the same)."""
+    if "split" not in cases.columns or cases.empty:
+        return cases
+    split = cases["split"].astype(str)
+    by_team = split.groupby(cases["team"].to_numpy()).agg(lambda s: frozenset(s))
+    common = frozenset.intersection(*by_team)
+    dropped = sorted(frozenset.union(*by_team) - common)
+    if not common:
+        raise RankingInputError("the teams share no split (training/test): "
+                                + "; ".join(f"{t}: {', '.join(sorted(v))}"
+                                            for t, v in by_team.items()))
+    for name in dropped:
+        having = [str(t) for t, v in by_team.items() if name in v]
+        if notes is not None:
+            notes.append(f"rows of the {name} split left out: only {len(having)} of "
+                         f"{len(by_team)} teams were scored on it ({', '.join(having[:5])}"
+                         f"{' ...' if len(having) > 5 else ''}); every team is ranked on "
+                         f"the {', '.join(sorted(common))} subjects")
+    return cases[split.isin(common).to_numpy()].copy() if dropped else cases
 
 
-def build_cube(cases: pd.DataFrame, missing: str = "worst",
-               undefined: str = "worst") -> CaseCube:
-    """Arrays of a long per-case table, with the missing/undefined policies applied."""
-    _check_policy("missing", missing)
-    _check_policy("undefined", undefined)
-    teams = tuple(dict.fromkeys(cases["team"]))
-    subjects = tuple(sorted(set(cases["id"])))
+def _absent_rows(cases: pd.DataFrame, teams: Sequence[str],
+                 subjects: Sequence[str]) -> pd.DataFrame:
+    """Rows with status ``missing`` for every (team, subject) of the case set without one."""
+    have = set(zip(cases["team"].astype(str), cases["id"].astype(str), strict=True))
+    info = cases.drop_duplicates("id").set_index("id")
+    rows = []
+    for team in teams:
+        lacking = [s for s in subjects if (team, s) not in have]
+        for subject in lacking:
+            row = {"team": team, "id": subject, "status": "missing", "absent": True}
+            for column in ("scanner", "split", "seen_in_training"):
+                if column in info.columns:
+                    row[column] = info.at[subject, column]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def build_cube(cases: pd.DataFrame, policy: ScoringPolicy | str | None = None,
+               undefined: str | None = None, notes: list[str] | None = None) -> CaseCube:
+    """Arrays of a long per-case table (the case set), with ``policy`` applied.
+
+    Every team is given a row for every subject of the table (an absent row is a missing
+    case). ``policy`` may also be a missing-policy name, with ``undefined`` beside it.
+    """
+    if not isinstance(policy, ScoringPolicy):
+        policy = resolve_policy(policy, undefined)
+    teams = tuple(dict.fromkeys(cases["team"].astype(str)))
+    subjects = tuple(sorted(set(cases["id"].astype(str)), key=_id_key))
+    absent = _absent_rows(cases, teams, subjects)
+    if len(absent):
+        counts = absent.groupby("team").size()
+        if notes is not None:
+            for team, count in counts.items():
+                notes.append(f"warning: team {team} has no row for {count} of {len(subjects)} "
+                             f"subjects of the case set: counted as missing "
+                             f"({policy.missing.value})")
+        full = pd.concat([cases.assign(absent=False), absent], ignore_index=True)
+    else:
+        full = cases.assign(absent=False).reset_index(drop=True)
+    applied = apply_policy(full, policy, METRICS)
+    if notes is not None:
+        notes.extend(applied.notes)
     metrics = tuple(METRICS)
-    t_index = pd.Index(teams).get_indexer(cases["team"])
-    s_index = pd.Index(subjects).get_indexer(cases["id"])
-    values = np.full((len(teams), len(subjects), len(metrics)), np.nan)
-    values[t_index, s_index] = cases[list(metrics)].to_numpy(dtype=float)
-    present = np.zeros((len(teams), len(subjects)), dtype=bool)
-    present[t_index, s_index] = ~cases["status"].isin(MISSING_STATUSES).to_numpy()
-    values[~present] = np.nan
-    if "scanner" in cases.columns:
-        scanner_of = cases.drop_duplicates("id").set_index("id")["scanner"].astype(str)
+    t_index = pd.Index(teams).get_indexer(full["team"].astype(str))
+    s_index = pd.Index(subjects).get_indexer(full["id"].astype(str))
+    shape = (len(teams), len(subjects), len(metrics))
+    values, scored = np.full(shape, np.nan), np.full(shape, np.nan)
+    values[t_index, s_index] = applied.values
+    scored[t_index, s_index] = applied.scored
+    missing = np.zeros(shape[:2], dtype=bool)
+    missing[t_index, s_index] = applied.missing
+    absent_mask = np.zeros(shape[:2], dtype=bool)
+    absent_mask[t_index, s_index] = full["absent"].to_numpy(dtype=bool)
+    undefined_mask, imputed = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
+    undefined_mask[t_index, s_index] = applied.undefined
+    imputed[t_index, s_index] = applied.imputed
+    if "scanner" in full.columns:
+        scanner_of = full.drop_duplicates("id").set_index("id")["scanner"].astype(str)
         scanners = tuple(scanner_of.reindex(list(subjects)).fillna("unknown"))
     else:
         scanners = ("unknown",) * len(subjects)
-    nan = np.isnan(values)
-    uninformative = nan.all(axis=0, keepdims=True)  # no team has a value: drop for all
-    missing_mask = ~present
-    undefined_mask = nan & present[..., None] & ~uninformative
-    higher = higher_is_better(metrics)
-    oriented = np.where(higher, -values, values)
-    with np.errstate(invalid="ignore"):
-        worst_oriented = np.nanmax(oriented.reshape(-1, len(metrics)), axis=0) \
-            if np.isfinite(oriented).any() else np.full(len(metrics), np.nan)
-    worst = np.where(higher, -worst_oriented, worst_oriented)
-    impute = np.zeros_like(nan)
-    if missing == "worst":
-        impute |= missing_mask[..., None] & ~uninformative
-    if undefined == "worst":
-        impute |= undefined_mask
-    values = np.where(impute, np.broadcast_to(worst, values.shape), values)
-    return CaseCube(teams, subjects, scanners, metrics, values, missing_mask, undefined_mask)
+    return CaseCube(teams, subjects, scanners, metrics, values, missing, undefined_mask,
+                    scored, imputed, absent_mask)
+
+
+def _id_key(case_id: str) -> tuple[int, int | str]:
+    return (0, int(case_id)) if case_id.isdigit() else (1, case_id)
 
 
 def cube_means(cube: CaseCube) -> pd.DataFrame:
-    """Per-team means (NaN-skipping) and counts of a cube, indexed by team."""
+    """Per-team means used for ranking, means over scored values, counts, comparability."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         means = np.nanmean(cube.values, axis=1)
+        scored = np.nanmean(cube.scored, axis=1) if cube.scored is not None else means
     table = pd.DataFrame(means, index=pd.Index(cube.teams, name="team"),
                          columns=list(cube.metrics))
+    for k, metric in enumerate(cube.metrics):
+        table[f"{metric}_scored"] = scored[:, k]
     table["n_cases"] = len(cube.subjects)
     table["n_missing"] = cube.missing.sum(axis=1)
     table["n_undefined"] = cube.undefined.any(axis=2).sum(axis=1)
+    imputed = cube.imputed if cube.imputed is not None else np.zeros_like(cube.undefined)
+    table["n_imputed"] = imputed.any(axis=2).sum(axis=1)
+    table["comparable"] = True
     return table
 
 
-def field_from_cases(cases: pd.DataFrame, split: str = "all", missing: str = "worst",
-                     undefined: str = "worst", source: str = "",
-                     manifest: pd.DataFrame | None = None) -> Field:
-    """A per-case field: filter to ``split``, apply the policies, average per team."""
-    chosen = filter_split(cases, split, manifest)
+def _case_set_field(cases: pd.DataFrame, field_args: dict) -> dict:
+    """Choose the case set of split-filtered rows and build cube and means."""
+    notes: list[str] = list(field_args.get("notes", ()))
+    chosen = common_splits(cases, notes)
+    cube = build_cube(chosen, field_args["policy"], notes=notes)
+    return {"means": cube_means(cube), "cube": cube,
+            "cases": chosen.reset_index(drop=True), "notes": tuple(dict.fromkeys(notes)),
+            "case_ids": cube.subjects, "input_cases": cases.reset_index(drop=True),
+            "case_label": f"subjects of split {field_args['split']}"}
+
+
+def field_from_cases(cases: pd.DataFrame, split: str = "all", missing: str | None = None,
+                     undefined: str | None = None, source: str = "",
+                     manifest: pd.DataFrame | None = None,
+                     policy: ScoringPolicy | None = None) -> Field:
+    """A per-case field: filter to ``split``, choose the case set, apply the policy."""
+    policy = resolve_policy(missing, undefined, policy)
+    notes: list[str] = []
+    chosen = filter_split(cases, split, manifest, notes)
     if chosen.empty:
         raise RankingInputError(f"{source or 'cases'}: no subjects in split {split!r}")
-    cube = build_cube(chosen, missing, undefined)
-    return Field(cube_means(cube), cube, chosen.reset_index(drop=True), None,
-                 split, missing, undefined, source)
+    built = _case_set_field(chosen, {"policy": policy, "split": split, "notes": notes})
+    return Field(published=None, split=split, policy=policy, source=source, **built)
+
+
+def published_case_ids() -> tuple[str, ...]:
+    """The 110 test subjects of the 2017 release: the case set of the published means."""
+    from wmheval.io.manifest import load_manifest
+
+    manifest = load_manifest()
+    return tuple(manifest.index[manifest["split"].astype(str) == "test"])
 
 
 def field_from_means(means: pd.DataFrame, published: pd.DataFrame | None = None,
-                     source: str = "") -> Field:
-    """A means-only field (e.g. the published leaderboard)."""
+                     source: str = "", case_ids: Sequence[str] | None = None,
+                     case_label: str = PUBLISHED_CASE_LABEL) -> Field:
+    """A means-only field (e.g. the published leaderboard), averaged over ``case_ids``
+    (default: the 110 test subjects of the 2017 release)."""
+    ids = tuple(case_ids) if case_ids is not None else published_case_ids()
     table = means.loc[:, list(METRICS)].astype(float).copy()
-    for column in COUNT_COLUMNS:
+    for metric in METRICS:
+        table[f"{metric}_scored"] = table[metric]
+    table["n_cases"] = len(ids)
+    for column in COUNT_COLUMNS[1:]:
         table[column] = np.nan
+    table["comparable"] = True
     table.index.name = "team"
-    return Field(table, None, None, published, "all", "worst", "worst", source)
+    return Field(table, None, None, published, "all", DEFAULT_POLICY, source, (), ids,
+                 case_label)
 
 
-def load_field(path: str | Path, split: str = "all", missing: str = "worst",
-               undefined: str = "worst", manifest: pd.DataFrame | None = None) -> Field:
+def load_field(path: str | Path, split: str = "all", missing: str | None = None,
+               undefined: str | None = None, manifest: pd.DataFrame | None = None,
+               policy: ScoringPolicy | None = None) -> Field:
     """Load a field from a means table, a per-case table, or a folder of team folders.
 
     A means table (no ``id`` column) can only be ranked on ``split="all"`` (its means are
-    already averaged over some set of subjects).
+    already averaged over some set of subjects: taken to be the 110 test subjects of the
+    2017 release). ``missing``/``undefined`` override ``policy`` (default
+    :data:`~wmheval.scoring.policy.DEFAULT_POLICY`).
     """
+    policy = resolve_policy(missing, undefined, policy)
     path = Path(path)
     if path.is_dir():
         if (path / "cases.csv").is_file() and not any(
@@ -334,18 +453,20 @@ def load_field(path: str | Path, split: str = "all", missing: str = "worst",
             cases = read_team_dir(path)
         else:
             cases = read_teams_dir(path)
-        return field_from_cases(cases, split, missing, undefined, str(path), manifest)
+        return field_from_cases(cases, split, source=str(path), manifest=manifest,
+                                policy=policy)
     if not path.is_file():
         raise RankingInputError(f"{path}: no such file or folder")
     if _is_cases_table(path):
         table = read_cases_table(path, team=None if "team" in _read_csv(path).columns
                                  else path.parent.name)
-        return field_from_cases(table, split, missing, undefined, str(path), manifest)
+        return field_from_cases(table, split, source=str(path), manifest=manifest,
+                                policy=policy)
     if split != "all":
         raise RankingInputError(f"{path}: a table of team means has no per-subject results, "
                                 f"so it can only be ranked on split 'all' (got {split!r})")
     means, published = read_means_table(path)
-    return field_from_means(means, published, str(path))
+    return replace(field_from_means(means, published, str(path)), policy=policy)
 
 
 # ---------------------------------------------------------------- editing a field
@@ -365,7 +486,7 @@ def read_team_list(path: str | Path) -> list[str]:
 def subset_field(field: Field, teams: Iterable[str]) -> Field:
     """The field restricted to ``teams`` (in the field's order); unknown names are an error.
 
-    Per-case fields are rebuilt, so "worst of the field" imputations use the kept teams.
+    Per-case fields are rebuilt (case set, and "worst" imputations, over the kept teams).
     """
     wanted = list(dict.fromkeys(teams))
     unknown = [t for t in wanted if t not in field.means.index]
@@ -377,11 +498,10 @@ def subset_field(field: Field, teams: Iterable[str]) -> Field:
     if not wanted:
         raise RankingInputError("the team list is empty")
     kept = [t for t in field.teams if t in set(wanted)]
-    if field.cases is not None:
-        cases = field.cases[field.cases["team"].isin(kept)]
-        cube = build_cube(cases, field.missing, field.undefined)
-        return replace(field, means=cube_means(cube), cube=cube,
-                       cases=cases.reset_index(drop=True))
+    if field.input_cases is not None:
+        cases = field.input_cases[field.input_cases["team"].isin(kept)]
+        return replace(field, **_case_set_field(cases, {"policy": field.policy,
+                                                         "split": field.split}))
     published = field.published.reindex(kept) if field.published is not None else None
     return replace(field, means=field.means.loc[kept].copy(), published=published)
 
@@ -390,7 +510,7 @@ def _team_cases(source: str | Path | pd.DataFrame, name: str | None) -> pd.DataF
     if isinstance(source, pd.DataFrame):
         if name is None:
             raise ValueError("a name is needed to add a team given as a DataFrame")
-        frame = source.copy()
+        frame = _rename_metrics(source.copy(), f"the table of team {name}")
         frame["team"] = name
         frame["id"] = frame["id"].astype(str)
         if "status" not in frame.columns:
@@ -403,35 +523,61 @@ def add_team(field: Field, source: str | Path | pd.DataFrame, name: str | None =
              manifest: pd.DataFrame | None = None) -> Field:
     """Insert a team (a ``wmheval score`` folder, its ``cases.csv``, or a cases DataFrame).
 
-    Into a per-case field its rows join the others (same split and policies); into a
-    means-only field (the published leaderboard) its means over the field's split are
-    added, with "worst" imputations taken over its own cases.
+    Into a per-case field its rows join the others (same split, case set and policy).
+    Into a means-only field (the published leaderboard) only its rows of the field's case
+    set count (the 110 test subjects for the bundled leaderboard); a team that does not
+    cover them all is flagged ``comparable=False`` with a warning in ``notes``. Its
+    "worst" imputations, if chosen, come from its own cases.
     """
     cases = _team_cases(source, name)
     team = str(cases["team"].iloc[0]) if len(cases) else (name or "?")
     if team in field.means.index:
         raise RankingInputError(f"team {team!r} is already in the field; choose another name")
-    if field.cases is not None:
-        merged = pd.concat([field.cases, filter_split(cases, field.split, manifest)],
+    if field.input_cases is not None:
+        notes = list(field.notes)
+        merged = pd.concat([field.input_cases,
+                            filter_split(cases, field.split, manifest, notes)],
                            ignore_index=True)
-        return replace(field, **_rebuilt(merged, field))
-    own = field_from_cases(cases, field.split, field.missing, field.undefined,
-                           str(source), manifest)
-    means = pd.concat([field.means, own.means])
-    return replace(field, means=means)
+        return replace(field, **_case_set_field(merged, {"policy": field.policy,
+                                                          "split": field.split,
+                                                          "notes": notes}))
+    return _add_to_means_field(field, cases, team, str(source))
 
 
-def _rebuilt(cases: pd.DataFrame, field: Field) -> dict:
-    cube = build_cube(cases, field.missing, field.undefined)
-    return {"means": cube_means(cube), "cube": cube, "cases": cases}
+def _add_to_means_field(field: Field, cases: pd.DataFrame, team: str, source: str) -> Field:
+    """Average the team over the means field's case set; flag it when it does not cover it."""
+    notes = list(field.notes)
+    case_ids = field.case_ids if field.case_ids is not None else published_case_ids()
+    inside = cases["id"].astype(str).isin(set(case_ids))
+    if (~inside).any():
+        notes.append(f"{team}: {int((~inside).sum())} row(s) outside the field's case set "
+                     f"(the {len(case_ids)} {field.case_label}) left out")
+    own = cases[inside.to_numpy()]
+    if own.empty:
+        raise RankingInputError(f"{source}: none of its {len(cases)} subjects is among the "
+                                f"field's {len(case_ids)} {field.case_label}; its means "
+                                "cannot be compared")
+    cube = build_cube(own, field.policy, notes=notes)
+    means = cube_means(cube)
+    covered = len(cube.subjects)
+    means["comparable"] = covered == len(case_ids)
+    if covered < len(case_ids):
+        notes.append(f"WARNING: {team}: {covered} of {len(case_ids)} {field.case_label}: "
+                     f"not comparable "
+                     f"(its means are over other subjects than the field's; ranked, flagged "
+                     f"comparable=False)")
+    merged = pd.concat([field.means, means.reindex(columns=field.means.columns)])
+    merged.index.name = "team"
+    return replace(field, means=merged, notes=tuple(notes))
 
 
 def prepare_field(path: str | Path, teams: Sequence[str] | None = None,
                   add: Sequence[tuple[str | Path, str | None]] = (), split: str = "all",
-                  missing: str = "worst", undefined: str = "worst",
-                  manifest: pd.DataFrame | None = None) -> Field:
+                  missing: str | None = None, undefined: str | None = None,
+                  manifest: pd.DataFrame | None = None,
+                  policy: ScoringPolicy | None = None) -> Field:
     """Load, insert new teams, then restrict to ``teams`` (added teams are always kept)."""
-    field = load_field(path, split, missing, undefined, manifest)
+    field = load_field(path, split, missing, undefined, manifest, policy)
     added: list[str] = []
     for source, name in add:
         before = set(field.teams)

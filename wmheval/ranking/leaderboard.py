@@ -17,26 +17,41 @@ def rank_field(field: Field, weights=None) -> pd.DataFrame:
     """The official ranking: one row per team, best first.
 
     Columns: ``position, team, score`` (weighted mean relative rank, lower is better), the
-    per-metric means ``dice, h95, avd, recall, f1``, the per-metric relative ranks
-    ``rank_<metric>``, the counts ``n_cases, n_missing, n_undefined`` and, for a published
-    leaderboard, ``published_position, published_score``. ``weights``: None (equal, the
-    challenge's rule), five numbers, or a mapping metric -> weight.
+    per-metric means used for ranking ``dice, h95, avd, recall, f1`` (under the field's
+    policy), the means over scored values ``<metric>_scored`` for the metrics where any
+    team's differ, the per-metric relative ranks ``rank_<metric>``, the counts ``n_cases,
+    n_missing, n_undefined, n_imputed``, ``comparable`` (the team covers the field's case
+    set) and, for a published leaderboard, ``published_position, published_score``.
+    ``weights``: None (equal, the challenge's rule), five numbers, or a mapping metric ->
+    weight.
     """
     w = normalise_weights(weights, METRICS)
     rel, scores, positions = minmax_ranking(field.metric_means(), w, METRICS)
     table = pd.DataFrame({"position": positions, "team": list(field.teams), "score": scores})
     for metric in METRICS:
         table[metric] = field.means[metric].to_numpy(dtype=float)
+    for metric in METRICS:
+        column = f"{metric}_scored"
+        if column in field.means and _differs(field.means[column], field.means[metric]):
+            table[column] = field.means[column].to_numpy(dtype=float)
     for j, metric in enumerate(METRICS):
         table[f"rank_{metric}"] = rel[:, j]
     for column in COUNT_COLUMNS:
-        table[column] = field.means[column].to_numpy()
+        table[column] = field.means[column].to_numpy() if column in field.means else np.nan
+    table["comparable"] = (field.means["comparable"].to_numpy(dtype=bool)
+                           if "comparable" in field.means else True)
     if field.published is not None:
         published = field.published.reindex(table["team"])
         for column in published.columns:
             table[column] = published[column].to_numpy()
     order = np.lexsort((table["team"].to_numpy(), table["position"].to_numpy()))
     return table.iloc[order].reset_index(drop=True)
+
+
+def _differs(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two columns of means differ anywhere (NaN equal to NaN)."""
+    x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
+    return not np.allclose(x, y, rtol=1e-12, atol=0.0, equal_nan=True)
 
 
 def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranking",
@@ -64,19 +79,53 @@ def parse_weights(text: str | None):
         raise ValueError(f"cannot read weights {text!r}: {error}") from error
 
 
+def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
+    """Write ``out_dir/notes.md``: the policy (:func:`describe_policy`), the case set, and
+    every note loading the field produced (left-out rows, absent rows, comparability)."""
+    from wmheval.io.atomic import write_text_atomic
+    from wmheval.scoring.policy import describe_policy
+
+    lines = ["# How this ranking was computed", "", describe_policy(field.policy), ""]
+    if field.case_ids is not None:
+        lines += [f"Case set: {len(field.case_ids)} {field.case_label or 'subjects'}.", ""]
+    if field.notes:
+        lines += ["## Notes", ""] + [f"- {note}" for note in field.notes] + [""]
+    return write_text_atomic(Path(out_dir) / "notes.md", "\n".join(lines))
+
+
 def rank_to_dir(source: str | Path, out: str | Path, *, teams=None, add=(),
-                split: str = "all", weights=None, missing: str = "worst",
-                undefined: str = "worst") -> tuple[pd.DataFrame, list[Path]]:
+                split: str = "all", weights=None, missing: str | None = None,
+                undefined: str | None = None, policy=None, manifest=None,
+                on_note=None) -> tuple[pd.DataFrame, list[Path]]:
     """What ``wmheval rank`` does: load ``source``, insert ``add`` teams, restrict to
-    ``teams``, rank, and write ``out/ranking.{csv,md,tex,html}``.
+    ``teams``, rank, and write ``out/ranking.{csv,md,tex,html}`` and ``out/notes.md``.
 
     ``source``: a means table (e.g. the published leaderboard), a folder of team folders
     with ``cases.csv``, or a long per-case CSV with a ``team`` column. ``add``: pairs
-    (score output folder or cases.csv, name or None). Returns (ranking, written paths).
+    (score output folder or cases.csv, name or None). ``missing``/``undefined`` override
+    ``policy`` (default :data:`~wmheval.scoring.policy.DEFAULT_POLICY`); ``manifest`` (a
+    path or table) maps ids of tables without scanner/split columns. ``on_note(text)``
+    receives every note (left-out rows, absent rows, non-comparable teams). Returns
+    (ranking, written paths).
     """
     from wmheval.ranking.inputs import prepare_field
 
-    field = prepare_field(source, teams, add, split, missing, undefined)
+    field = prepare_field(source, teams, add, split, missing, undefined,
+                          _manifest_table(manifest), policy)
+    for note in field.notes:
+        if on_note is not None:
+            on_note(note)
     ranking = rank_field(field, weights)
     label = "all subjects" if split == "all" else f"split {split}"
-    return ranking, write_ranking(ranking, out, caption=f"WMH challenge ranking ({label})")
+    caption = f"WMH challenge ranking ({label}; policy {field.policy.name})"
+    paths = write_ranking(ranking, out, caption=caption)
+    return ranking, paths + [write_policy_notes(field, out)]
+
+
+def _manifest_table(manifest):
+    """A manifest table from a path (None and tables pass through)."""
+    if manifest is None or isinstance(manifest, pd.DataFrame):
+        return manifest
+    from wmheval.io.manifest import load_manifest
+
+    return load_manifest(manifest)

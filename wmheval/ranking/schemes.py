@@ -1,21 +1,25 @@
 """Alternative ranking schemes, compared side by side with the official one.
 
 * ``official``: aggregate then min-max rank (the challenge's rule).
-* ``mean_rank``: aggregate (mean) per metric, rank teams per metric (1..n, ties averaged),
-  average the five ranks.
+* ``mean_rank``: aggregate (mean) per metric, rank teams per metric (1..n, ties "min" as
+  challengeR's ``aggregateThenRank``), average the five ranks.
 * ``median_rank``: as ``mean_rank`` with the per-team median over subjects (per-case only).
-* ``rank_then_aggregate``: rank teams on every subject and metric (ties averaged, a NaN
-  cell left out), average over subjects and metrics (per-case only).
-* ``test_based``: pairwise one-sided Wilcoxon signed-rank tests per metric, Holm-corrected;
-  score = number of (team, metric) pairs a team beats significantly, higher is better
+* ``rank_then_aggregate``: rank teams on every subject and metric (ties "min", a NaN cell
+  ranked last, as challengeR's ``rankThenAggregate``), average over subjects and metrics
   (per-case only).
+* ``test_based``: pairwise one-sided Wilcoxon signed-rank tests per metric (normal
+  approximation with continuity correction, as challengeR's ``testThenRank``), Holm
+  corrected by default; score = number of (team, metric) pairs a team beats
+  significantly, higher is better (per-case only).
 
-Every scheme gives positions with competition ranking of ties.
+Every scheme gives positions with competition ranking of ties. ``ties="average"`` gives
+averaged ranks instead of challengeR's "min".
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,40 +35,61 @@ CASE_SCHEMES = ("median_rank", "rank_then_aggregate", "test_based")
 ALL_SCHEMES = MEANS_SCHEMES + CASE_SCHEMES
 
 
-def _oriented(values: np.ndarray) -> np.ndarray:
+TIES = ("min", "average")
+
+
+def _oriented(values: np.ndarray, metrics: Sequence[str]) -> np.ndarray:
     """Flip the sign of higher-is-better metrics (last axis) so lower is always better."""
-    return np.where(higher_is_better(METRICS), -values, values)
+    values = np.asarray(values, dtype=float)
+    if values.shape[-1] != len(metrics):
+        raise ValueError(f"the last axis has {values.shape[-1]} columns but "
+                         f"{len(metrics)} metrics {list(metrics)} were named")
+    return np.where(higher_is_better(metrics), -values, values)
 
 
-def aggregate_then_rank(aggregates: np.ndarray) -> np.ndarray:
+def _rank_na_last(keyed: np.ndarray, ties: str) -> np.ndarray:
+    """Ranks along axis 0 (1 = lowest) with NaN ranked last, as challengeR's ``rankNA2``:
+    "min" gives every NaN ``max rank + 1``; "average" gives them the average of the ranks
+    after the defined ones."""
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
+    nan = np.isnan(keyed)
+    ranks = rankdata(np.where(nan, np.inf, keyed), method=ties, axis=0)
+    if ties == "min":
+        defined_max = np.where(nan, 0.0, ranks).max(axis=0, keepdims=True)
+        ranks = np.where(nan, defined_max + 1, ranks)
+    return ranks
+
+
+def aggregate_then_rank(aggregates: np.ndarray, metrics: Sequence[str] = METRICS,
+                        ties: str = "min") -> np.ndarray:
     """Scores from (teams, metrics) aggregates: the mean over metrics of per-metric ranks.
 
-    Ranks are 1 (best) .. n with ties averaged; a NaN aggregate ranks last.
+    Ranks are 1 (best) .. n, ties "min" (challengeR's default) or "average"; a NaN
+    aggregate ranks last. ``metrics`` names the columns (their direction matters).
     """
-    keyed = _oriented(np.asarray(aggregates, dtype=float))
-    keyed = np.where(np.isnan(keyed), np.inf, keyed)
-    return rankdata(keyed, method="average", axis=0).mean(axis=1)
+    keyed = _oriented(aggregates, metrics)
+    return _rank_na_last(keyed, ties).mean(axis=1)
 
 
-def rank_then_aggregate(values: np.ndarray) -> np.ndarray:
+def rank_then_aggregate(values: np.ndarray, metrics: Sequence[str] = METRICS,
+                        ties: str = "min") -> np.ndarray:
     """Scores from (teams, subjects, metrics) values: the mean rank over subjects and metrics.
 
-    Teams are ranked on each subject and metric (1 best, ties averaged); NaN cells get no
-    rank and are left out of that team's mean.
+    Teams are ranked on each subject and metric (1 best, ties "min" or "average"); a NaN
+    cell ranks last (challengeR's ``rankThenAggregate``).
     """
-    keyed = _oriented(np.asarray(values, dtype=float))
-    ranks = rankdata(keyed, method="average", axis=0, nan_policy="omit")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(ranks, axis=(1, 2))
+    keyed = _oriented(values, metrics)
+    return _rank_na_last(keyed, ties).mean(axis=(1, 2))
 
 
-def scheme_scores(field: Field, scheme: str, alpha: float = 0.05) -> np.ndarray:
+def scheme_scores(field: Field, scheme: str, alpha: float = 0.05, ties: str = "min",
+                  p_adjust: str = "holm") -> np.ndarray:
     """One scheme's score per team (in ``field.teams`` order); see the module docstring."""
     if scheme == "official":
         return minmax_ranking(field.metric_means())[1]
     if scheme == "mean_rank":
-        return aggregate_then_rank(field.metric_means())
+        return aggregate_then_rank(field.metric_means(), ties=ties)
     if scheme not in CASE_SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; expected one of {ALL_SCHEMES}")
     if field.cube is None:
@@ -73,10 +98,11 @@ def scheme_scores(field: Field, scheme: str, alpha: float = 0.05) -> np.ndarray:
     if scheme == "median_rank":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return aggregate_then_rank(np.nanmedian(values, axis=1))
+            return aggregate_then_rank(np.nanmedian(values, axis=1), ties=ties)
     if scheme == "rank_then_aggregate":
-        return rank_then_aggregate(values)
-    return significance_counts(values, higher_is_better(METRICS), alpha).sum(axis=1).astype(float)
+        return rank_then_aggregate(values, ties=ties)
+    counts = significance_counts(values, higher_is_better(METRICS), alpha, p_adjust)
+    return counts.sum(axis=1).astype(float)
 
 
 def available_schemes(field: Field) -> tuple[str, ...]:
@@ -84,7 +110,8 @@ def available_schemes(field: Field) -> tuple[str, ...]:
     return ALL_SCHEMES if field.has_cases else MEANS_SCHEMES
 
 
-def compare_schemes(field: Field, schemes=None, alpha: float = 0.05) -> pd.DataFrame:
+def compare_schemes(field: Field, schemes=None, alpha: float = 0.05, ties: str = "min",
+                    p_adjust: str = "holm") -> pd.DataFrame:
     """Side-by-side table: team, each scheme's position, then each scheme's score.
 
     Rows follow the official ranking. ``test_based`` scores are win counts (higher is
@@ -94,7 +121,7 @@ def compare_schemes(field: Field, schemes=None, alpha: float = 0.05) -> pd.DataF
     table = pd.DataFrame({"team": list(field.teams)})
     scores = {}
     for scheme in schemes:
-        scores[scheme] = scheme_scores(field, scheme, alpha)
+        scores[scheme] = scheme_scores(field, scheme, alpha, ties, p_adjust)
         table[scheme] = competition_positions(scores[scheme],
                                               descending=scheme == "test_based")
     for scheme in schemes:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from wmheval.io.atomic import write_text_atomic
-from wmheval.io.htmlpage import page
+from wmheval.io.htmlpage import markdown_html, page
 from wmheval.io.tables import html_table
 from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import Field
@@ -42,23 +42,14 @@ def team_slug(team: str, taken: set[str] | None = None) -> str:
 
 
 def policy_text(field: Field) -> str:
-    """The missing/undefined policy in words: the scoring policy's own description when the
-    installed wmheval has one (``wmheval.scoring.policy.describe_policy``), plus what this
-    ranking did with missing cases and undefined values."""
-    parts = []
-    try:
-        from wmheval.scoring.policy import describe_policy  # contract 1 (issue 8)
+    """The missing/undefined policy of the field in words
+    (:func:`wmheval.scoring.policy.describe_policy`), plus the notes of loading it."""
+    from wmheval.scoring.policy import describe_policy  # contract 1 (issue 8)
 
-        parts.append(describe_policy())
-    except ImportError:
-        pass
-    treat = {"worst": "count as the worst value any team has on that metric",
-             "exclude": "are left out of the team's mean"}
-    missing = treat.get(field.missing, field.missing)
-    parts.append(f"In this ranking, missing or failed cases {missing}"
-                 f"; undefined metric values (e.g. H95 of an empty prediction) "
-                 f"{treat.get(field.undefined, field.undefined)}.")
-    return " ".join(parts)
+    text = describe_policy(field.policy)
+    if field.notes:
+        text += "\n\n" + "\n".join(f"- {note}" for note in field.notes)
+    return text
 
 
 def _seen_flags(field: Field) -> dict[str, bool]:
@@ -353,8 +344,7 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
              "best (0) and worst (1) team; the score is the mean of these five relative "
              "ranks (lower is better).</p>",
              "<h2 id='leaderboard'>Leaderboard</h2>",
-             f"<p class='note'><b>Missing and undefined values.</b> "
-             f"{html.escape(policy_text(field))}</p>",
+             f"<div class='note'>{markdown_html(policy_text(field))}</div>",
              "<div class='tablewrap'>" + html_table(
                  board, "Official ranking: click a column header to sort; ↑ higher is "
                  "better, ↓ lower is better", table_id="leaderboard-table",
@@ -407,11 +397,19 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
 
 
 def report_to_dir(source: str | Path, out: str | Path, *, teams=None, add=(), split: str = "all",
-                  missing: str = "worst", undefined: str = "worst", **options) -> list[Path]:
+                  missing: str | None = None, undefined: str | None = None, policy=None,
+                  manifest=None, on_note: Callable[[str], None] | None = None,
+                  **options) -> list[Path]:
     """What ``wmheval report`` (and ``wmheval sensitivity``) do: load a field like ``wmheval
     rank`` and call :func:`write_report` (``options``: reference, predictions, extra_sets,
-    provenance, title, overlays, progress and the analysis options)."""
+    provenance, title, overlays, progress and the analysis options). ``on_note`` receives
+    the notes of loading the field."""
     from wmheval.ranking.inputs import prepare_field
+    from wmheval.ranking.leaderboard import _manifest_table
 
-    field = prepare_field(source, teams, add, split, missing, undefined)
+    field = prepare_field(source, teams, add, split, missing, undefined,
+                          _manifest_table(manifest), policy)
+    for note in field.notes:
+        if on_note is not None:
+            on_note(note)
     return write_report(field, out, **options)

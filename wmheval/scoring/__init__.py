@@ -1,8 +1,22 @@
-"""Scoring folders of predictions: per-case rows, statuses, and per-scanner aggregates."""
+"""Scoring folders of predictions: per-case rows, statuses, and per-scanner aggregates.
 
-from wmheval.scoring.aggregate import summarize, wide_summary
-from wmheval.scoring.case import CaseTask, evaluate_files, score_case
-from wmheval.scoring.folder import ScoreResult, score_folder, write_score_outputs
+Names are imported lazily, so that importing :mod:`wmheval.scoring.policy` (the CLI does)
+does not load SimpleITK and scipy.
+"""
 
-__all__ = ["CaseTask", "ScoreResult", "evaluate_files", "score_case", "score_folder", "summarize",
-           "wide_summary", "write_score_outputs"]
+from importlib import import_module
+
+_EXPORTS = {
+    "summarize": "aggregate", "wide_summary": "aggregate",
+    "CaseTask": "case", "evaluate_files": "case", "score_case": "case",
+    "ScoreResult": "folder", "score_folder": "folder", "write_score_outputs": "folder",
+    "DEFAULT_POLICY": "policy", "ScoringPolicy": "policy", "describe_policy": "policy",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"wmheval.scoring.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'wmheval.scoring' has no attribute {name!r}")

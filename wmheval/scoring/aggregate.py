@@ -8,17 +8,18 @@ import pandas as pd
 from wmheval.io.manifest import SCANNER_ORDER
 from wmheval.metrics import METRICS
 from wmheval.scoring.case import SCORED_STATUSES, STATUS_ERROR, STATUS_MISSING
+from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy, apply_policy
 
 SUMMARY_COLUMNS = (
     "group_type", "group", "metric", "mean", "std", "median", "n", "n_undefined",
-    "n_cases", "n_missing", "n_failed",
+    "n_cases", "n_missing", "n_failed", "mean_ranked", "n_imputed", "policy",
 )
 
 
 def case_groups(cases: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     """(group_type, group, rows): all, seen, unseen, then each scanner in release order."""
     groups = [("all", "all", cases)]
-    seen = cases["seen_in_training"].astype("boolean")
+    seen = seen_flags(cases["seen_in_training"])
     for name, selector in (("seen", seen == True), ("unseen", seen == False)):  # noqa: E712
         rows = cases[selector.fillna(False).to_numpy(dtype=bool)]
         if len(rows):
@@ -30,20 +31,39 @@ def case_groups(cases: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return groups
 
 
-def summarize(cases: pd.DataFrame) -> pd.DataFrame:
+def seen_flags(column: pd.Series) -> pd.Series:
+    """``seen_in_training`` as a nullable boolean: True, False, or NA when unknown (an
+    empty cell, ``unknown``, anything else); unknown subjects are in neither group."""
+    text = column.astype("string").str.strip().str.lower()
+    flags = pd.Series(pd.NA, index=column.index, dtype="boolean")
+    flags[text.isin(["true", "1", "yes"]).fillna(False).to_numpy(dtype=bool)] = True
+    flags[text.isin(["false", "0", "no"]).fillna(False).to_numpy(dtype=bool)] = False
+    return flags
+
+
+def summarize(cases: pd.DataFrame, policy: ScoringPolicy = DEFAULT_POLICY,
+              with_notes: bool = False):
     """Long table of mean, std (ddof=1), median and counts per group and metric.
 
-    ``n`` counts defined values, the only ones the mean uses; ``n_undefined`` counts scored
-    cases whose value is NaN (e.g. H95 of an empty prediction); ``n_missing`` and
-    ``n_failed`` count cases without a usable prediction. So n + n_undefined + n_missing +
-    n_failed = n_cases: no subject disappears from a table.
+    ``mean``, ``std``, ``median`` and ``n`` use the scored, defined values only;
+    ``n_undefined`` counts scored cases whose value is NaN (e.g. H95 of an empty
+    prediction); ``n_missing`` and ``n_failed`` count cases without a usable prediction. So
+    n + n_undefined + n_missing + n_failed = n_cases: no subject disappears from a table.
+    ``mean_ranked`` is the mean under ``policy`` (what ``wmheval rank`` uses) and
+    ``n_imputed`` how many values the policy filled in. With ``with_notes``, returns
+    (table, notes of the policy).
     """
+    applied = apply_policy(cases, policy, METRICS)
+    position = pd.Series(np.arange(len(cases)), index=cases.index)
     records = []
     for group_type, group, rows in case_groups(cases):
         scored = rows[rows["status"].isin(SCORED_STATUSES)]
         n_missing = int((rows["status"] == STATUS_MISSING).sum())
         n_failed = int((rows["status"] == STATUS_ERROR).sum())
-        for metric in METRICS:
+        at = position.loc[rows.index].to_numpy()
+        for k, metric in enumerate(METRICS):
+            ranked = applied.values[at, k]
+            ranked = ranked[np.isfinite(ranked)]
             values = scored[metric].to_numpy(dtype=float)
             defined = values[np.isfinite(values)]
             records.append({
@@ -58,12 +78,29 @@ def summarize(cases: pd.DataFrame) -> pd.DataFrame:
                 "n_cases": len(rows),
                 "n_missing": n_missing,
                 "n_failed": n_failed,
+                "mean_ranked": float(ranked.mean()) if ranked.size else np.nan,
+                "n_imputed": int(applied.imputed[at, k].sum()),
+                "policy": policy.name,
             })
-    return pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
+    table = pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
+    return (table, list(applied.notes)) if with_notes else table
+
+
+def _differs(a: float, b: float) -> bool:
+    """Whether two means differ as printed (NaN differs from a number)."""
+    if np.isnan(a) and np.isnan(b):
+        return False
+    if np.isnan(a) or np.isnan(b):
+        return True
+    return f"{a:.3f}" != f"{b:.3f}"
 
 
 def wide_summary(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per group with ``mean ± std`` per metric: the table people read."""
+    """One row per group with ``mean ± std`` per metric: the table people read.
+
+    Where the mean used for ranking (``mean_ranked``, with imputed values) differs from
+    the mean of the scored values, it follows in brackets: ``0.612 ± 0.100 [0.571]``.
+    """
     rows = []
     for (_, group), block in summary.groupby(["group_type", "group"], sort=False):
         first = block.iloc[0]
@@ -77,6 +114,9 @@ def wide_summary(summary: pd.DataFrame) -> pd.DataFrame:
                 text = f"{entry['mean']:.3f} ± {entry['std']:.3f}"
             else:
                 text = f"{entry['mean']:.3f}"
+            ranked = entry.get("mean_ranked", entry["mean"])
+            if _differs(ranked, entry["mean"]):
+                text += f" [{ranked:.3f}]"
             row[entry["metric"]] = text + undefined
         rows.append(row)
     return pd.DataFrame(rows)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from wmheval.io.images import ImageError, count_nonfinite_on_disk, read_image
+from wmheval.io.images import ImageError, count_nonfinite_on_disk, read_grid, read_image
 from wmheval.metrics import METRICS, BinarizationError, CaseMetrics, evaluate_arrays
+from wmheval.scoring.policy import diagonal_mm
 
 STATUS_OK = "ok"
 STATUS_EMPTY_REFERENCE = "empty_reference"
@@ -17,13 +18,18 @@ STATUS_MISSING = "missing"
 STATUS_MISSING_AS_EMPTY = "missing_as_empty"
 STATUS_ERROR = "error"
 SCORED_STATUSES = (STATUS_OK, STATUS_EMPTY_REFERENCE, STATUS_MISSING_AS_EMPTY)
-"""Statuses whose metric values come from an evaluation (possibly NaN where undefined)."""
+"""Statuses whose metric values come from an evaluation (possibly NaN where undefined).
+``missing_as_empty`` is only found in tables of older wmheval versions."""
 
-MISSING_POLICIES = ("fail", "empty")
 COUNT_COLUMNS = (
     "precision", "n_reference_voxels", "n_prediction_voxels", "n_reference_lesions",
-    "n_prediction_lesions", "reference_ml", "prediction_ml",
+    "n_prediction_lesions", "reference_ml", "prediction_ml", "reference_diagonal_mm",
 )
+"""Per-case counts; ``reference_diagonal_mm`` (the reference image extent's diagonal) is
+what the policy imputes for an undefined H95. Reference facts are filled for missing
+cases too, when the reference is readable."""
+REFERENCE_FACTS = ("n_reference_voxels", "n_reference_lesions", "reference_ml",
+                   "reference_diagonal_mm")
 
 
 @dataclass(frozen=True)
@@ -34,9 +40,9 @@ class CaseTask:
     reference_path: Path
     prediction_path: Path | None
     rule: str = "official"
-    missing: str = "fail"
     duplicate_paths: tuple[Path, ...] = field(default_factory=tuple)
     geometry_tolerance: float = 1e-4
+    reference_diagonal_mm: float = math.nan
 
 
 def _empty_row(task: CaseTask, status: str, error: str = "") -> dict:
@@ -88,35 +94,56 @@ def evaluate_files(reference_path: str | Path, prediction_path: str | Path | Non
     return metrics
 
 
+def _diagonal(task: CaseTask) -> float:
+    """The reference extent's diagonal (mm): from the task, else from the file's header."""
+    if not math.isnan(task.reference_diagonal_mm):
+        return float(task.reference_diagonal_mm)
+    try:
+        return diagonal_mm(*read_grid(task.reference_path))
+    except ImageError:
+        return math.nan
+
+
+def _unusable_row(task: CaseTask, status: str, error: str) -> dict:
+    """A missing/error row that still records the reference facts the policy needs."""
+    row = _empty_row(task, status, error)
+    if error.startswith("reference "):
+        return row
+    try:
+        facts = evaluate_files(task.reference_path, None).as_dict()
+    except (ImageError, BinarizationError):
+        return row
+    row.update({name: facts[name] for name in REFERENCE_FACTS if name in facts})
+    row["reference_diagonal_mm"] = _diagonal(task)
+    return row
+
+
 def score_case(task: CaseTask) -> dict:
     """Score one subject; returns a row for ``cases.csv`` with ``status`` and messages.
 
     Never raises for bad input: a missing, unreadable, mismatched or unsupported prediction,
     or an unreadable reference, yields ``status="error"`` (or ``"missing"``) and an
-    ``error`` message naming the file and the problem.
+    ``error`` message naming the file and the problem. Such rows keep NaN metrics (the
+    scoring policy decides what they count as) but record the reference facts.
     """
     if task.duplicate_paths:
         listed = ", ".join(str(p) for p in task.duplicate_paths)
-        return _empty_row(task, STATUS_ERROR, f"several predictions for subject {task.id}: "
-                                              f"{listed}; keep exactly one")
-    if task.prediction_path is None and task.missing != "empty":
-        return _empty_row(task, STATUS_MISSING, f"no prediction for subject {task.id}")
+        return _unusable_row(task, STATUS_ERROR, f"several predictions for subject "
+                                                 f"{task.id}: {listed}; keep exactly one")
+    if task.prediction_path is None:
+        return _unusable_row(task, STATUS_MISSING, f"no prediction for subject {task.id}")
     try:
         metrics = evaluate_files(task.reference_path, task.prediction_path, task.rule,
                                  task.geometry_tolerance)
     except ImageError as error:
         prefix = "reference " if error.path == Path(task.reference_path) else ""
-        return _empty_row(task, STATUS_ERROR, f"{prefix}{error}")
+        return _unusable_row(task, STATUS_ERROR, f"{prefix}{error}")
     except BinarizationError as error:
-        return _empty_row(task, STATUS_ERROR, str(error))
-    if task.prediction_path is None:
-        status = STATUS_MISSING_AS_EMPTY
-    elif metrics.n_reference_voxels == 0:
-        status = STATUS_EMPTY_REFERENCE
-    else:
-        status = STATUS_OK
+        return _unusable_row(task, STATUS_ERROR, str(error))
+    status = STATUS_EMPTY_REFERENCE if metrics.n_reference_voxels == 0 else STATUS_OK
     row = {"id": task.id, "status": status}
     values = metrics.as_dict()
+    values["reference_diagonal_mm"] = _diagonal(task)
     row.update({name: values[name] for name in (*METRICS, *COUNT_COLUMNS)})
     row.update({
         "prediction_path": str(task.prediction_path) if task.prediction_path else "",

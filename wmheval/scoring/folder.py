@@ -19,12 +19,12 @@ from wmheval.parallel import parallel_map
 from wmheval.scoring.aggregate import summarize, wide_summary
 from wmheval.scoring.case import (
     COUNT_COLUMNS,
-    MISSING_POLICIES,
     STATUS_ERROR,
     STATUS_MISSING,
     CaseTask,
     safe_score_case,
 )
+from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy
 
 CASE_COLUMNS = (
     "id", "scanner", "split", "seen_in_training", "status", *METRICS, *COUNT_COLUMNS,
@@ -41,6 +41,7 @@ class ScoreResult:
     summary: pd.DataFrame
     unmatched: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    policy: ScoringPolicy = DEFAULT_POLICY
 
     @property
     def n_problems(self) -> int:
@@ -53,22 +54,66 @@ class ScoreResult:
         return self.n_problems == 0
 
     def readable_summary(self) -> pd.DataFrame:
-        """Per-group ``mean ± std`` table for people."""
+        """Per-group ``mean ± std`` table for people (``[mean used for ranking]`` where it
+        differs)."""
         return wide_summary(self.summary)
 
 
-def _case_split(case, manifest: pd.DataFrame) -> str:
-    if case.id in manifest.index and manifest.at[case.id, "split"]:
-        return str(manifest.at[case.id, "split"])
+def _manifest_rows(reference_cases, manifest: pd.DataFrame, check_grid: bool,
+                   notes: list[str]) -> dict[str, pd.Series]:
+    """Manifest rows of the reference subjects it applies to (by id; by id and grid when
+    ``check_grid``); one note for the subjects left ``unknown``."""
+    from wmheval.io.images import ImageError, read_grid
+    from wmheval.io.manifest import grid_matches
+
+    rows: dict[str, pd.Series] = {}
+    mismatched: list[str] = []
+    absent: list[str] = []
+    for case in reference_cases:
+        if case.id not in manifest.index:
+            absent.append(case.id)
+            continue
+        if check_grid:
+            try:
+                size, spacing = read_grid(case.path)
+            except ImageError:
+                size, spacing = (), ()
+            if not grid_matches(manifest, case.id, size, spacing):
+                mismatched.append(case.id)
+                continue
+        rows[case.id] = manifest.loc[case.id]
+    if mismatched:
+        notes.append(f"{len(mismatched)} subject(s) share an id with the bundled 2017 "
+                     f"manifest but not its image grid (size and spacing), so their scanner, "
+                     f"split and seen status are 'unknown': {_listed(mismatched)} (give "
+                     "--manifest FILE to map them)")
+    if absent:
+        notes.append(f"{len(absent)} subject(s) are not in the manifest (scanner "
+                     f"'unknown'): {_listed(absent)}")
+    return rows
+
+
+def _listed(ids: list[str]) -> str:
+    return f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}"
+
+
+def _case_split(case, row: pd.Series | None) -> str:
+    if row is not None and row["split"]:
+        return str(row["split"])
     return case.split_from_path or "unknown"
 
 
 def _select_split(cases, splits: dict[str, str], predicted_ids: set[str], split: str,
-                  notes: list[str]):
+                  notes: list[str], reference_dir: str | Path = ""):
     if split == "all":
         return cases
     if split != "auto":
-        return [c for c in cases if splits[c.id] == split]
+        chosen = [c for c in cases if splits[c.id] == split]
+        if not chosen:
+            present = sorted(set(splits.values()))
+            raise ValueError(f"{reference_dir}: no {split} subjects in the reference (splits "
+                             f"found: {', '.join(present)}); use --split auto or all")
+        return chosen
     present = {splits[c.id] for c in cases}
     keep = {s for s in present if any(splits[c.id] == s and c.id in predicted_ids
                                       for c in cases)}
@@ -81,21 +126,43 @@ def _select_split(cases, splits: dict[str, str], predicted_ids: set[str], split:
     return [c for c in cases if splits[c.id] in keep]
 
 
+def resolve_manifest(reference_dir: str | Path,
+                     manifest: str | Path | pd.DataFrame | None) -> tuple[pd.DataFrame, bool,
+                                                                          str]:
+    """(manifest, check_grid, where): an explicit manifest applies by id; without one, a
+    manifest inside the reference folder (a synthetic challenge's) applies by id; else the
+    bundled 2017 manifest applies only where a subject's image grid is the one it records."""
+    from wmheval.io.manifest import find_data_manifest
+
+    if isinstance(manifest, pd.DataFrame):
+        return manifest, False, "the given manifest"
+    if manifest is not None:
+        return load_manifest(manifest), False, str(manifest)
+    shipped = find_data_manifest(reference_dir)
+    if shipped is not None:
+        return load_manifest(shipped), False, str(shipped)
+    return load_manifest(), True, "the bundled 2017 manifest"
+
+
 def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
-               manifest: pd.DataFrame, rule: str = "official", missing: str = "fail",
-               split: str = "auto") -> tuple[list[CaseTask], pd.DataFrame, pd.DataFrame, list[str]]:
-    """Match reference subjects to predictions: (tasks, case info, unmatched files, notes)."""
-    if missing not in MISSING_POLICIES:
-        raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+               manifest: pd.DataFrame, rule: str = "official", split: str = "auto",
+               check_grid: bool = False
+               ) -> tuple[list[CaseTask], pd.DataFrame, pd.DataFrame, list[str]]:
+    """Match reference subjects to predictions: (tasks, case info, unmatched files, notes).
+
+    A subject takes scanner, split and seen status from ``manifest`` when its id is there
+    (and, with ``check_grid``, its image grid is the recorded one); otherwise ``unknown``.
+    """
     if split not in SPLIT_CHOICES:
         raise ValueError(f"split must be one of {SPLIT_CHOICES}, got {split!r}")
     parse_rule(rule)
     notes: list[str] = []
     reference_cases = find_reference_cases(reference_dir)
     index = index_submission(submission_dir)
-    splits = {c.id: _case_split(c, manifest) for c in reference_cases}
+    rows = _manifest_rows(reference_cases, manifest, check_grid, notes)
+    splits = {c.id: _case_split(c, rows.get(c.id)) for c in reference_cases}
     predicted = set(index.predictions) | set(index.duplicates)
-    selected = _select_split(reference_cases, splits, predicted, split, notes)
+    selected = _select_split(reference_cases, splits, predicted, split, notes, reference_dir)
     all_reference_ids = {c.id for c in reference_cases}
     selected_ids = {c.id for c in selected}
     unmatched = [(str(p), why) for p, why in index.unrecognised]
@@ -109,22 +176,17 @@ def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
     for case in selected:
         tasks.append(CaseTask(
             id=case.id, reference_path=case.path,
-            prediction_path=index.predictions.get(case.id), rule=rule, missing=missing,
+            prediction_path=index.predictions.get(case.id), rule=rule,
             duplicate_paths=tuple(index.duplicates.get(case.id, ()))))
-        known = case.id in manifest.index
+        row = rows.get(case.id)
         info.append({
             "id": case.id,
-            "scanner": str(manifest.at[case.id, "scanner"]) if known else "unknown",
+            "scanner": str(row["scanner"]) if row is not None else "unknown",
             "split": splits[case.id],
-            "seen_in_training": bool(manifest.at[case.id, "seen_in_training"]) if known
-            else pd.NA,
+            "seen_in_training": bool(row["seen_in_training"]) if row is not None else pd.NA,
         })
-    unknown = [t.id for t, i in zip(tasks, info, strict=True) if i["scanner"] == "unknown"]
-    if unknown:
-        notes.append(f"{len(unknown)} subjects are not in the manifest (scanner 'unknown'): "
-                     f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
     unmatched_table = pd.DataFrame(unmatched, columns=["path", "problem"])
-    return tasks, pd.DataFrame(info), unmatched_table, notes
+    return tasks, pd.DataFrame(info, columns=list(CASE_COLUMNS[:4])), unmatched_table, notes
 
 
 def _worker_init() -> None:
@@ -146,7 +208,7 @@ def score_folder(
     *,
     manifest: str | Path | pd.DataFrame | None = None,
     rule: str = "official",
-    missing: str = "fail",
+    policy: ScoringPolicy = DEFAULT_POLICY,
     split: str = "auto",
     jobs: int | None = None,
     write_json: bool = False,
@@ -155,22 +217,28 @@ def score_folder(
 ) -> ScoreResult:
     """Score every reference subject against its prediction, as ``wmheval score`` does.
 
-    ``missing="fail"`` keeps subjects without a prediction as ``status=missing`` (NaN
-    metrics, counted in ``n_missing``); ``missing="empty"`` scores them as empty masks, as
-    challenges do. ``split="auto"`` scores the splits the submission has predictions for.
+    Subjects without a prediction get ``status=missing`` (NaN metrics, counted in
+    ``n_missing``); ``policy`` (:mod:`wmheval.scoring.policy`) says what missing and
+    undefined values count as in the summaries' ``mean_ranked`` (default: an empty mask;
+    fixed values per case). ``manifest``: see :func:`resolve_manifest`. ``split="auto"``
+    scores the splits the submission has predictions for; a split with no reference
+    subject is a ValueError.
     With ``out``, writes ``cases.csv``, ``summary.csv`` (and JSON on request), a readable
     ``summary_table`` in Markdown/LaTeX/HTML, and ``unmatched.csv`` when stray files exist.
     ``on_plan(n_cases)`` and ``on_done(row)`` report progress.
     """
-    table = manifest if isinstance(manifest, pd.DataFrame) else load_manifest(manifest)
+    table, check_grid, _ = resolve_manifest(reference_dir, manifest)
     tasks, info, unmatched, notes = plan_tasks(
-        reference_dir, submission_dir, manifest=table, rule=rule, missing=missing, split=split)
+        reference_dir, submission_dir, manifest=table, rule=rule, split=split,
+        check_grid=check_grid)
     if on_plan:
         on_plan(len(tasks))
     rows = run_tasks(tasks, jobs=jobs, on_done=on_done)
     scored = pd.DataFrame(rows)
     cases = info.merge(scored, on="id", how="left")[list(CASE_COLUMNS)]
-    result = ScoreResult(cases=cases, summary=summarize(cases), unmatched=unmatched, notes=notes)
+    summary, policy_notes = summarize(cases, policy, with_notes=True)
+    result = ScoreResult(cases=cases, summary=summary, unmatched=unmatched,
+                         notes=notes + policy_notes, policy=policy)
     if out is not None:
         write_score_outputs(result, out, write_json=write_json)
     return result
@@ -185,7 +253,9 @@ def write_score_outputs(result: ScoreResult, out: str | Path, write_json: bool =
                write_table(result.summary, out / "summary.csv")]
     written += write_table_formats(result.readable_summary(), out / "summary_table",
                                    formats=("md", "tex", "html"),
-                                   caption="WMH challenge metrics, mean ± std per group")
+                                   caption="WMH challenge metrics, mean ± std of the scored "
+                                   "values per group; [mean used for ranking, with missing "
+                                   f"and undefined values imputed] under {result.policy.name}")
     stale = out / "unmatched.csv"
     if len(result.unmatched):
         written.append(write_table(result.unmatched, stale))
@@ -197,6 +267,9 @@ def write_score_outputs(result: ScoreResult, out: str | Path, write_json: bool =
             "summary": json.loads(result.summary.to_json(orient="records")),
             "unmatched": json.loads(result.unmatched.to_json(orient="records")),
             "notes": result.notes,
+            "policy": {"name": result.policy.name,
+                       "missing": result.policy.missing.value,
+                       "undefined": result.policy.undefined.value},
         }
         written.append(write_text_atomic(out / "scores.json", json.dumps(payload, indent=1)))
     return written
