@@ -134,3 +134,27 @@ def test_cli_show(small_challenge, small_submissions, tmp_path):
     result = runner.invoke(app, ["show", subject["path"], str(tmp_path / "missing.nii.gz"),
                                  "--out", str(tmp_path / "f.png")])
     assert result.exit_code == 1 and "file not found" in result.output
+
+
+def test_ignored_region_drawn_and_in_the_legend_only_when_present(tmp_path):
+    import matplotlib.image
+
+    flair, reference, prediction = _case()
+    purple = COLOURS["ignored (label 2)"]
+    with_ignored = render_overlay(flair, reference, prediction, tmp_path / "a.png", dpi=80)
+    assert _colour_present(matplotlib.image.imread(with_ignored.path), purple)
+    reference[reference == 2] = 0
+    without = render_overlay(flair, reference, prediction, tmp_path / "b.png", dpi=80)
+    assert without.counts["ignored"] == 0
+    assert not _colour_present(matplotlib.image.imread(without.path), purple)
+    for name in ("true positive", "false positive", "false negative"):
+        assert _colour_present(matplotlib.image.imread(without.path), COLOURS[name]), name
+
+
+def test_overlay_is_cropped_to_the_head():
+    from wmheval.plots.overlay import brain_box
+
+    head = np.zeros((4, 40, 40), dtype=np.float32)
+    head[:, 10:25, 12:30] = 100.0
+    box = brain_box(head, margin=2)
+    assert (box[0].start, box[0].stop, box[1].start, box[1].stop) == (8, 27, 10, 32)
