@@ -252,8 +252,11 @@ def test_avd_outlier_does_not_flatten_the_boxes(captured, tmp_path):
     values[:, :, 2] = [[10, 12, 15, 11], [20, 25, 30, 22], [15, 18, 5000, 16]]
     plot_dots_boxes(values, ["a", "b", "c"], tmp_path / "d")
     axes = captured[0].axes
-    avd = axes[2]
-    assert avd.get_yscale() == "log"
+    assert axes[2].get_yscale() == "log"  # AVD
+    assert axes[1].get_yscale() == "log"  # H95 (a missing case scored empty is far off)
+    # the box spans a visible part of the axis despite the 5000 % outlier
+    low, high = axes[2].get_ylim()
+    assert np.log10(30) - np.log10(10) > 0.1 * (np.log10(high) - np.log10(low))
     # every case is a dot: 3 teams x 4 cases on each panel
     for ax in axes:
         dots = sum(len(c.get_offsets()) for c in ax.collections)
@@ -278,6 +281,8 @@ def test_scanner_boxes_show_dots_and_mark_unseen(captured, tmp_path):
         assert "utrecht_philips_3t" in labels
         dots = sum(len(c.get_offsets()) for c in ax.collections)
         assert dots == 12  # 2 teams x 6 cases, each a dot
+    assert [ax.get_yscale() for ax in figure.axes[:5]] == ["linear", "log", "log", "linear",
+                                                           "linear"]
 
 
 def test_weight_heatmap_discloses_every_weight(captured, tmp_path):

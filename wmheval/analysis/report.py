@@ -141,8 +141,8 @@ FIGURE_TEXTS = {
         "Every case, per team and metric",
         "One panel per metric, one column per team in the order of the official ranking. "
         "Each dot is one case; the box spans the middle half of the cases, the line in it "
-        "is the median and the whiskers reach the last case within 1.5 box lengths. AVD is "
-        "on a log axis (values below 0.1 % drawn at 0.1 %) so one bad case does not "
+        "is the median and the whiskers reach the last case within 1.5 box lengths. AVD and "
+        "H95 are on log axes (values below 0.1 drawn at 0.1) so one far-off case does not "
         "flatten the rest. Missing cases count as the worst value of the field when the "
         "policy says so."),
     "podium": (
@@ -196,7 +196,7 @@ FIGURE_TEXTS = {
         "Per-scanner results",
         "One panel per metric; per scanner a box per team with every case as a dot. "
         "Shaded scanners marked unseen were not in the training data, so they measure "
-        "generalisation. AVD is on a log axis."),
+        "generalisation. AVD and H95 are on log axes."),
 }
 """Title and how-to-read text of every figure of the ranking report (also in figures.json)."""
 

@@ -41,7 +41,7 @@ tr.unseen td:first-child{box-shadow:inset 4px 0 0 #e69f00}
 .tag.seen{background:var(--seen);color:#0b4a7a}.tag.unseen{background:var(--unseen);color:#8a4b00}
 figure.fig{display:grid;grid-template-columns:minmax(0,3fr) minmax(14em,1.3fr);gap:1.2em;
 margin:1.2em 0 2em;align-items:start}
-figure.fig img{width:100%;height:auto;border:1px solid var(--line);background:#fff}
+figure.fig img{max-width:100%;height:auto;border:1px solid var(--line);background:#fff}
 figure.fig figcaption{font-size:.93em}
 figure.fig figcaption h3{margin-top:0}
 .links{font-size:.85em;color:var(--muted)}

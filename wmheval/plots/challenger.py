@@ -26,8 +26,10 @@ from wmheval.ranking.minmax import (
     weighted_scores,
 )
 
-AVD_FLOOR = 0.1
-"""AVD values below this (in %) are drawn at it on the log axis."""
+LOG_AXES = {"avd": 0.1, "h95": 0.1}
+"""Metrics drawn on a log axis (one far-off case, e.g. a missing case scored as an empty
+mask, would flatten every box on a linear one), with the floor that values below are drawn
+at (% and mm)."""
 
 
 def _direction(metric: str) -> str:
@@ -49,8 +51,9 @@ def plot_dots_boxes(values: np.ndarray, teams: Sequence[str], stem: str | Path,
                     ) -> list[Path]:
     """Dot-and-box plots: per metric a panel, per team a box with every case as a dot.
 
-    ``values`` is (teams, subjects, metrics) as in ``CaseCube.values``. AVD, whose
-    outliers would flatten the boxes on a linear axis, is drawn on a log axis.
+    ``values`` is (teams, subjects, metrics) as in ``CaseCube.values``. AVD and H95, whose
+    outliers would flatten the boxes on a linear axis, are drawn on log axes
+    (:data:`LOG_AXES`).
     """
     plt = _pyplot()
     values = np.asarray(values, dtype=float)
@@ -60,8 +63,8 @@ def plot_dots_boxes(values: np.ndarray, teams: Sequence[str], stem: str | Path,
                              figsize=(max(5.0, 0.55 * n + 2.0), 2.1 * len(metrics) + 0.4))
     for k, (ax, metric) in enumerate(zip(axes[:, 0], metrics, strict=True)):
         data = [v[np.isfinite(v)] for v in values[:, :, k]]
-        if metric == "avd":
-            data = [np.maximum(d, AVD_FLOOR) for d in data]
+        if metric in LOG_AXES:
+            data = [np.maximum(d, LOG_AXES[metric]) for d in data]
             ax.set_yscale("log")
         keep = [t for t in range(n) if data[t].size]
         if keep:
@@ -74,8 +77,8 @@ def plot_dots_boxes(values: np.ndarray, teams: Sequence[str], stem: str | Path,
             ax.scatter(t + jitter, data[t], s=9, color="#0072B2", alpha=0.65,
                        edgecolors="none", zorder=3)
         label = METRIC_LABELS.get(metric, metric)
-        if metric == "avd":
-            label += ", log axis"
+        if metric in LOG_AXES:
+            label += ", log"
         ax.set_ylabel(f"{label}\n({_direction(metric)})", fontsize=8)
         ax.set_xticks(range(n), list(teams) if k == len(metrics) - 1 else [""] * n,
                       rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center",

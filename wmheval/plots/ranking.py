@@ -191,7 +191,7 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
 
     ``cases`` is a long per-case table with columns ``team, scanner`` and the metrics
     (e.g. ``Field.cases``), optionally ``seen_in_training``: scanners not seen in training
-    are shaded and labelled "unseen". NaN values are left out; AVD is on a log axis.
+    are shaded and labelled "unseen". NaN values are left out; AVD and H95 are on log axes.
     """
     plt = _pyplot()
     teams = list(teams) if teams is not None else list(dict.fromkeys(cases["team"]))
@@ -221,7 +221,7 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
             rows = cases[cases["team"] == team]
             data = [rows.loc[rows["scanner"].astype(str) == s, metric].dropna().to_numpy(
                 dtype=float) for s in scanners]
-            if metric == "avd":
+            if metric in ("avd", "h95"):  # log axes: one far-off case flattens linear ones
                 data = [np.maximum(d, 0.1) for d in data]
             positions = np.arange(len(scanners)) - 0.4 + width * (t + 0.5)
             keep = [k for k, d in enumerate(data) if d.size]
@@ -237,12 +237,13 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
                 jitter = rng.uniform(-0.25, 0.25, data[k].size) * width
                 ax.scatter(positions[k] + jitter, data[k], s=5, color=colors(t % colors.N),
                            edgecolors="black", linewidths=0.2, zorder=3)
-        if metric == "avd":
+        if metric in ("avd", "h95"):
             ax.set_yscale("log")
         ax.set_xticks(np.arange(len(scanners)), labels, fontsize=7)
         ax.set_xlim(-0.5, len(scanners) - 0.5)
         arrow = "higher is better" if HIGHER_IS_BETTER.get(metric, True) else "lower is better"
-        label = METRIC_LABELS.get(metric, metric) + (", log" if metric == "avd" else "")
+        label = METRIC_LABELS.get(metric, metric) + (", log" if metric in ("avd", "h95")
+                                                      else "")
         ax.set_ylabel(f"{label}\n({arrow})", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors(t % colors.N), alpha=0.6)

@@ -112,12 +112,37 @@ def scanner_tables(field: Field, ranking: pd.DataFrame) -> list[tuple[str, bool 
     return result
 
 
+def png_css_width(path: Path) -> float | None:
+    """The width in CSS pixels at which a PNG shows at its print size (pixels and the
+    ``pHYs`` resolution matplotlib writes), so a small figure is not blown up; None when
+    the file has no resolution."""
+    import struct
+
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(1 << 16)
+    except OSError:
+        return None
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    width = struct.unpack(">I", head[16:20])[0]
+    at = head.find(b"pHYs")
+    if at < 0:
+        return None
+    per_metre, _, unit = struct.unpack(">IIB", head[at + 4:at + 13])
+    if unit != 1 or per_metre <= 0:
+        return None
+    return width * 96.0 / (per_metre * 0.0254)
+
+
 def _figure_block(figure: dict, out: Path) -> str:
     png = figure["png"].relative_to(out).as_posix()
+    css = png_css_width(figure["png"])
+    style = f" style='width:{css:.0f}px'" if css else ""
     links = [f"<a href='{_href(png)}'>PNG</a>"]
     if figure.get("svg"):
         links.append(f"<a href='{_href(figure['svg'].relative_to(out).as_posix())}'>SVG</a>")
-    return (f"<figure class='fig'><a href='{_href(png)}'><img src='{_href(png)}' "
+    return (f"<figure class='fig'><a href='{_href(png)}'><img src='{_href(png)}'{style} "
             f"alt='{html.escape(figure['title'])}' loading='lazy'></a><figcaption>"
             f"<h3>{html.escape(figure['title'])}</h3><p>{html.escape(figure['explanation'])}"
             f"</p><p class='links'>{' · '.join(links)}</p></figcaption></figure>")
