@@ -133,9 +133,10 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     with _step(output, "scoring", note):
         for team in teams:
             _score_team(challenge, submissions / team, scores / team, jobs)
-            output.add("Scores per team", scores / team / "summary_table.md",
-                       f"{team}: metrics per scanner, seen/unseen, overall "
-                       f"(cases.csv and summary.csv beside it)")
+            for ext in ("md", "html", "tex"):
+                output.add("Scores per team", scores / team / f"summary_table.{ext}",
+                           f"{team}: metrics per scanner, seen/unseen, overall "
+                           f"(cases.csv and summary.csv beside it)")
     if baseline:
         with _step(output, f"baseline {baseline_model} (CPU training)", note):
             from wmheval_baselines.demo import train_and_predict
@@ -160,11 +161,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     overview = _overview(scores, teams)
     for path in write_table_formats(overview, out / "overview",
                                     caption="Mean metrics per team: all, seen, unseen"):
-        if path.suffix == ".md":
-            output.add("Overview", path, "every team's mean metrics on all, seen and unseen "
-                                         "scanners, as ranked: missing and undefined values "
-                                         "imputed under the scoring policy (also .csv, .tex, "
-                                         ".html)")
+        output.add("Overview", path, "every team's mean metrics on all, seen and unseen "
+                                     "scanners, as ranked: missing and undefined values "
+                                     "imputed under the scoring policy")
 
     with _step(output, "ranking, sensitivity and report (simulated teams)", note):
         team_field = load_field(scores)
@@ -175,10 +174,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
         unseen_ranking = rank_field(load_field(scores, split="unseen"))
         for path in write_ranking(unseen_ranking, out / "ranking_teams_unseen",
                                   caption="Ranking on the unseen scanners only"):
-            if path.suffix == ".md":
-                output.add("Ranking of the simulated teams", path,
-                           "the official ranking on the two unseen scanners only "
-                           "(compare with ranking_teams/ranking)")
+            output.add("Ranking of the simulated teams", path,
+                       "the official ranking on the two unseen scanners only "
+                       "(compare with ranking_teams/ranking)")
     with _step(output, "ranking and sensitivity (published leaderboard)", note):
         from wmheval._resources import published_leaderboard_path
 
@@ -192,10 +190,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
         inserted = rank_field(with_best)
         for path in write_ranking(inserted, out / "ranking_published_plus_team",
                                   caption=f"Published leaderboard with {best} inserted"):
-            if path.suffix == ".md":
-                output.add("The published 2017 leaderboard", path,
-                           f"the best simulated team ({best}) inserted into the published "
-                           "field (synthetic scores: illustrates the mechanics only)")
+            output.add("The published 2017 leaderboard", path,
+                       f"the best simulated team ({best}) inserted into the published "
+                       "field (synthetic scores: illustrates the mechanics only)")
 
     with _step(output, "overlay figures", note):
         cases = pd.read_csv(scores / teams[0] / "cases.csv", dtype={"id": str})
