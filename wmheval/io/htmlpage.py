@@ -27,7 +27,7 @@ table.wmheval-table caption{caption-side:top;text-align:left;font-weight:600;pad
 table.wmheval-table th,table.wmheval-table td{padding:.3em .65em;
 border-bottom:1px solid var(--line);white-space:nowrap}
 table.wmheval-table thead th{background:var(--head);border-bottom:2px solid #9aa7b3;
-vertical-align:bottom;text-align:left}
+vertical-align:bottom;text-align:left;white-space:normal;min-width:3.5em}
 table.wmheval-table th.num,table.wmheval-table td.num{text-align:right}
 table.wmheval-table tbody tr:hover{background:#f3f7fb}
 table.wmheval-table th .unit{font-weight:400;color:var(--muted)}

@@ -172,7 +172,8 @@ def render_overlay(flair: np.ndarray, reference: np.ndarray, prediction: np.ndar
         t1 = np.array(t1, dtype=np.float32)
         panels.append(("T1", t1, _window(t1)))
     names = list(COLOURS)
-    shown = [1, 2, 3, 4] if (classes == 4).any() else [1, 2, 3]  # ignored only when present
+    drawn_ignored = any((classes[index] == 4).any() for index in chosen)
+    shown = [1, 2, 3, 4] if drawn_ignored else [1, 2, 3]  # ignored only where drawn
     lut = np.zeros((5, 4), dtype=np.float32)
     for code, colour in enumerate(COLOURS.values(), start=1):
         lut[code] = (*colour, alpha)

@@ -393,7 +393,7 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
                      if t in slugs else html.escape(str(t)) for t in table["team"]]
             parts.append(f"<h3 id='scanner-{team_slug(scanner)}'>{html.escape(scanner)}{tag}"
                          "</h3><div class='tablewrap'>" + html_table(
-                             table, f"{scanner}: mean per team", cell_html={"team": cells})
+                             table, None, cell_html={"team": cells})
                          + "</div>")
     else:
         parts.append("<p>Per-scanner results need per-case input (a folder of wmheval score "
