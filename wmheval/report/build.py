@@ -280,7 +280,8 @@ def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
     overlay_html = ""
     if figures_html:
         overlay_html = (
-            "<h2 id='overlays'>Best, median and worst case</h2><p>The two axial slices with "
+            "<h2 id='overlays'>Best, median and worst case</h2><p>Among the scored cases "
+            "(missing and failed ones have no picture), by Dice. The two axial slices with "
             "most reference lesion, cropped to the head: FLAIR on the left, on the right "
             "true positives (yellow), false positives (vermillion) and false negatives (sky "
             "blue); the ignored region (label 2, purple) only where present.</p>"
