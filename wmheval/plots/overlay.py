@@ -107,12 +107,13 @@ def _window(image: np.ndarray) -> tuple[float, float]:
 
 def brain_box(flair: np.ndarray, classes: np.ndarray | None = None,
               margin: int = 2) -> tuple[slice, slice]:
-    """In-plane (y, x) bounding box of the head: FLAIR above a fifth of its 99th percentile
-    on any slice, joined with every overlay voxel, plus ``margin`` voxels."""
+    """In-plane (y, x) bounding box of the head, joined with every overlay voxel, plus
+    ``margin`` voxels. Head: voxels above 30 % of the FLAIR's 99th percentile on at least
+    a tenth of the slices (background noise rarely is, slice after slice)."""
     flair = np.nan_to_num(np.asarray(flair, dtype=np.float32))
     positive = flair[flair > 0]
-    level = 0.2 * float(np.percentile(positive, 99)) if positive.size else 0.0
-    mask = (flair > level).any(axis=0)
+    level = 0.3 * float(np.percentile(positive, 99)) if positive.size else 0.0
+    mask = (flair > level).mean(axis=0) >= 0.1
     if classes is not None:
         mask |= (np.asarray(classes) > 0).any(axis=0)
     if not mask.any():
