@@ -33,6 +33,11 @@ def test_every_indexed_file_exists_and_the_index_covers_the_sections(demo_dir):
                     "The published 2017 leaderboard", "Overlays"):
         assert f"## {section}" in index
     assert "<img src=" in (demo_dir / "index.html").read_text()
+    assert "## Reports" in index and "(ranking_teams/index.html)" in index
+    report = (demo_dir / "ranking_teams" / "index.html").read_text()
+    assert "id='leaderboard-table'" in report and "teams/precise.html" in report
+    assert (demo_dir / "ranking_published" / "index.html").is_file()
+    assert (demo_dir / "wmheval_manifest.json").is_file()
 
 
 def test_every_simulated_team_is_scored_per_scanner_and_drawn(demo_dir):

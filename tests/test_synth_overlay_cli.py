@@ -67,8 +67,10 @@ def test_render_png_has_the_three_colours(tmp_path):
 
     flair, reference, prediction = _case()
     out = render_overlay(flair, reference, prediction, tmp_path / "case.png", t1=flair,
-                         spacing=(1.0, 1.0, 3.0), title="hand-made")
-    image = matplotlib.image.imread(out)
+                         spacing=(1.0, 1.0, 3.0), title="hand-made", dpi=110)
+    assert out.counts == {"tp": 8, "fp": 4, "fn": 6, "ignored": 2}
+    assert out.dice == pytest.approx(16 / 26)
+    image = matplotlib.image.imread(out.path)
     assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 400
     for name in ("true positive", "false positive", "false negative"):
         assert _colour_present(image, COLOURS[name]), name
@@ -76,8 +78,11 @@ def test_render_png_has_the_three_colours(tmp_path):
 
 def test_render_svg_and_bad_input(tmp_path):
     flair, reference, prediction = _case()
-    out = render_overlay(flair, reference, prediction, tmp_path / "case.svg", slices=[1])
-    assert "<svg" in out.read_text()[:2000]
+    out = render_overlay(flair, reference, prediction, tmp_path / "case.svg", slices=[1],
+                         style="contour")
+    assert "<svg" in out.path.read_text()[:2000]
+    assert out.slices == (1,) and out.slice_counts[0] == {"tp": 4, "fp": 2, "fn": 3,
+                                                          "ignored": 1}
     with pytest.raises(ValueError, match="size mismatch"):
         render_overlay(flair, reference[:2], prediction, tmp_path / "x.png")
     with pytest.raises(ValueError, match="outside"):
@@ -90,9 +95,9 @@ def test_show_case_reads_files(small_challenge, small_submissions, tmp_path):
     root, table = small_challenge
     out, _ = small_submissions
     subject = table[table["split"] == "test"].iloc[0]
-    path = show_case(subject["path"], out / "noisy" / subject["id"] / "result.nii.gz",
-                     tmp_path / "show.png")
-    assert path.stat().st_size > 10_000
+    figure = show_case(subject["path"], out / "noisy" / subject["id"] / "result.nii.gz",
+                       tmp_path / "show.png", dpi=100)
+    assert figure.path.stat().st_size > 10_000
     with pytest.raises(FileNotFoundError, match="result.nii.gz"):
         show_case(subject["path"], tmp_path / "none" / "result.nii.gz", tmp_path / "s.png")
 
@@ -129,3 +134,27 @@ def test_cli_show(small_challenge, small_submissions, tmp_path):
     result = runner.invoke(app, ["show", subject["path"], str(tmp_path / "missing.nii.gz"),
                                  "--out", str(tmp_path / "f.png")])
     assert result.exit_code == 1 and "file not found" in result.output
+
+
+def test_ignored_region_drawn_and_in_the_legend_only_when_present(tmp_path):
+    import matplotlib.image
+
+    flair, reference, prediction = _case()
+    purple = COLOURS["ignored (label 2)"]
+    with_ignored = render_overlay(flair, reference, prediction, tmp_path / "a.png", dpi=80)
+    assert _colour_present(matplotlib.image.imread(with_ignored.path), purple)
+    reference[reference == 2] = 0
+    without = render_overlay(flair, reference, prediction, tmp_path / "b.png", dpi=80)
+    assert without.counts["ignored"] == 0
+    assert not _colour_present(matplotlib.image.imread(without.path), purple)
+    for name in ("true positive", "false positive", "false negative"):
+        assert _colour_present(matplotlib.image.imread(without.path), COLOURS[name]), name
+
+
+def test_overlay_is_cropped_to_the_head():
+    from wmheval.plots.overlay import brain_box
+
+    head = np.zeros((4, 40, 40), dtype=np.float32)
+    head[:, 10:25, 12:30] = 100.0
+    box = brain_box(head, margin=2)
+    assert (box[0].start, box[0].stop, box[1].start, box[1].stop) == (8, 27, 10, 32)

@@ -34,6 +34,7 @@ class DemoOutput:
     sections: dict[str, list[tuple[Path, str]]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    reports: list[tuple[Path, str]] = field(default_factory=list)
 
     def add(self, section: str, path: Path, description: str) -> None:
         self.sections.setdefault(section, []).append((Path(path), description))
@@ -93,14 +94,14 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
              baseline_epochs: int = 20, baseline_seconds: float = 300.0,
              baseline_model: str = "resunet",
              bootstrap: int = 1000, samples: int = 100_000, jobs: int | None = None,
-             note: Note | None = None) -> DemoOutput:
+             note: Note | None = None, command: str = "wmheval demo") -> DemoOutput:
     """Run the demo into ``out`` and return what it wrote (``out/index.html`` lists it all).
 
     ``baseline=None`` trains the baseline only when torch is installed; ``True`` requires
     it. It trains ``baseline_epochs`` epochs on the CPU (about a minute on 2 cores);
     ``baseline_seconds`` caps the training time. Everything is deterministic from ``seed``.
+    ``command`` is recorded in the reports' provenance.
     """
-    from wmheval.analysis.report import write_ranking_report
     from wmheval.plots.overlay import show_case
     from wmheval.ranking import add_team, load_field, rank_field
     from wmheval.ranking.leaderboard import write_ranking
@@ -132,9 +133,10 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     with _step(output, "scoring", note):
         for team in teams:
             _score_team(challenge, submissions / team, scores / team, jobs)
-            output.add("Scores per team", scores / team / "summary_table.md",
-                       f"{team}: metrics per scanner, seen/unseen, overall "
-                       f"(cases.csv and summary.csv beside it)")
+            for ext in ("md", "html", "tex"):
+                output.add("Scores per team", scores / team / f"summary_table.{ext}",
+                           f"{team}: metrics per scanner, seen/unseen, overall "
+                           f"(cases.csv and summary.csv beside it)")
     if baseline:
         with _step(output, f"baseline {baseline_model} (CPU training)", note):
             from wmheval_baselines.demo import train_and_predict
@@ -159,43 +161,38 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     overview = _overview(scores, teams)
     for path in write_table_formats(overview, out / "overview",
                                     caption="Mean metrics per team: all, seen, unseen"):
-        if path.suffix == ".md":
-            output.add("Overview", path, "every team's mean metrics on all, seen and unseen "
-                                         "scanners, as ranked: missing and undefined values "
-                                         "imputed under the scoring policy (also .csv, .tex, "
-                                         ".html)")
+        output.add("Overview", path, "every team's mean metrics on all, seen and unseen "
+                                     "scanners, as ranked: missing and undefined values "
+                                     "imputed under the scoring policy")
 
-    with _step(output, "ranking and sensitivity (simulated teams)", note):
+    with _step(output, "ranking, sensitivity and report (simulated teams)", note):
         team_field = load_field(scores)
-        for path, description in write_ranking_report(team_field, out / "ranking_teams",
-                                                      bootstrap=bootstrap, seed=seed,
-                                                      samples=samples):
-            output.add("Ranking of the simulated teams", path, description)
+        _report(output, team_field, out / "ranking_teams", "Ranking of the simulated teams",
+                command, {"scores": scores, "reference": challenge}, reference=challenge,
+                bootstrap=bootstrap, seed=seed, samples=samples,
+                title="Simulated teams on the synthetic challenge")
         unseen_ranking = rank_field(load_field(scores, split="unseen"))
         for path in write_ranking(unseen_ranking, out / "ranking_teams_unseen",
                                   caption="Ranking on the unseen scanners only"):
-            if path.suffix == ".md":
-                output.add("Ranking of the simulated teams", path,
-                           "the official ranking on the two unseen scanners only "
-                           "(compare with ranking_teams/ranking)")
+            output.add("Ranking of the simulated teams", path,
+                       "the official ranking on the two unseen scanners only "
+                       "(compare with ranking_teams/ranking)")
     with _step(output, "ranking and sensitivity (published leaderboard)", note):
         from wmheval._resources import published_leaderboard_path
 
         published = load_field(published_leaderboard_path())
-        for path, description in write_ranking_report(published, out / "ranking_published",
-                                                      bootstrap=0, seed=seed,
-                                                      samples=samples):
-            output.add("The published 2017 leaderboard", path, description)
+        _report(output, published, out / "ranking_published", "The published 2017 leaderboard",
+                command, {"leaderboard": published_leaderboard_path()}, bootstrap=0, seed=seed,
+                samples=samples, title="The published MICCAI 2017 WMH leaderboard")
         best = rank_field(team_field).iloc[0]["team"]
         with_best = add_team(published, scores / best, f"{best} (synthetic)")
         output.notes.extend(with_best.notes)
         inserted = rank_field(with_best)
         for path in write_ranking(inserted, out / "ranking_published_plus_team",
                                   caption=f"Published leaderboard with {best} inserted"):
-            if path.suffix == ".md":
-                output.add("The published 2017 leaderboard", path,
-                           f"the best simulated team ({best}) inserted into the published "
-                           "field (synthetic scores: illustrates the mechanics only)")
+            output.add("The published 2017 leaderboard", path,
+                       f"the best simulated team ({best}) inserted into the published "
+                       "field (synthetic scores: illustrates the mechanics only)")
 
     with _step(output, "overlay figures", note):
         cases = pd.read_csv(scores / teams[0] / "cases.csv", dtype={"id": str})
@@ -216,6 +213,20 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                            " scanner): TP, FP, FN in colour")
     write_index(output)
     return output
+
+
+def _report(output: DemoOutput, field, folder: Path, section: str, command: str,
+            inputs: dict[str, Path], **options) -> None:
+    """The ranking analysis and HTML report of ``field`` in ``folder``, indexed first."""
+    from wmheval.analysis.report import write_ranking_report
+    from wmheval.report import make_provenance, write_report
+
+    analysis = {k: options.pop(k) for k in ("bootstrap", "seed", "samples")}
+    provenance = make_provenance(command, inputs, analysis)
+    for path, description in write_ranking_report(field, folder, **analysis):
+        output.add(section, path, description)
+    write_report(field, folder, provenance=provenance, analysis=False, **options)
+    output.reports.append((folder / "index.html", options.get("title") or section))
 
 
 def _policy_html(text: str) -> str:
@@ -256,17 +267,29 @@ def _grouped(entries: list[tuple[Path, str]]) -> list[tuple[list[Path], str]]:
 
 
 def write_index(output: DemoOutput) -> None:
-    """Write ``index.md`` and ``index.html`` listing every file with its description."""
+    """Write ``index.md`` and ``index.html``: the reports first, then every file with its
+    description."""
+    from wmheval.io.htmlpage import page
     from wmheval.scoring.policy import describe_policy
 
     policy = describe_policy()
     lines = ["# wmheval demo", "",
              "Everything below was produced by `wmheval demo` on the synthetic challenge.", "",
              "## Scoring policy", "", policy, ""]
-    parts = ["<!doctype html><meta charset='utf-8'><title>wmheval demo</title>",
-             "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
-             "img{max-width:100%}</style><h1>wmheval demo</h1>",
-             "<h2>Scoring policy</h2>", _policy_html(policy)]
+    parts = ["<h1>wmheval demo</h1><p class='lead'>Everything below was produced by "
+             "<code>wmheval demo</code> on the synthetic challenge.</p>"]
+    if output.reports:
+        lines += ["## Reports", ""]
+        parts.append("<h2>Reports</h2><ul>")
+        for path, title in output.reports:
+            relative = path.relative_to(output.out).as_posix()
+            lines.append(f"- [{title}]({relative})")
+            parts.append(f"<li><a href='{html.escape(relative)}'><b>{html.escape(title)}</b>"
+                         "</a>: leaderboard, per-scanner and per-team pages, figures with "
+                         "how to read them, provenance</li>")
+        lines.append("")
+        parts.append("</ul>")
+    parts += ["<h2>Scoring policy</h2>", _policy_html(policy)]
     for section, entries in output.sections.items():
         lines += [f"## {section}", ""]
         parts.append(f"<h2>{html.escape(section)}</h2><ul>")
@@ -277,13 +300,15 @@ def write_index(output: DemoOutput) -> None:
             name = relative[0].rsplit(".", 1)[0]
             lines.append(f"- `{name}` {links_md}: {description}")
             links_html = " · ".join(
-                f"<a href='{html.escape(r)}'>{html.escape(r.rsplit('.', 1)[-1])}</a>"
-                for r in relative)
+                f"<a href='{html.escape(r.replace(' ', '%20'))}'>"
+                f"{html.escape(r.rsplit('.', 1)[-1])}</a>" for r in relative)
             item = (f"<li><code>{html.escape(name)}</code> {links_html}: "
                     f"{html.escape(description)}")
             images = [r for r in relative if r.endswith(".png")]
             if images:
-                item += f"<br><img src='{html.escape(images[0])}' loading='lazy'>"
+                item += (f"<br><img src='{html.escape(images[0].replace(' ', '%20'))}' "
+                         f"alt='{html.escape(description)}' loading='lazy' "
+                         "style='max-width:100%;max-height:28em'>")
             parts.append(item + "</li>")
         lines.append("")
         parts.append("</ul>")
@@ -295,4 +320,4 @@ def write_index(output: DemoOutput) -> None:
         parts.append("<h2>Notes</h2><ul>" + "".join(
             f"<li>{html.escape(n)}</li>" for n in output.notes) + "</ul>")
     write_text_atomic(output.out / "index.md", "\n".join(lines) + "\n")
-    write_text_atomic(output.out / "index.html", "\n".join(parts) + "\n")
+    write_text_atomic(output.out / "index.html", page("wmheval demo", "\n".join(parts)))

@@ -126,33 +126,163 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
                            f"teams beaten significantly per metric (one-sided Wilcoxon, "
                            f"p-values adjusted: {p_adjust}, alpha {alpha})")
 
+    written += _tables(sweep.named_weights.reset_index(), out / "weights_used",
+                       "the weights of every named weighting (random_k drawn from a uniform "
+                       "Dirichlet with the seed shown in the provenance)")
     if figures:
-        from wmheval.plots.ranking import (
-            plot_bootstrap_blobs,
-            plot_field_dependence,
-            plot_scanner_boxes,
-            plot_scheme_ranks,
-            plot_weight_heatmap,
-        )
-
-        step("figures")
-        written += _described(plot_weight_heatmap(sweep.named, out / "weights_heatmap"),
-                              "heatmap of each team's rank under named weightings")
-        written += _described(plot_scheme_ranks(schemes, scheme_names, out / "schemes_lines"),
-                              "each team's rank under every ranking scheme")
-        written += _described(plot_field_dependence(dependence.summary,
-                                                    out / "field_dependence"),
-                              "leave one team out: order swaps among the other teams")
-        if field.has_cases:
-            written += _described(
-                plot_bootstrap_blobs(boot.distribution, boot.full_positions,
-                                     out / "bootstrap_blobs"),
-                "blob plot of bootstrap rank distributions")
-            written += _described(
-                plot_scanner_boxes(field.cases, out / "scanner_boxes",
-                                   teams=list(ranking["team"])),
-                "per-scanner box plots of each metric per team")
+        written += _figures(field, out, ranking, sweep, schemes, scheme_names,
+                            boot if field.has_cases else None, alpha, step, dependence,
+                            p_adjust)
     return written
+
+
+FIGURE_TEXTS = {
+    "dots_boxes": (
+        "Every case, per team and metric",
+        "One panel per metric, one column per team in the order of the official ranking. "
+        "Each dot is one case; the box spans the middle half of the cases, the line in it "
+        "is the median and the whiskers reach the last case within 1.5 box lengths. AVD and "
+        "H95 are on log axes (values below 0.1 drawn at 0.1) so one far-off case does not "
+        "flatten the rest. Missing cases count as the worst value of the field when the "
+        "policy says so."),
+    "podium": (
+        "Podium: places on each case (Dice)",
+        "For every case the teams are placed 1 (best Dice) to n; a dot shows a team's Dice "
+        "at its place and a grey line joins the dots of one case. Dots high up on the left "
+        "mean good cases won; the bars below count how often each team took each place."),
+    "rank_heatmap": (
+        "Per-case places",
+        "The challenge's rule applied to each case alone (relative min-max ranks of the "
+        "five metrics, equal weights). Column = team in official order, row = place; the "
+        "number is how many cases the team took that place on. A dark diagonal means the "
+        "ranking holds case by case; spread-out columns mean it rests on averages."),
+    "significance_map": (
+        "Significance map",
+        "Per metric, a blue cell means the row team is better than the column team on "
+        "significantly many cases (one-sided Wilcoxon signed-rank test paired by case, "
+        "p-values adjusted over all pairs, Holm by default). Teams are in official order; "
+        "blue above the diagonal only would mean a clean, significant order."),
+    "bootstrap_blobs": (
+        "Bootstrap rank distribution",
+        "The subjects are resampled with replacement and the field re-ranked each time. "
+        "Blob area = share of resamples in which the team (x) got the rank (y); the key on "
+        "the right gives the sizes. The cross is the rank on all data, the bar the "
+        "2.5-97.5 % range. Tall bars mean the rank is not stable under a different test "
+        "set."),
+    "tau_violins": (
+        "Ranking stability (Kendall's tau)",
+        "Kendall's tau between each perturbed ranking and the official one: bootstrap "
+        "resamples of the subjects, and random metric weightings drawn uniformly from the "
+        "simplex. 1 = same order; values near 0 = unrelated orders."),
+    "weights_heatmap": (
+        "Rank under named metric weightings",
+        "Each column is a weighting of the five metrics: default (equal), one metric only, "
+        "leaving one metric out, and five random weightings. The strip on top prints "
+        "every weight, so the random ones are disclosed (also in weights_used.csv). Cell "
+        "= the team's rank under that weighting."),
+    "schemes_lines": (
+        "Rank under other ranking schemes",
+        "Each line is a team; x = ranking scheme (the official relative min-max rule, mean "
+        "or median of per-case ranks, rank-then-aggregate, test-based), y = rank. Crossing "
+        "lines show where the choice of scheme changes the order; teams tied at an end "
+        "share one label."),
+    "field_dependence": (
+        "Field dependence (leave one team out)",
+        "The relative min-max rank of a team depends on who else is in the field. Each bar "
+        "removes one team and counts the pairs of the remaining teams whose order flips "
+        "(details in field_dependence_swaps.csv). No bars means the order of the others "
+        "does not depend on any single team."),
+    "scanner_boxes": (
+        "Per-scanner results",
+        "One panel per metric; per scanner a box per team with every case as a dot. "
+        "Shaded scanners marked unseen were not in the training data, so they measure "
+        "generalisation. AVD and H95 are on log axes."),
+}
+"""Title and how-to-read text of every figure of the ranking report (also in figures.json)."""
+
+
+def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.DataFrame,
+             scheme_names: list[str], boot, alpha: float, step, dependence=None,
+             p_adjust: str = "holm") -> list[tuple[Path, str]]:
+    """Draw the figure set, write ``figures.json`` (report contract 3), return the files."""
+    from wmheval.plots.challenger import (
+        plot_dots_boxes,
+        plot_podium,
+        plot_rank_heatmap,
+        plot_significance_map,
+        plot_tau_violins,
+    )
+    from wmheval.plots.ranking import (
+        plot_bootstrap_blobs,
+        plot_field_dependence,
+        plot_scanner_boxes,
+        plot_scheme_ranks,
+        plot_weight_heatmap,
+    )
+
+    step("figures")
+    order = list(ranking["team"])
+    drawn: list[tuple[str, list[Path]]] = []
+    if field.has_cases:
+        index = [list(field.teams).index(t) for t in order]
+        values = field.cube.values[index]
+        drawn.append(("dots_boxes", plot_dots_boxes(values, order, out / "dots_boxes")))
+        drawn.append(("podium", plot_podium(values, order, out / "podium")))
+        drawn.append(("rank_heatmap", plot_rank_heatmap(values, order, out / "rank_heatmap")))
+        from wmheval.analysis.significance import wilcoxon_wins
+
+        wins = {m: wilcoxon_wins(values[:, :, k], bool(higher_is_better([m])[0]), alpha,
+                                 p_adjust) for k, m in enumerate(METRICS)}
+        drawn.append(("significance_map",
+                      plot_significance_map(wins, order, out / "significance_map", alpha)))
+        drawn.append(("bootstrap_blobs",
+                      plot_bootstrap_blobs(boot.distribution, boot.full_positions,
+                                           out / "bootstrap_blobs")))
+    taus = {"random weightings": sweep.tau.loc[sweep.tau["kind"] == "dirichlet", "tau"]
+            .to_numpy()}
+    if boot is not None:
+        taus = {"bootstrap resamples": boot.tau, **taus}
+    drawn.append(("tau_violins", plot_tau_violins(taus, out / "tau_violins")))
+    drawn.append(("weights_heatmap",
+                  plot_weight_heatmap(sweep.named, out / "weights_heatmap",
+                                      weights=sweep.named_weights)))
+    drawn.append(("schemes_lines", plot_scheme_ranks(schemes, scheme_names,
+                                                     out / "schemes_lines")))
+    if dependence is not None:
+        drawn.append(("field_dependence", plot_field_dependence(dependence.summary,
+                                                                out / "field_dependence")))
+    if field.has_cases:
+        drawn.append(("scanner_boxes", plot_scanner_boxes(field.cases, out / "scanner_boxes",
+                                                          teams=order)))
+    entries, written = [], []
+    for key, paths in drawn:
+        title, text = FIGURE_TEXTS[key]
+        entries.append({"title": title, "explanation": text, "png": f"{key}.png",
+                        "svg": f"{key}.svg"})
+        written += _described(paths, title[0].lower() + title[1:])
+    tables = [{"title": caption, "csv": f"{stem}.csv", "html": f"{stem}.html"}
+              for stem, caption in REPORT_TABLES if (out / f"{stem}.csv").is_file()]
+    import json
+
+    from wmheval.io.atomic import write_text_atomic
+
+    manifest = write_text_atomic(out / "figures.json", json.dumps(
+        {"figures": entries, "tables": tables}, indent=2) + "\n")
+    written.append((manifest, "the figures with their explanations, for the HTML report"))
+    return written
+
+
+REPORT_TABLES = (
+    ("weights_summary", "Rank range over the weight simplex"),
+    ("weights_named", "Rank under named weightings"),
+    ("weights_used", "Weights of the named weightings"),
+    ("weights_tau", "Kendall's tau per weighting"),
+    ("schemes", "Positions under every ranking scheme"),
+    ("bootstrap_summary", "Bootstrap rank distribution per team"),
+    ("bootstrap_tau", "Kendall's tau of the bootstrap rankings"),
+    ("significance_wins", "Teams beaten significantly per metric"),
+)
+"""Tables of the analysis listed in figures.json (stem, title)."""
 
 
 def sensitivity_to_dir(source: str | Path, out: str | Path, *, teams=None, add=(),

@@ -77,6 +77,8 @@ class WeightSensitivity:
     leave-one-out weightings). ``named``: teams x named weightings positions. ``tau``: per
     sampled weighting its kind and Kendall's tau to the default ranking. ``positions``:
     (teams, W) positions for all sampled weightings, ``weights`` their (5, W) matrix.
+    ``named_weights``: metrics x named weightings, the weights behind ``named`` (so the
+    random ones can be disclosed).
     """
 
     summary: pd.DataFrame
@@ -84,6 +86,7 @@ class WeightSensitivity:
     tau: pd.DataFrame
     positions: np.ndarray
     weights: np.ndarray
+    named_weights: pd.DataFrame | None = None
 
 
 def weight_sensitivity(rel: np.ndarray, teams: Sequence[str], n_samples: int = 100_000,
@@ -133,7 +136,10 @@ def weight_sensitivity(rel: np.ndarray, teams: Sequence[str], n_samples: int = 1
                         "tau": taus})
     for k, metric in enumerate(metrics):
         tau[f"w_{metric}"] = weights[k]
-    return WeightSensitivity(summary, named, tau, positions, weights)
+    named_weights = pd.DataFrame(np.stack(list(named_w.values()), axis=1),
+                                 index=pd.Index(list(metrics), name="metric"),
+                                 columns=list(named_w))
+    return WeightSensitivity(summary, named, tau, positions, weights, named_weights)
 
 
 def field_weight_sensitivity(field: Field, **options) -> WeightSensitivity:

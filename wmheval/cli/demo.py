@@ -28,24 +28,35 @@ def demo(
     """
     from rich.console import Console
 
+    from wmheval.cli.outsets import command_line, staged
     from wmheval.demo import run_demo
 
     console = Console(stderr=True)
+    options = {"seed": seed, "baseline": baseline, "baseline_epochs": baseline_epochs,
+               "baseline_seconds": baseline_seconds, "baseline_model": baseline_model,
+               "bootstrap": bootstrap, "samples": samples}
     try:
-        output = run_demo(out, seed=seed, baseline=baseline, baseline_epochs=baseline_epochs,
-                          baseline_seconds=baseline_seconds,
-                          baseline_model=baseline_model, bootstrap=bootstrap, samples=samples,
-                          jobs=jobs or None, note=lambda m: console.print(m, highlight=False))
+        with staged(out, "demo", None, options) as staging:
+            output = run_demo(staging, seed=seed, baseline=baseline,
+                              baseline_epochs=baseline_epochs,
+                              baseline_seconds=baseline_seconds, baseline_model=baseline_model,
+                              bootstrap=bootstrap, samples=samples, jobs=jobs or None,
+                              note=lambda m: console.print(m, highlight=False),
+                              command=command_line())
     except (RuntimeError, ValueError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
+    timings = output.timings
     import pandas as pd
 
     overview = pd.read_csv(out / "overview.csv")
-    columns = ["team", "dice_all", "h95_all", "avd_all", "recall_all", "f1_all", "dice_seen",
+    from wmheval.cli.terminal import console as make_console
+    from wmheval.cli.terminal import overview_table
+
+    columns = ["dice_all", "h95_all", "avd_all", "recall_all", "f1_all", "dice_seen",
                "dice_unseen", "missing_or_failed"]
-    shown = overview[[c for c in columns if c in overview.columns]]
-    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    for name, seconds in output.timings.items():
+    make_console().print(overview_table(overview, columns, "Mean per team (test subjects)"))
+    for name, seconds in timings.items():
         typer.echo(f"{name}: {seconds:.1f} s")
-    typer.echo(f"\nopen {output.index} (or index.md) for every table and figure")
+    typer.echo(f"\nopen {out / 'index.html'} (or index.md) for every table and figure; "
+               f"the reports: {out / 'ranking_teams' / 'index.html'}")

@@ -1,7 +1,10 @@
-"""``wmheval rank`` and ``wmheval sensitivity``: challenge rankings and their sensitivity.
+"""``wmheval rank``, ``sensitivity`` and ``report``: challenge rankings, their sensitivity
+and the HTML report.
 
 Thin wrappers around :func:`wmheval.ranking.leaderboard.rank_to_dir` and
-:func:`wmheval.analysis.report.sensitivity_to_dir`; heavy imports stay inside the commands.
+:func:`wmheval.report.report_to_dir` (``sensitivity`` and ``report``: the analysis and the
+HTML report); every ``--out`` is an output set with a manifest. Heavy imports stay inside
+the commands.
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ def rank(
                                               help=UNDEFINED_HELP),
     manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the table."),
+    ranks: bool = typer.Option(False, "--ranks", help="Also print each metric's relative "
+                               "rank."),
 ) -> None:
     """Rank teams by the challenge's rule: mean relative min-max rank over five metrics.
 
@@ -99,35 +104,32 @@ def rank(
     and OUT/notes.md (the missing/undefined policy and what loading decided). Exits 1 on
     bad input (unreadable file, missing columns, unknown team).
     """
+    from wmheval.cli.outsets import final_path, input_paths, staged
     from wmheval.ranking.inputs import RankingInputError
     from wmheval.ranking.leaderboard import parse_weights, rank_to_dir
 
     try:
-        ranking, paths = rank_to_dir(
-            source, out, teams=_team_selection(team_names, teams),
-            add=_additions(add, name), split=split, weights=parse_weights(weights),
-            missing=missing.value, undefined=undefined.value, manifest=manifest,
-            on_note=_note)
+        additions = _additions(add, name)
+        options = {"split": split, "weights": weights, "missing": missing.value,
+                   "undefined": undefined.value, "teams": _team_selection(team_names, teams)}
+        inputs = input_paths(source, additions, manifest=manifest)
+        with staged(out, "rank", inputs, options) as staging:
+            ranking, paths = rank_to_dir(
+                source, staging, teams=options["teams"], add=additions, split=split,
+                weights=parse_weights(weights), missing=missing.value,
+                undefined=undefined.value, manifest=manifest, on_note=_note)
+        paths = [final_path(p, staging, out) for p in paths]
     except (RankingInputError, ValueError, OSError) as error:
         _fail(error)
     if not quiet:
-        from rich.console import Console
-        from rich.table import Table
+        from wmheval.cli.terminal import console as make_console
+        from wmheval.cli.terminal import ranking_tables
 
-        table = Table(title=f"Ranking ({split}; {missing.value}/{undefined.value})")
-        columns = ["position", "team", "score", "dice", "h95", "avd", "recall", "f1"]
-        for column in columns:
-            table.add_column("#" if column == "position" else column,
-                             justify="left" if column == "team" else "right")
-        for _, row in ranking.iterrows():
-            flag = "" if bool(row["comparable"]) else " *"
-            table.add_row(str(row["position"]), str(row["team"]) + flag,
-                          *[f"{row[c]:.3f}" for c in columns[2:]])
-        console = Console()
-        console.print(table)
-        if not ranking["comparable"].all():
-            console.print("* not comparable: scored on other subjects than the field's "
-                          "case set (see notes.md)", highlight=False)
+        console = make_console()
+        for table in ranking_tables(ranking, show_ranks=ranks):
+            if table.title == "Ranking":
+                table.title = f"Ranking ({split}; {missing.value}/{undefined.value})"
+            console.print(table)
         console.print(f"written: {', '.join(str(p) for p in paths)}", highlight=False)
 
 
@@ -166,28 +168,94 @@ def sensitivity(
     Means-only inputs (the published leaderboard) get the weight sweep and the schemes that
     need only means; per-case inputs get everything, plus figures (PNG and SVG).
     """
+    _run_report("sensitivity", source, out, team_names=team_names, teams=teams, add=add,
+                name=name, split=split, missing=missing.value, undefined=undefined.value,
+                manifest=manifest, quiet=quiet,
+                analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
+                          "grid_steps": grid_steps, "alpha": alpha, "ties": ties.value,
+                          "p_adjust": p_adjust.value, "figures": not no_figures})
+
+
+def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add, name,
+                split: str, missing: str, undefined: str, manifest: Path | None, quiet: bool,
+                analysis: dict, reference: Path | None = None,
+                predictions: Path | None = None, extra: list[Path] | None = None,
+                title: str | None = None) -> None:
+    """Shared body of `sensitivity` and `report`: the analysis and the HTML pages, written
+    as one output set."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-    from wmheval.analysis.report import sensitivity_to_dir
+    from wmheval.cli.outsets import command_line, final_path, input_paths, staged
     from wmheval.ranking.inputs import RankingInputError
+    from wmheval.report import make_provenance, report_to_dir
+    from wmheval.report.figuresets import FigureSetError
 
     console = Console()
     try:
-        with Progress(SpinnerColumn(), "[progress.description]{task.description}",
-                      TimeElapsedColumn(), disable=quiet, transient=True,
-                      console=console) as progress:
+        additions = _additions(add, name)
+        inputs = input_paths(source, additions, reference=reference, predictions=predictions,
+                             manifest=manifest)
+        for k, folder in enumerate(extra or [], start=1):
+            inputs[f"extra_{k}"] = Path(folder)
+        options = {"split": split, "missing": missing, "undefined": undefined,
+                   "teams": _team_selection(team_names, teams), **analysis}
+        with staged(out, command, inputs, options) as staging, \
+                Progress(SpinnerColumn(), "[progress.description]{task.description}",
+                         TimeElapsedColumn(), disable=quiet, transient=True,
+                         console=console) as progress:
             task = progress.add_task("loading", total=None)
-            written = sensitivity_to_dir(
-                source, out, teams=_team_selection(team_names, teams),
-                add=_additions(add, name), split=split, missing=missing.value,
-                undefined=undefined.value, manifest=manifest, on_note=_note,
-                ties=ties.value, p_adjust=p_adjust.value, bootstrap=bootstrap, seed=seed,
-                samples=samples,
-                grid_steps=grid_steps, alpha=alpha, figures=not no_figures,
-                progress=lambda message: progress.update(task, description=message))
-    except (RankingInputError, ValueError, OSError) as error:
+            provenance = make_provenance(command_line(), inputs, options)
+            written = report_to_dir(
+                source, staging, teams=options["teams"], add=additions, split=split,
+                missing=missing, undefined=undefined, manifest=manifest, on_note=_note,
+                reference=reference, predictions=predictions, extra_sets=extra or (),
+                provenance=provenance, title=title,
+                progress=lambda message: progress.update(task, description=message),
+                **analysis)
+        written = [final_path(p, staging, out) for p in written]
+    except (RankingInputError, FigureSetError, ValueError, OSError) as error:
         _fail(error)
     if not quiet:
-        for path, description in written:
-            console.print(f"{path}: {description}", highlight=False)
+        console.print(f"{len(written)} files written to {out}; open {out / 'index.html'}",
+                      highlight=False)
+
+
+@app.command()
+def report(
+    source: Path = typer.Argument(..., metavar="INPUT", help=INPUT_HELP),
+    team_names: list[str] | None = typer.Argument(
+        None, metavar="[TEAM]...", help="Report only these teams (added teams always stay)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the report (index.html)."),
+    reference: Path | None = typer.Option(None, "--reference", help="Reference folder "
+                                          "(release layout) to draw each team's best, "
+                                          "median and worst case."),
+    predictions: Path | None = typer.Option(None, "--predictions", help="Folder of team "
+                                            "submission folders, used when the prediction "
+                                            "paths in cases.csv no longer exist."),
+    extra: list[Path] | None = typer.Option(None, "--extra", help="A folder with a "
+                                            "figures.json to add as a section (repeatable)."),
+    title: str | None = typer.Option(None, "--title", help="Title of the report."),
+    teams: Path | None = typer.Option(None, "--teams", help="File with team names to keep."),
+    add: list[Path] | None = typer.Option(None, "--add", help="Insert a team (repeatable)."),
+    name: list[str] | None = typer.Option(None, "--name", help="Name for the matching --add."),
+    split: str = typer.Option("all", "--split", help=SPLIT_HELP),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples."),
+    samples: int = typer.Option(100_000, "--samples", help="Random Dirichlet weightings."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (weights and bootstrap)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the tests."),
+    missing: MissingPolicy = typer.Option(DEFAULT_POLICY.missing.value, "--missing",
+                                          help=MISSING_HELP),
+    undefined: UndefinedPolicy = typer.Option(DEFAULT_POLICY.undefined.value, "--undefined",
+                                              help=UNDEFINED_HELP),
+    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
+) -> None:
+    """An HTML report for a paper: sortable leaderboard, per-scanner and per-team pages,
+    challengeR's figures with how to read them, and provenance. Works offline."""
+    _run_report("report", source, out, team_names=team_names, teams=teams, add=add, name=name,
+                split=split, missing=missing.value, undefined=undefined.value,
+                manifest=manifest, quiet=quiet,
+                analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
+                          "alpha": alpha},
+                reference=reference, predictions=predictions, extra=extra, title=title)

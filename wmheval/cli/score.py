@@ -19,44 +19,41 @@ from wmheval.cli.policy_options import (
 RULES_HELP = "official (default), nonzero, or threshold:T (foreground iff value >= T)"
 
 
-def print_score_report(result, out: Path | None) -> None:
-    """Print the per-group summary, problems and notes of a scoring run."""
-    import sys
+def print_score_report(result, out: Path | None, show_std: bool = False,
+                       width: int | None = None) -> None:
+    """Print the per-group means (std with ``show_std``), problems and notes of a run.
 
-    from rich.console import Console
-    from rich.table import Table
+    Tables fit 80 columns; message lines are not hard-wrapped, so the file names they carry
+    stay whole (copyable) and the terminal folds them.
+    """
+    from wmheval.cli.terminal import console as make_console
+    from wmheval.cli.terminal import summary_tables
 
-    # Wide enough for the table when the output goes to a file or a pipe.
-    console = Console(width=None if sys.stdout.isatty() else 150)
-    table = Table(title="WMH challenge metrics (mean ± std)")
-    readable = result.readable_summary()
-    for column in readable.columns:
-        table.add_column(str(column), justify="left" if column == "group" else "right",
-                         no_wrap=column == "group")
-    for _, row in readable.iterrows():
-        table.add_row(*[str(v) for v in row.tolist()])
-    console.print(table)
+    console = make_console(width)
+    for table in summary_tables(result.summary, show_std):
+        console.print(table)
     from wmheval.scoring.case import SCORED_STATUSES
 
     problems = result.cases[~result.cases["status"].isin(SCORED_STATUSES)]
     for _, row in problems.iterrows():
-        console.print(f"[red]{row['status']}[/red] {row['id']}: {row['error']}", highlight=False)
+        console.print(f"[red]{row['status']}[/red] {row['id']}: {row['error']}",
+                      highlight=False, soft_wrap=True)
     for _, row in result.unmatched.iterrows():
         console.print(f"[yellow]unmatched[/yellow] {row['path']}: {row['problem']}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     warned = result.cases[result.cases["warnings"].fillna("").astype(str) != ""]
     for _, row in warned.iterrows():
         console.print(f"[yellow]warning[/yellow] {row['id']}: {row['warnings']}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     for note in result.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
     console.print(f"policy: {result.policy.name} (bracketed means include the imputed "
-                  "values; see docs/ranking.md)", highlight=False)
+                  "values; see docs/ranking.md)", highlight=False, soft_wrap=True)
     if out is not None:
         from wmheval.io.paths import display_path
 
         console.print(f"tables written to {display_path(out)}/ (cases.csv, summary.csv, "
-                      "summary_table.*)", highlight=False)
+                      "summary_table.*)", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -87,6 +84,7 @@ def score(
                                          "'local' (a local cluster of --jobs workers) or a "
                                          "scheduler address such as tcp://host:8786."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    std: bool = typer.Option(False, "--std", help="Also print the standard deviations."),
 ) -> None:
     """Score a folder of predicted segmentations exactly as the official challenge does.
 
@@ -120,7 +118,7 @@ def score(
         typer.echo(f"error: {display_text(str(error))}", err=True)
         raise typer.Exit(2) from None
     if not quiet:
-        print_score_report(result, out)
+        print_score_report(result, out, show_std=std)
     if not result.ok:
         typer.echo(f"{result.n_problems} problem(s): see the status column"
                    f"{' and unmatched.csv' if len(result.unmatched) else ''}", err=True)

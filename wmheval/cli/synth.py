@@ -83,14 +83,18 @@ def show_command(
                                      "default: the 3 slices with most lesion."),
     title: str = typer.Option(None, "--title", help="Figure title."),
     no_t1: bool = typer.Option(False, "--no-t1", help="Leave out the T1 column."),
+    contour: bool = typer.Option(False, "--contour", help="Outline the classes instead of "
+                                 "filling them."),
 ) -> None:
     """Draw FLAIR/T1 slices with true positives, false positives and false negatives."""
     from wmheval.plots.overlay import show_case
 
     try:
-        path = show_case(subject_dir, prediction, out, slices=slices or None, title=title,
-                         with_t1=not no_t1)
+        figure = show_case(subject_dir, prediction, out, slices=slices or None, title=title,
+                           with_t1=not no_t1, style="contour" if contour else "fill")
     except (ValueError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"wrote {path}")
+    counts = figure.counts
+    typer.echo(f"wrote {figure.path} (TP {counts['tp']}, FP {counts['fp']}, FN {counts['fn']} "
+               f"voxels, Dice {figure.dice:.3f})")

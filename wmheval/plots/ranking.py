@@ -32,7 +32,7 @@ def _pyplot():
     return plt
 
 
-def save_figure(figure, stem: str | Path, dpi: int = 150) -> list[Path]:
+def save_figure(figure, stem: str | Path, dpi: int = 300) -> list[Path]:
     """Save ``figure`` as ``stem.png`` and ``stem.svg`` (atomically) and close it."""
     stem = Path(stem)
     paths = []
@@ -51,40 +51,77 @@ def plot_bootstrap_blobs(distribution: pd.DataFrame, full_positions: Sequence[in
     """Blob plot: x = teams (full-data order), y = rank, blob area = share of resamples.
 
     ``distribution`` is teams x positions (shares), as in ``BootstrapResult.distribution``;
-    a black cross marks each team's full-data position and a bar its 2.5-97.5 % range.
+    a black cross marks each team's full-data position and a bar its 2.5-97.5 % range. The
+    key of blob sizes and the marks sits outside the axes, so it never covers a blob.
     """
     plt = _pyplot()
     order = np.argsort(np.asarray(full_positions), kind="stable")
     shares = distribution.to_numpy(dtype=float)[order]
     teams = list(distribution.index[order])
     n, n_ranks = shares.shape
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.28 * n + 2), max(3.5, 0.2 * n_ranks + 2)))
+    scale = 500 * min(1.0, 12 / max(n, 1))
+
+    def area(share):
+        return scale * np.asarray(share) + 2
+
+    fig, ax = plt.subplots(layout="constrained",
+                           figsize=(max(4.5, 0.32 * n + 3.2), max(3.5, 0.22 * n_ranks + 2)))
     xs, ys = np.nonzero(shares > 0)
-    ax.scatter(xs, ys + 1, s=600 * shares[xs, ys] * min(1.0, 12 / max(n, 1)) + 2,
-               color="tab:blue", alpha=0.6, edgecolors="none")
+    ax.scatter(xs, ys + 1, s=area(shares[xs, ys]), color="#0072B2", alpha=0.6,
+               edgecolors="none")
     ranks = np.arange(1, n_ranks + 1)
     cumulative = np.cumsum(shares, axis=1)
     low = ranks[np.argmax(cumulative >= 0.025, axis=1)]
     high = ranks[np.argmax(cumulative >= 0.975, axis=1)]
-    ax.vlines(np.arange(n), low, high, color="black", linewidth=0.8)
+    ax.vlines(np.arange(n), low, high, color="black", linewidth=0.8,
+              label="2.5-97.5 % of resamples")
     ax.scatter(np.arange(n), np.asarray(full_positions)[order], marker="x", color="black",
                s=18, zorder=3, label="full-data position")
     ax.plot([0, n - 1], [1, n], color="grey", linewidth=0.5, linestyle=":")
     ax.set_xticks(np.arange(n), teams, rotation=90, fontsize=max(5, 10 - n // 10))
     ax.set_ylim(n_ranks + 0.5, 0.5)
+    ax.set_xlim(-0.7, n - 0.3)
     ax.set_ylabel("rank (1 = best)")
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    handles, labels = ax.get_legend_handles_labels()
+    for share in (0.1, 0.5, 1.0):
+        handles.append(ax.scatter([], [], s=area(share), color="#0072B2", alpha=0.6,
+                                  edgecolors="none"))
+        labels.append(f"{share:.0%} of resamples")
+    fig.legend(handles, labels, loc="outside right center", fontsize=7, frameon=False,
+               labelspacing=1.6, borderpad=1.0)
     return save_figure(fig, stem)
 
 
 def plot_weight_heatmap(named: pd.DataFrame, stem: str | Path,
-                        title: str = "Rank under each metric weighting") -> list[Path]:
-    """Heatmap of ranks: rows = teams (default order), columns = named weightings."""
+                        title: str = "Rank under each metric weighting",
+                        weights: pd.DataFrame | None = None) -> list[Path]:
+    """Heatmap of ranks: rows = teams (default order), columns = named weightings.
+
+    ``weights`` (metrics x weightings, e.g. ``named_weight_table``) is drawn as a strip
+    above the heatmap with every weight printed, so random weightings are disclosed.
+    """
     plt = _pyplot()
     table = named.sort_values(named.columns[0], kind="stable")
     n, k = table.shape
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * k + 3), max(3.0, 0.22 * n + 1.5)))
+    strip = weights is not None
+    height = max(3.0, 0.22 * n + 1.5) + (1.3 if strip else 0)
+    fig = plt.figure(layout="constrained", figsize=(max(5.0, 0.55 * k + 3), height))
+    if strip:
+        top, ax = fig.subplots(2, 1, sharex=True,
+                               height_ratios=(1.0, max(1.5, 0.22 * n + 0.5)))
+        w = weights.reindex(columns=list(table.columns)).to_numpy(dtype=float)
+        top.imshow(w, aspect="auto", cmap="Greys", vmin=0, vmax=1.6, interpolation="nearest")
+        for (r, c), value in np.ndenumerate(w):
+            top.text(c, r, f"{value:.2f}".lstrip("0") if value < 1 else "1", ha="center",
+                     va="center", fontsize=5.5)
+        top.set_yticks(range(len(weights.index)),
+                       [METRIC_LABELS.get(m, m).split(" (")[0] for m in weights.index],
+                       fontsize=7)
+        top.set_title("weights of each weighting (columns sum to 1)", fontsize=8)
+        top.tick_params(axis="x", bottom=False)
+    else:
+        ax = fig.subplots()
     image = ax.imshow(table.to_numpy(dtype=float), aspect="auto", cmap="viridis_r",
                       interpolation="nearest")
     ax.set_xticks(np.arange(k), list(table.columns), rotation=60, ha="right", fontsize=8)
@@ -93,43 +130,68 @@ def plot_weight_heatmap(named: pd.DataFrame, stem: str | Path,
         for (r, c), value in np.ndenumerate(table.to_numpy()):
             ax.text(c, r, str(int(value)), ha="center", va="center", fontsize=6,
                     color="white" if value > n / 2 else "black")
-    fig.colorbar(image, ax=ax, label="rank (1 = best)")
-    ax.set_title(title)
+    bar = fig.colorbar(image, ax=ax, label="rank (1 = best)")
+    from matplotlib.ticker import MaxNLocator
+
+    bar.locator = MaxNLocator(integer=True)
+    bar.update_ticks()
+    fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem)
+
+
+def _tied_labels(ranks: np.ndarray, names: Sequence[str]) -> dict[float, str]:
+    """One label per distinct rank: tied teams share it as ``"a, b"`` (never overprinted)."""
+    labels: dict[float, list[str]] = {}
+    for rank, name in zip(ranks, names, strict=True):
+        if np.isfinite(rank):
+            labels.setdefault(float(rank), []).append(str(name))
+    return {rank: ", ".join(group) for rank, group in sorted(labels.items())}
 
 
 def plot_scheme_ranks(schemes: pd.DataFrame, scheme_names: Sequence[str], stem: str | Path,
                       title: str = "Rank under each ranking scheme") -> list[Path]:
-    """Line plot: x = schemes, y = rank, one line per team (from ``compare_schemes``)."""
+    """Line plot: x = schemes, y = rank, one line per team (from ``compare_schemes``).
+
+    Teams tied at the first or last scheme share one label (``"a, b"``), so tied names are
+    never printed over each other.
+    """
     plt = _pyplot()
     n = len(schemes)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(scheme_names) + 2),
+    fontsize = max(5, 9 - n // 12)
+    fig, ax = plt.subplots(layout="constrained",
+                           figsize=(max(6.0, 1.3 * len(scheme_names) + 3),
                                     max(3.5, 0.2 * n + 1.5)))
     xs = np.arange(len(scheme_names))
     colors = plt.get_cmap("tab20" if n > 10 else "tab10")
-    for row, (_, team) in enumerate(schemes.iterrows()):
-        ranks = team[list(scheme_names)].to_numpy(dtype=float)
-        ax.plot(xs, ranks, marker="o", markersize=3, linewidth=1,
+    table = schemes[list(scheme_names)].to_numpy(dtype=float)
+    for row in range(n):
+        ax.plot(xs, table[row], marker="o", markersize=3, linewidth=1,
                 color=colors(row % colors.N), alpha=0.85)
-        ax.text(xs[-1] + 0.08, ranks[-1], str(team["team"]), va="center",
-                fontsize=max(5, 9 - n // 12))
-        ax.text(xs[0] - 0.08, ranks[0], str(team["team"]), va="center", ha="right",
-                fontsize=max(5, 9 - n // 12))
+    names = [str(t) for t in schemes["team"]]
+    for column, x, ha, dx in ((0, xs[0], "right", -0.1), (-1, xs[-1], "left", 0.1)):
+        for rank, label in _tied_labels(table[:, column], names).items():
+            ax.text(x + dx, rank, label, va="center", ha=ha, fontsize=fontsize)
     ax.set_xticks(xs, list(scheme_names), rotation=20)
-    ax.set_xlim(-0.9, len(scheme_names) - 0.1)
+    longest = max((len(label) for c in (0, -1)
+                   for label in _tied_labels(table[:, c], names).values()), default=8)
+    margin = 0.25 + 0.07 * longest
+    ax.set_xlim(-margin, len(scheme_names) - 1 + margin)
     ax.set_ylim(n + 0.5, 0.5)
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("rank (1 = best)")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     return save_figure(fig, stem)
 
 
 def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
                        metrics: Sequence[str] = METRICS, teams: Sequence[str] | None = None,
                        title: str = "Per-scanner results") -> list[Path]:
-    """Box plots: one panel per metric, x = scanners, one box per team within each scanner.
+    """Box plots: one panel per metric, x = scanners, one box per team within each scanner,
+    every case as a dot on its box (boxes from a handful of cases say little alone).
 
     ``cases`` is a long per-case table with columns ``team, scanner`` and the metrics
-    (e.g. ``Field.cases``); NaN values are left out.
+    (e.g. ``Field.cases``), optionally ``seen_in_training``: scanners not seen in training
+    are shaded and labelled "unseen". NaN values are left out; AVD and H95 are on log axes.
     """
     plt = _pyplot()
     teams = list(teams) if teams is not None else list(dict.fromkeys(cases["team"]))
@@ -137,35 +199,58 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
     from wmheval.io.manifest import SCANNER_ORDER
 
     scanners.sort(key=lambda s: (SCANNER_ORDER.index(s) if s in SCANNER_ORDER else 99, s))
+    unseen = set()
+    if "seen_in_training" in cases:
+        seen_flags = cases.assign(scanner=cases["scanner"].astype(str)).groupby("scanner")[
+            "seen_in_training"].agg(lambda v: v.astype(str).str.lower().isin(
+                ["true", "1", "yes"]).any())
+        unseen = {s for s in scanners if s in seen_flags and not seen_flags[s]}
     n_t = len(teams)
     width = 0.8 / max(n_t, 1)
     colors = plt.get_cmap("tab20" if n_t > 10 else "tab10")
-    fig, axes = plt.subplots(len(metrics), 1, squeeze=False,
-                             figsize=(max(6.0, len(scanners) * (0.25 * n_t + 1.2)),
-                                      2.6 * len(metrics)))
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(len(metrics), 1, squeeze=False, layout="constrained",
+                             figsize=(max(7.0, len(scanners) * (0.3 * n_t + 1.2)),
+                                      2.3 * len(metrics) + 0.8))
+    labels = [f"{s}\n(unseen)" if s in unseen else s for s in scanners]
     for ax, metric in zip(axes[:, 0], metrics, strict=True):
+        for k, scanner in enumerate(scanners):
+            if scanner in unseen:
+                ax.axvspan(k - 0.45, k + 0.45, color="#fdf0e6", zorder=0)
         for t, team in enumerate(teams):
             rows = cases[cases["team"] == team]
-            data = [rows.loc[rows["scanner"].astype(str) == s, metric].dropna().to_numpy()
-                    for s in scanners]
+            data = [rows.loc[rows["scanner"].astype(str) == s, metric].dropna().to_numpy(
+                dtype=float) for s in scanners]
+            if metric in ("avd", "h95"):  # log axes: one far-off case flattens linear ones
+                data = [np.maximum(d, 0.1) for d in data]
             positions = np.arange(len(scanners)) - 0.4 + width * (t + 0.5)
             keep = [k for k, d in enumerate(data) if d.size]
             if not keep:
                 continue
             parts = ax.boxplot([data[k] for k in keep], positions=positions[keep],
-                               widths=width * 0.9, patch_artist=True, showfliers=True,
-                               flierprops={"markersize": 2})
+                               widths=width * 0.85, patch_artist=True, showfliers=False,
+                               medianprops={"color": "black", "linewidth": 0.8})
             for box in parts["boxes"]:
                 box.set_facecolor(colors(t % colors.N))
-                box.set_alpha(0.8)
-        ax.set_xticks(np.arange(len(scanners)), scanners, fontsize=8)
+                box.set_alpha(0.45)
+            for k in keep:
+                jitter = rng.uniform(-0.25, 0.25, data[k].size) * width
+                ax.scatter(positions[k] + jitter, data[k], s=5, color=colors(t % colors.N),
+                           edgecolors="black", linewidths=0.2, zorder=3)
+        if metric in ("avd", "h95"):
+            ax.set_yscale("log")
+        ax.set_xticks(np.arange(len(scanners)), labels, fontsize=7)
+        ax.set_xlim(-0.5, len(scanners) - 0.5)
         arrow = "higher is better" if HIGHER_IS_BETTER.get(metric, True) else "lower is better"
-        ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)}\n({arrow})", fontsize=8)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colors(t % colors.N)) for t in range(n_t)]
-    fig.legend(handles, teams, loc="upper center", ncol=min(n_t, 6), fontsize=8,
-               bbox_to_anchor=(0.5, 1.0 + 0.02 * ((n_t + 5) // 6)))
-    fig.suptitle(title, y=1.0 + 0.04 * ((n_t + 5) // 6) + 0.02)
-    fig.tight_layout()
+        label = METRIC_LABELS.get(metric, metric) + (", log" if metric in ("avd", "h95")
+                                                      else "")
+        ax.set_ylabel(f"{label}\n({arrow})", fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors(t % colors.N), alpha=0.6)
+               for t in range(n_t)]
+    fig.legend(handles, teams, loc="outside lower center", ncol=min(n_t, 7), fontsize=8,
+               frameon=False)
+    fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem)
 
 

@@ -1,0 +1,132 @@
+"""Tables for the terminal that read well at 80 columns (rich): names never truncated,
+numbers with each metric's decimals, std in a separate table, counts in a footer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+METRIC_ORDER = ("dice", "h95", "avd", "recall", "f1")
+SHORT = {"dice": ("Dice", "↑"), "h95": ("H95", "mm ↓"), "avd": ("AVD", "% ↓"),
+         "recall": ("Recall", "↑"), "f1": ("F1", "↑"), "score": ("Score", "↓")}
+SHORT.update({f"{m}_{g}": (SHORT[m][0], f"{g} {SHORT[m][1][-1]}")
+              for m in METRIC_ORDER for g in ("all", "seen", "unseen")})
+SHORT["missing_or_failed"] = ("Missing", "or failed")
+"""Two-line headers (name, then unit and better-direction) keep the columns narrow."""
+DECIMALS = {"dice": 3, "h95": 2, "avd": 1, "recall": 3, "f1": 3, "score": 4}
+
+
+def console(width: int | None = None):
+    """A rich Console; 80 columns when the output is not a terminal (pipes, files)."""
+    import sys
+
+    from rich.console import Console
+
+    if width is None and not sys.stdout.isatty():
+        width = 80
+    return Console(width=width, highlight=False)
+
+
+def number(value, metric: str) -> str:
+    """A metric value with its decimals (``dice_seen`` as Dice); ``n/a`` for NaN."""
+    metric = metric.split("_")[0] if metric.split("_")[0] in DECIMALS else metric
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "n/a" if value != value else f"{value:.{DECIMALS.get(metric, 3)}f}"
+
+
+def _table(title: str, first: str, first_values: Sequence[str], columns: Sequence[str],
+           rows: Sequence[Sequence[str]], caption: str | None = None,
+           extra_first: tuple[str, Sequence[str]] | None = None, arrows: bool = True):
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
+                  collapse_padding=True, show_edge=False,
+                  caption=caption, caption_justify="left", title_justify="left")
+    if extra_first is not None:
+        table.add_column(extra_first[0], justify="right", no_wrap=True,
+                         min_width=max(len(v) for v in [extra_first[0], *extra_first[1]]))
+    width = max([len(first), *(len(v) for v in first_values)])
+    table.add_column(first, justify="left", no_wrap=True, min_width=width)
+    for k, column in enumerate(columns):
+        label, arrow = SHORT.get(column, (column, ""))
+        arrow = arrow if arrows else arrow.rstrip("↑↓ ")
+        widest = max([len(label), len(arrow), *(len(row[k]) for row in rows)])
+        table.add_column(f"{label}\n{arrow}" if arrow else label, justify="right",
+                         no_wrap=True, min_width=widest)
+    for k, (name, row) in enumerate(zip(first_values, rows, strict=True)):
+        cells = [name, *row]
+        if extra_first is not None:
+            cells.insert(0, extra_first[1][k])
+        table.add_row(*cells)
+    return table
+
+
+def summary_tables(summary: pd.DataFrame, show_std: bool = False) -> list:
+    """The mean table of a ``summary.csv`` (one row per group) and, with ``show_std``, a
+    second table of standard deviations; counts go in the caption (footer)."""
+    groups = list(dict.fromkeys(summary["group"].astype(str)))
+    metrics = [m for m in METRIC_ORDER if m in set(summary["metric"])]
+    means, stds, counts = [], [], []
+    for group in groups:
+        block = summary[summary["group"].astype(str) == group].set_index("metric")
+        means.append([number(block.at[m, "mean"], m) for m in metrics])
+        stds.append([number(block.at[m, "std"], m) for m in metrics])
+        first = block.iloc[0]
+        counts.append((int(first["n_cases"]), int(first["n_missing"]), int(first["n_failed"]),
+                       int(block["n_undefined"].sum())))
+    everything = counts[groups.index("all")] if "all" in groups else counts[0]
+    footer = (f"{everything[0]} cases: {everything[0] - everything[1] - everything[2]} scored, "
+              f"{everything[1]} missing, {everything[2]} failed; {everything[3]} undefined "
+              "metric values. Means over scored values; n = cases per group.")
+    rows = [[*row, str(c[0])] for row, c in zip(means, counts, strict=True)]
+    tables = [_table("WMH challenge metrics (mean)", "group", groups, [*metrics, "n"], rows,
+                     caption=footer)]
+    if show_std:
+        tables.append(_table("Standard deviation", "group", groups, metrics, stds))
+    return tables
+
+
+def ranking_tables(ranking: pd.DataFrame, show_ranks: bool = False) -> list:
+    """The ranking (position, team, score, metric means) and, with ``show_ranks``, the
+    per-metric relative ranks; counts (cases, missing, undefined) in the footer."""
+    metrics = [m for m in METRIC_ORDER if m in ranking.columns]
+    comparable = (ranking["comparable"].astype(bool).tolist() if "comparable" in ranking
+                  else [True] * len(ranking))
+    teams = [str(t) + ("" if ok else " *") for t, ok in zip(ranking["team"], comparable,
+                                                             strict=True)]
+    positions = [str(int(p)) if float(p).is_integer() else f"{p:g}"
+                 for p in ranking["position"]]
+    rows = [[number(r["score"], "score"), *[number(r[m], m) for m in metrics]]
+            for _, r in ranking.iterrows()]
+    footer = None
+    if "n_cases" in ranking and ranking["n_cases"].notna().any():
+        n_missing = int(ranking.get("n_missing", pd.Series([0])).fillna(0).sum())
+        n_undefined = int(ranking.get("n_undefined", pd.Series([0])).fillna(0).sum())
+        footer = (f"{len(ranking)} teams, {int(ranking['n_cases'].max())} cases each; "
+                  f"{n_missing} missing/failed and {n_undefined} undefined values in all.")
+    else:
+        footer = f"{len(ranking)} teams (means only)."
+    if not all(comparable):
+        footer += (" * not comparable: scored on other subjects than the field's case set "
+                   "(see notes.md).")
+    tables = [_table("Ranking", "team", teams, ["score", *metrics], rows, caption=footer,
+                     extra_first=("#", positions))]
+    if show_ranks:
+        ranks = [[number(r[f"rank_{m}"], "rank") for m in metrics]
+                 for _, r in ranking.iterrows()]
+        tables.append(_table("Relative rank per metric (0 best, 1 worst)", "team", teams,
+                             metrics, ranks, extra_first=("#", positions), arrows=False))
+    return tables
+
+
+def overview_table(overview: pd.DataFrame, columns: Sequence[str], title: str):
+    """A per-team table of the given metric columns (e.g. the demo's ``dice_all``)."""
+    shown = [c for c in columns if c in overview.columns]
+    rows = [[number(r[c], c) if c != "missing_or_failed" else str(int(r[c])) for c in shown]
+            for _, r in overview.iterrows()]
+    return _table(title, "team", [str(t) for t in overview["team"]], shown, rows)
