@@ -22,7 +22,7 @@ SCORED_STATUSES = (STATUS_OK, STATUS_EMPTY_REFERENCE, STATUS_MISSING_AS_EMPTY)
 MISSING_POLICIES = ("fail", "empty")
 COUNT_COLUMNS = (
     "precision", "n_reference_voxels", "n_prediction_voxels", "n_reference_lesions",
-    "n_prediction_lesions", "reference_ml", "prediction_ml",
+    "n_prediction_lesions", "reference_ml", "prediction_ml", "n_overlap_voxels", "overlap_ml",
 )
 
 
