@@ -196,6 +196,8 @@ class AgreementResult:
     fazekas_summary: pd.DataFrame | None = None
     fazekas_confusion: pd.DataFrame | None = None
     fazekas_mode: str = "skipped"
+    ratings: pd.DataFrame | None = None
+    grading: tuple[Sequence[float], Sequence[str]] | None = None
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -401,7 +403,8 @@ def analyse_agreement(volumes: pd.DataFrame, *, scales: Sequence[str] = ("ml",),
                                         problems)
     return AgreementResult(volumes=volumes, statistics=statistics, strata=strata,
                            load_groups=tuple(load_groups), fazekas_summary=summary,
-                           fazekas_confusion=confusion, fazekas_mode=mode, notes=notes,
+                           fazekas_confusion=confusion, fazekas_mode=mode, ratings=ratings,
+                           grading=grading, notes=notes,
                            problems=problems)
 
 
