@@ -147,13 +147,19 @@ def agreement(
     if not quiet:
         typer.echo("\n".join(_summary_lines(result)))
         for note in result.notes:
-            typer.echo(f"note: {note}")
+            typer.echo(_wrapped(f"note: {note}"))
         typer.echo(f"{len(written)} files written to {out}/ (agreement.csv, figures.json, "
                    "notes.md, ...)")
     for problem in result.problems:
-        typer.echo(f"problem: {problem}", err=True)
+        typer.echo(_wrapped(f"problem: {problem}"), err=True)
     if result.problems:
         raise typer.Exit(1)
+
+
+def _wrapped(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=80, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def _nothing():
