@@ -184,6 +184,8 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                            f"the best simulated team ({best}) inserted into the published "
                            "field (synthetic scores: illustrates the mechanics only)")
 
+    _agreement_step(output, scores, teams, seed, note)
+
     with _step(output, "overlay figures", note):
         cases = pd.read_csv(scores / teams[0] / "cases.csv", dtype={"id": str})
         picks = [cases[cases["seen_in_training"] == flag].iloc[0] for flag in (True, False)
@@ -203,6 +205,27 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                            " scanner): TP, FP, FN in colour")
     write_index(output)
     return output
+
+
+DEMO_GRADING = ((5.0, 15.0), ("low", "moderate", "high"))
+"""The demo's volume grading (the synthetic challenge has no visual ratings): grades of the
+reference volume at 5 and 15 mL, to show the grade figures and tables."""
+
+
+def _agreement_step(output: DemoOutput, scores: Path, teams: list[str], seed: int,
+                    note: Note) -> None:
+    """Volumetric agreement of every team with the reference (``agreement/``)."""
+    from wmheval.plots.agreement import agreement_to_dir
+
+    with _step(output, "volumetric agreement", note):
+        result, written = agreement_to_dir(
+            [scores / team for team in teams], output.out / "agreement", scales=("ml", "log"),
+            grading=DEMO_GRADING, seed=seed)
+    for path, description in written:
+        if path.suffix in (".csv", ".md", ".png", ".svg") and path.name != "volumes.csv" \
+                or path.name == "figures.json":
+            output.add("Volumetric agreement", path, description)
+    output.notes += [f"agreement: {n}" for n in result.problems]
 
 
 FORMAT_ORDER = (".md", ".html", ".csv", ".tex", ".png", ".svg", ".json")

@@ -27,13 +27,27 @@ from wmheval.analysis.agreement import (
     write_agreement_tables,
 )
 from wmheval.analysis.fazekas import grade_order
-from wmheval.io.atomic import write_text_atomic
+from wmheval.io.atomic import write_atomic, write_text_atomic
 from wmheval.io.manifest import SCANNER_ORDER
-from wmheval.plots.ranking import _pyplot, save_figure
+from wmheval.plots.ranking import _pyplot
 
 DPI = 300
 FIGURES_JSON = "figures.json"
 COMPONENT_COLOURS = {"TP": "#2ca02c", "FN": "#1f77b4", "FP": "#d62728"}
+
+
+def _save(figure, stem: str | Path) -> list[Path]:
+    """Write ``stem.png`` (300 dpi) and ``stem.svg`` atomically and close the figure. The
+    figures lay themselves out (tight_layout), so no tight bounding box (which would draw
+    every figure twice)."""
+    stem = Path(stem)
+    paths = []
+    for fmt in ("png", "svg"):
+        target = stem.with_name(f"{stem.name}.{fmt}")
+        write_atomic(target, lambda tmp, fmt=fmt: figure.savefig(tmp, format=fmt, dpi=DPI))
+        paths.append(target)
+    _pyplot().close(figure)
+    return paths
 
 
 def _panels(n: int, width: float = 3.6, height: float = 3.4, ncols: int = 3):
@@ -74,7 +88,15 @@ def _scanner_legend(fig, colours: dict[str, object]) -> None:
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=c, label=s)
                for s, c in colours.items()]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=8,
-               frameon=False, bbox_to_anchor=(0.5, -0.02))
+               frameon=False, bbox_to_anchor=(0.5, 0.0))
+
+
+def _log_axis(axis) -> None:
+    """Logarithmic axis with plain numbers (1, 10, 100) and unlabelled minor ticks."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def plot_volume_scatter(result: AgreementResult, stem: str | Path, scale: str = "ml"
@@ -115,6 +137,8 @@ def plot_volume_scatter(result: AgreementResult, stem: str | Path, scale: str = 
             if scale == "log":
                 ax.set_xscale("log")
                 ax.set_yscale("log")
+                _log_axis(ax.xaxis)
+                _log_axis(ax.yaxis)
             ax.legend(loc="lower right", fontsize=7, frameon=False)
         ax.set_aspect("equal", adjustable="box")
         ax.set_title(team, fontsize=10)
@@ -124,8 +148,8 @@ def plot_volume_scatter(result: AgreementResult, stem: str | Path, scale: str = 
     _scanner_legend(fig, colours)
     fig.suptitle("Lesion volume: compared against reference"
                  + (" (log scale)" if scale == "log" else ""))
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return save_figure(fig, stem, dpi=DPI)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return _save(fig, stem)
 
 
 def plot_bland_altman(result: AgreementResult, stem: str | Path, scale: str = "ml"
@@ -167,6 +191,7 @@ def plot_bland_altman(result: AgreementResult, stem: str | Path, scale: str = "m
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
         if scale == "log":
             ax.set_xscale("log")
+            _log_axis(ax.xaxis)
         ax.set_title(team, fontsize=10)
         ax.set_xlabel("geometric mean volume (mL)" if scale == "log"
                       else "mean of the two volumes (mL)", fontsize=8)
@@ -175,8 +200,8 @@ def plot_bland_altman(result: AgreementResult, stem: str | Path, scale: str = "m
         ax.tick_params(labelsize=7)
     _scanner_legend(fig, colours)
     fig.suptitle("Bland–Altman" + (" (log volumes)" if scale == "log" else " (mL)"))
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return save_figure(fig, stem, dpi=DPI)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return _save(fig, stem)
 
 
 def plot_dice_vs_volume(result: AgreementResult, stem: str | Path) -> list[Path]:
@@ -211,7 +236,7 @@ def plot_dice_vs_volume(result: AgreementResult, stem: str | Path) -> list[Path]
         ax.text(centre, 1.02, name, ha="center", va="bottom", fontsize=7, color="dimgrey",
                 transform=ax.get_xaxis_transform())
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(_pyplot().FuncFormatter(lambda v, _: f"{v:g}"))
+    _log_axis(ax.xaxis)
     ax.set_xlim(low, high)
     ax.set_ylim(0, 1)
     ax.set_xlabel("reference lesion volume (mL, log scale)")
@@ -219,7 +244,7 @@ def plot_dice_vs_volume(result: AgreementResult, stem: str | Path) -> list[Path]
     ax.set_title("Dice against lesion load (bars: group means)", pad=18)
     ax.legend(fontsize=7, loc="lower right", ncol=2, frameon=False)
     fig.tight_layout()
-    return save_figure(fig, stem, dpi=DPI)
+    return _save(fig, stem)
 
 
 def plot_volume_components(result: AgreementResult, stem: str | Path) -> list[Path]:
@@ -249,10 +274,10 @@ def plot_volume_components(result: AgreementResult, stem: str | Path) -> list[Pa
     handles = [_pyplot().Rectangle((0, 0), 1, 1, color=c) for c in COMPONENT_COLOURS.values()]
     fig.legend(handles, ["correct (TP)", "missed (FN)", "false positive (FP)"],
                loc="lower center", ncol=3, fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, -0.02))
+               bbox_to_anchor=(0.5, 0.0))
     fig.suptitle("Correctly and wrongly segmented volume per subject")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return save_figure(fig, stem, dpi=DPI)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return _save(fig, stem)
 
 
 def plot_volumes_by_grade(result: AgreementResult, grades: pd.DataFrame, stem: str | Path
@@ -289,6 +314,7 @@ def plot_volumes_by_grade(result: AgreementResult, grades: pd.DataFrame, stem: s
             ax.scatter(position + rng.uniform(-width / 4, width / 4, values.size), values,
                        s=8, color=colour, zorder=3, edgecolors="none")
     ax.set_yscale("log")
+    _log_axis(ax.yaxis)
     ax.set_xticks(np.arange(len(order)), [f"grade {g}" for g in order])
     ax.set_ylabel("lesion volume (mL, log scale)")
     handles = [plt.Rectangle((0, 0), 1, 1, color="dimgrey" if s == 0 else cmap((s - 1) % 10),
@@ -299,7 +325,7 @@ def plot_volumes_by_grade(result: AgreementResult, grades: pd.DataFrame, stem: s
            else "grades of the reference volume")
     ax.set_title(f"Lesion volume per grade ({how})")
     fig.tight_layout()
-    return save_figure(fig, stem, dpi=DPI)
+    return _save(fig, stem)
 
 
 def plot_fazekas_confusion(result: AgreementResult, stem: str | Path) -> list[Path]:
@@ -326,7 +352,7 @@ def plot_fazekas_confusion(result: AgreementResult, stem: str | Path) -> list[Pa
         ax.set_title(f"{source}: {summary.loc[source, 'share_correct']:.0%} correct",
                      fontsize=9)
     fig.tight_layout()
-    return save_figure(fig, stem, dpi=DPI)
+    return _save(fig, stem)
 
 
 # ---------------------------------------------------------------- the figure set
@@ -373,7 +399,9 @@ def write_agreement_report(result: AgreementResult, out: str | Path, figures: bo
     """
     out = Path(out)
     tables = write_agreement_tables(result, out)
-    written = [(path, f"{title} ({kind.upper()})") for path, title, kind in tables]
+    labels = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX", "html": "HTML"}
+    written = [(path, f"{title} ({labels.get(kind, kind.upper())})")
+               for path, title, kind in tables]
     entries: list[dict] = []
 
     def add(paths: list[Path], title: str, key: str) -> None:
