@@ -313,3 +313,31 @@ def test_read_score_folders_names_and_duplicates(tmp_path):
 
     with pytest.raises(AgreementInputError, match="distinct name"):
         read_score_folders([a, a])
+
+
+def test_tiny_and_empty_inputs_are_analysed_as_far_as_possible(tmp_path):
+    from wmheval.plots.agreement import write_agreement_report
+
+    base = {"scanner": "utrecht_philips_3t", "seen_in_training": True, "status": "ok",
+            "tp_ml": 0.5, "fp_ml": 0.1, "fn_ml": 0.2, "dice": 0.5, "recall": 0.5}
+    volumes = pd.DataFrame([{"team": "t", "id": str(i), "reference_ml": 1.0 + i,
+                             "prediction_ml": 1.2 + i, **base} for i in range(2)])
+    result = analyse_agreement(volumes, scales=("ml", "log"))
+    assert result.statistics.empty
+    assert any("t, all (ml): 2 subject(s), fewer than 3" in n for n in result.notes)
+    written = {p.name for p, _ in write_agreement_report(result, tmp_path / "a")}
+    assert {"dice_vs_volume.png", "load_groups.csv", "figures.json"} <= written
+    assert "agreement.csv" not in written
+    strata = pd.read_csv(tmp_path / "a" / "load_groups.csv")
+    assert strata.loc[0, "n"] == 2 and strata.loc[0, "dice_mean"] == pytest.approx(0.5)
+
+    volumes[["reference_ml", "prediction_ml", "tp_ml", "fp_ml", "fn_ml", "dice"]] = np.nan
+    volumes["status"] = "missing"
+    result = analyse_agreement(volumes, ratings=pd.DataFrame({"id": ["0", "1"],
+                                                              "grade": ["2", "3"]}))
+    assert result.problems == ["t: 2 subject(s) without volumes (status missing): left out "
+                               "(0, 1)"]
+    assert any("too few to fit thresholds" in n for n in result.notes)
+    written = {p.name for p, _ in write_agreement_report(result, tmp_path / "b")}
+    assert json.loads((tmp_path / "b" / "figures.json").read_text()) == []
+    assert "notes.md" in written

@@ -132,7 +132,7 @@ def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(pairs)
 def test_pearson_and_spearman_against_scipy(case):
     x, y = _data(*case)
@@ -154,7 +154,7 @@ def test_pearson_and_spearman_against_scipy(case):
         assert result.low == pytest.approx(math.tanh(math.atanh(rho) - Z975 * se))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(pairs)
 def test_ols_against_statsmodels(case):
     import statsmodels.api as sm
@@ -202,7 +202,7 @@ def _deming_literal(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, y.mean() - slope * x.mean()
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(pairs)
 def test_deming_against_principal_axis_and_literal_jackknife(case):
     x, y = _data(*case)
@@ -251,7 +251,7 @@ def _passing_bablok_literal(x, y):
     return b, low, high, intercept
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(pairs)
 def test_passing_bablok_against_literal(case):
     x, y = _data(*case)
@@ -264,7 +264,7 @@ def test_passing_bablok_against_literal(case):
     assert fit.intercept.value == pytest.approx(intercept)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(pairs)
 def test_bland_altman_against_literal_and_statsmodels(case):
     import statsmodels.api as sm
