@@ -6,6 +6,7 @@
 * :func:`plot_volume_components`: stacked TP / FN / FP volumes per subject.
 * :func:`plot_volumes_by_grade`: volume distributions per (Fazekas) grade.
 * :func:`write_agreement_report`: tables, figures and ``figures.json`` in one folder.
+* :func:`agreement_to_dir`: what ``wmheval agreement`` does (read or score, analyse, write).
 
 Every figure is written as PNG (300 dpi) and SVG; matplotlib is imported lazily.
 """
@@ -23,10 +24,13 @@ import pandas as pd
 from wmheval.analysis.agreement import (
     DEFAULT_LOAD_GROUPS,
     AgreementResult,
+    analyse_agreement,
     grade_table,
+    read_score_folders,
+    volumes_from_cases,
     write_agreement_tables,
 )
-from wmheval.analysis.fazekas import grade_order
+from wmheval.analysis.fazekas import DEFAULT_FOLDS, grade_order, read_ratings
 from wmheval.io.atomic import write_atomic, write_text_atomic
 from wmheval.io.manifest import SCANNER_ORDER
 from wmheval.plots.ranking import _pyplot
@@ -456,7 +460,7 @@ def agreement_to_dir(inputs: Sequence[str | Path], out: str | Path, *,
                      jobs: int | None = None, scales: Sequence[str] = ("ml",),
                      load_groups=DEFAULT_LOAD_GROUPS, ratings: str | Path | None = None,
                      grading: tuple[Sequence[float], Sequence[str]] | None = None,
-                     folds: int = 10, seed: int = 0, figures: bool = True
+                     folds: int = DEFAULT_FOLDS, seed: int = 0, figures: bool = True
                      ) -> tuple[AgreementResult, list[tuple[Path, str]]]:
     """What ``wmheval agreement`` does: read or score the inputs, analyse, write everything.
 
@@ -465,9 +469,6 @@ def agreement_to_dir(inputs: Sequence[str | Path], out: str | Path, *,
     ``reference`` segmentation folder (:func:`wmheval.scoring.pair.score_pair`); their
     ``cases.csv`` go to ``out/pairs/<name>/``. Returns the result and the written files.
     """
-    from wmheval.analysis.agreement import analyse_agreement, read_score_folders, volumes_from_cases
-    from wmheval.analysis.fazekas import read_ratings
-
     out = Path(out)
     pair_problems: list[str] = []
     written: list[tuple[Path, str]] = []
