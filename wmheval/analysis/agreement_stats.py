@@ -181,6 +181,7 @@ def passing_bablok(x, y, confidence: float = CONFIDENCE) -> LineFit:
     slope = the median of the sorted slopes shifted by K; CI = S_(M1+K), S_(M2+K) with
     C = z·sqrt(n(n-1)(2n+5)/18), M1 = round((N - C)/2), M2 = N - M1 + 1 (1-based). The
     intercept is median(y - b·x), its CI median(y - b_high·x) to median(y - b_low·x).
+    NaN when n < 3 or the median slope is infinite (too many pairs equal in x).
     """
     x, y = _pair(x, y)
     n = x.size
