@@ -90,3 +90,11 @@ def test_index_entries_merge_the_formats_of_one_table(tmp_path):
     grouped = _grouped(output.sections["A"])
     assert grouped == [([tmp_path / "r.md", tmp_path / "r.csv"], "official ranking"),
                        ([tmp_path / "f.png"], "a figure")]
+
+
+def test_the_demo_shows_the_volumetric_agreement_of_every_team(demo_dir):
+    teams = pd.read_csv(demo_dir / "submissions" / "teams.csv")["team"].tolist()
+    agreement = pd.read_csv(demo_dir / "agreement" / "agreement.csv")
+    assert set(agreement["team"]) == set(teams)
+    assert set(agreement["scale"]) == {"ml", "log"}
+    assert "## Volumetric agreement" in (demo_dir / "index.md").read_text()

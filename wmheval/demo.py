@@ -165,10 +165,15 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                                      "scanners, as ranked: missing and undefined values "
                                      "imputed under the scoring policy")
 
+    _agreement_step(output, scores, teams, seed, note)
+    agreement = out / "agreement"
+    extra_sets = [agreement] if (agreement / "figures.json").is_file() else []
+
     with _step(output, "ranking, sensitivity and report (simulated teams)", note):
         team_field = load_field(scores)
         _report(output, team_field, out / "ranking_teams", "Ranking of the simulated teams",
                 command, {"scores": scores, "reference": challenge}, reference=challenge,
+                extra_sets=extra_sets,
                 bootstrap=bootstrap, seed=seed, samples=samples,
                 title="Simulated teams on the synthetic challenge")
         unseen_ranking = rank_field(load_field(scores, split="unseen"))
@@ -193,6 +198,7 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
             output.add("The published 2017 leaderboard", path,
                        f"the best simulated team ({best}) inserted into the published "
                        "field (synthetic scores: illustrates the mechanics only)")
+
 
     with _step(output, "overlay figures", note):
         cases = pd.read_csv(scores / teams[0] / "cases.csv", dtype={"id": str})
@@ -244,6 +250,27 @@ def _policy_html(text: str) -> str:
     items = [inline(line[2:]) for line in text.splitlines() if line.startswith("- ")]
     return ("".join(f"<p>{p}</p>" for p in paragraphs)
             + "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+
+
+DEMO_GRADING = ((5.0, 15.0), ("low", "moderate", "high"))
+"""The demo's volume grading (the synthetic challenge has no visual ratings): grades of the
+reference volume at 5 and 15 mL, to show the grade figures and tables."""
+
+
+def _agreement_step(output: DemoOutput, scores: Path, teams: list[str], seed: int,
+                    note: Note) -> None:
+    """Volumetric agreement of every team with the reference (``agreement/``)."""
+    from wmheval.plots.agreement import agreement_to_dir
+
+    with _step(output, "volumetric agreement", note):
+        result, written = agreement_to_dir(
+            [scores / team for team in teams], output.out / "agreement", scales=("ml", "log"),
+            grading=DEMO_GRADING, seed=seed)
+    for path, description in written:
+        if path.suffix in (".csv", ".md", ".png", ".svg") and path.name != "volumes.csv" \
+                or path.name == "figures.json":
+            output.add("Volumetric agreement", path, description)
+    output.notes += [f"agreement: {n}" for n in result.problems]
 
 
 FORMAT_ORDER = (".md", ".html", ".csv", ".tex", ".png", ".svg", ".json")

@@ -1,5 +1,6 @@
 """Entry point of the ``wmheval`` console script: imports every command module."""
 
+from wmheval.cli import agreement  # noqa: F401, I001  (registers `wmheval agreement`)
 from wmheval.cli import baseline  # noqa: F401, I001  (registers `wmheval baseline`)
 from wmheval.cli import demo  # noqa: F401, I001  (registers `wmheval demo`)
 from wmheval.cli import rank  # noqa: F401, I001  (registers `wmheval rank`, `sensitivity`)

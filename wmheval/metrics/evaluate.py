@@ -27,6 +27,9 @@ class CaseMetrics:
 
     Undefined values are NaN: Dice when both masks are empty, H95 when the prediction (or
     the reference) has no edge voxels, AVD when the reference is empty.
+    ``n_overlap_voxels``/``overlap_ml`` are the correctly segmented (true positive) voxels
+    |T ∩ P|: false positives are prediction minus overlap, false negatives reference minus
+    overlap (the volumetric agreement analysis draws them).
     """
 
     dice: float
@@ -41,6 +44,8 @@ class CaseMetrics:
     n_prediction_lesions: int
     reference_ml: float
     prediction_ml: float
+    n_overlap_voxels: int = 0
+    overlap_ml: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -169,6 +174,8 @@ def evaluate_indices(
         n_prediction_lesions=lesions.n_prediction,
         reference_ml=n_ref * voxel_ml,
         prediction_ml=n_pred * voxel_ml,
+        n_overlap_voxels=parts.n_overlap,
+        overlap_ml=parts.n_overlap * voxel_ml,
         warnings=warnings,
     )
 

@@ -24,6 +24,7 @@ SCORED_STATUSES = (STATUS_OK, STATUS_EMPTY_REFERENCE, STATUS_MISSING_AS_EMPTY)
 COUNT_COLUMNS = (
     "precision", "n_reference_voxels", "n_prediction_voxels", "n_reference_lesions",
     "n_prediction_lesions", "reference_ml", "prediction_ml", "reference_diagonal_mm",
+    "n_overlap_voxels", "overlap_ml",
 )
 """Per-case counts; ``reference_diagonal_mm`` (the reference image extent's diagonal) is
 what the policy imputes for an undefined H95. Reference facts are filled for missing
