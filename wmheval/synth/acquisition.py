@@ -26,6 +26,8 @@ from wmheval.synth.template import Template
 LABEL_THRESHOLD = 0.5
 """A voxel is labelled when more than this fraction of it lies inside a lesion."""
 OTHER_DILATION = np.ones((1, 3, 3), dtype=bool)
+TEXTURE = 0.035
+"""Smooth within-tissue intensity variation (relative, 5 mm correlation)."""
 """Label 2 is dilated with this (z, y, x) structure: 3 x 3 in-plane, 1 across slices."""
 
 
@@ -171,17 +173,40 @@ def template_coordinates(template: Template, size_xyz, spacing_xyz, direction, o
     offset = to_index @ (subject_to_template @ (np.asarray(origin) - np.asarray(pose.shift))
                          + centre) + index_offset
     shape_zyx = tuple(int(n) for n in size[::-1])
-    spacing_zyx = tuple(float(s) for s in spacing[::-1])
-    warp = [pose.warp_mm * smooth_field(shape_zyx, spacing_zyx, 40.0, rng) for _ in range(3)]
-    warp_index = np.tensordot(to_index, np.stack(warp), axes=1)
     axes = [np.arange(n, dtype=np.float32) for n in size]  # x, y, z
     coords = np.empty((3, *shape_zyx), dtype=np.float32)
+    physical = np.empty((3, *shape_zyx), dtype=np.float32)
     for row in range(3):
-        coords[row] = (offset[row] + warp_index[row]
+        physical[row] = (origin[row] + (grid_to_physical[row, 0] * axes[0])[None, None, :]
+                         + (grid_to_physical[row, 1] * axes[1])[None, :, None]
+                         + (grid_to_physical[row, 2] * axes[2])[:, None, None])
+    warp = physical_warp(physical, pose.warp_mm, rng)
+    for row in range(3):
+        coords[row] = (offset[row] + sum(to_index[row, c] * warp[c] for c in range(3))
                        + (matrix[row, 0] * axes[0])[None, None, :]
                        + (matrix[row, 1] * axes[1])[None, :, None]
                        + (matrix[row, 2] * axes[2])[:, None, None])
     return coords, matrix
+
+
+WARP_EXTENT_MM = 320.0
+WARP_KNOT_MM = 16.0
+
+
+def physical_warp(physical: np.ndarray, amplitude_mm: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """A smooth random displacement (3, ...) in mm at physical points (3, ...), defined in
+    physical space so that a subject has the same anatomy on every scanner grid."""
+    n = int(WARP_EXTENT_MM / WARP_KNOT_MM) + 1
+    knots = ndimage.gaussian_filter(rng.standard_normal((3, n, n, n)), (0, 1.2, 1.2, 1.2),
+                                    mode="wrap")
+    knots /= max(float(knots.std()), 1e-6)
+    points = ((physical.reshape(3, -1) + WARP_EXTENT_MM / 2.0) / WARP_KNOT_MM).astype(
+        np.float32)
+    warp = np.stack([ndimage.map_coordinates(knots[c].astype(np.float32), points, order=1,
+                                             mode="nearest", prefilter=False)
+                     for c in range(3)])
+    return (amplitude_mm * warp).reshape(physical.shape).astype(np.float32)
 
 
 def _subsample_offsets(spacing_xyz, matrix, counts=None) -> list[np.ndarray]:
@@ -242,12 +267,27 @@ class Acquired:
     t1_orig: np.ndarray
 
 
+def labelled_volume(coords: np.ndarray, matrix: np.ndarray, spacing_xyz):
+    """A function giving the labelled volume (ml) of a template-space lesion fraction map
+    (non-zero inside ``box``) on the scanner grid of ``coords``."""
+    offsets = _subsample_offsets(spacing_xyz, matrix)
+    voxel_ml = float(np.prod(spacing_xyz)) / 1000.0
+
+    def measure(lesion: np.ndarray, box: tuple[slice, ...]) -> float:
+        chosen = _select(coords, box, 3.0)
+        if not chosen.size:
+            return 0.0
+        inside = _average(lesion, coords, chosen, offsets) > LABEL_THRESHOLD
+        return float(np.count_nonzero(inside)) * voxel_ml
+
+    return measure
+
+
 def acquire_subject(template: Template, maps: SubjectMaps, profile: AcquisitionProfile,
-                    size_xyz, spacing_xyz, origin, pose: Pose,
+                    spacing_xyz, coords: np.ndarray, matrix: np.ndarray,
                     rng: np.random.Generator) -> Acquired:
-    """Resample ``maps`` onto the scanner grid and simulate the acquisition."""
-    coords, matrix = template_coordinates(template, size_xyz, spacing_xyz, profile.direction,
-                                          origin, pose, rng)
+    """Resample ``maps`` onto the scanner grid of ``coords`` (see
+    :func:`template_coordinates`) and simulate the acquisition."""
     shape = coords.shape[1:]
     n_voxels = int(np.prod(shape))
     whole = tuple(slice(0, n) for n in template.shape)
@@ -278,13 +318,14 @@ def acquire_subject(template: Template, maps: SubjectMaps, profile: AcquisitionP
     inplane_alias = np.array([0.0, 0.35, 0.35]) * np.maximum(spacing_zyx - 1.0, 0.0)
     sigma = np.sqrt(blur ** 2 + inplane_alias ** 2) / spacing_zyx
     bias_log = smooth_field(shape, tuple(spacing_zyx), 90.0, rng) * profile.bias
+    texture = 1.0 + TEXTURE * smooth_field(shape, tuple(spacing_zyx), 5.0, rng)
     images = {}
     for name, channel, scale, psf in (("flair", maps.flair, profile.flair_scale, sigma),
                                       ("t1", maps.t1, profile.t1_scale,
                                        np.array([0.6, 0.5, 0.5]) / spacing_zyx)):
         clean = np.zeros(n_voxels, dtype=np.float32)
         clean[head] = _average(channel, coords, head, image_offsets)
-        clean = ndimage.gaussian_filter(clean.reshape(shape), psf, mode="nearest")
+        clean = ndimage.gaussian_filter(clean.reshape(shape) * texture, psf, mode="nearest")
         if name == "flair" and profile.slice_jitter:
             interleave = np.where(np.arange(shape[0]) % 2 == 0, 1.0, -1.0)
             wobble = interleave * profile.slice_jitter + rng.normal(0, profile.slice_jitter / 2,

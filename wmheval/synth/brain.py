@@ -16,15 +16,17 @@ resampled onto a scanner's grid (:mod:`wmheval.synth.acquisition`). Per subject 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
-from wmheval.synth.fields import smooth_field
+from wmheval.synth.fields import smooth_field, smooth_field_at
 from wmheval.synth.template import Template
 
 OTHER_PATHOLOGY_PROBABILITY = 0.4
+UNIT = (1.0, 1.0, 1.0)
 SKULL_MM = (4.5, 7.0)
 SCALP_MM = (4.0, 7.0)
 # Tissue classes of ``synth/tissue.nii.gz`` (shared with the geometric phantom).
@@ -97,11 +99,16 @@ def _mni_index(template: Template, mni_xyz) -> np.ndarray:
 
 
 def draw_subject(template: Template, rng: np.random.Generator, *, target_ml: float,
-                 atrophy: float, contrast: Contrast, scale: float = 1.0) -> SubjectMaps:
+                 atrophy: float, contrast: Contrast, scale: float = 1.0,
+                 labelled_ml: Callable[[np.ndarray, tuple[slice, ...]], float] | None = None,
+                 ) -> SubjectMaps:
     """Draw one subject's maps (see the module docstring).
 
-    ``target_ml`` is the WMH volume wanted after the deformation, whose volume scale is
-    ``scale`` (the lesions are drawn at ``target_ml / scale`` in template space).
+    ``target_ml`` is the labelled WMH volume wanted on the scanner grid. Without
+    ``labelled_ml`` the lesions get that volume in template space divided by ``scale`` (the
+    deformation's volume scale); with it (a function giving the labelled volume of a lesion
+    fraction map on the scanner grid) the periventricular volume is adjusted until the
+    labelled volume is within 3 % of the target (partial volume loses thin lesions).
     """
     shape = template.shape
     z, y, x = template.mni_axes()
@@ -128,41 +135,42 @@ def draw_subject(template: Template, rng: np.random.Generator, *, target_ml: flo
     ventricle_mm = np.maximum(template.ventricle_mm - widen, 0.0)
 
     thin = 0.3 + 1.6 * atrophy
-    shell = template.depth < thin + 1.0
-    shell_thin = np.clip(thin - template.depth[shell] + 0.5, 0.0, 1.0) * (
-        template.depth[shell] > 0)
+    shell = np.flatnonzero((template.depth < thin + 1.0).ravel())
+    depth = template.depth.ravel()[shell]
+    shell_thin = np.clip(thin - depth + 0.5, 0.0, 1.0) * (depth > 0)
     for tissue_map in (gm, wm):
-        moved = tissue_map[shell] * shell_thin
-        tissue_map[shell] -= moved
-        csf[shell] += moved
-    t1[shell] = t1[shell] * (1.0 - shell_thin) + 0.32 * shell_thin
+        flat = tissue_map.reshape(-1)
+        moved = flat[shell] * shell_thin
+        flat[shell] -= moved
+        csf.reshape(-1)[shell] += moved
+    t1.reshape(-1)[shell] = t1.reshape(-1)[shell] * (1.0 - shell_thin) + 0.32 * shell_thin
 
-    # Skull and scalp follow the brain envelope at random, smoothly varying thickness.
-    skull = rng.uniform(*SKULL_MM) + 0.8 * smooth_field(shape, (1.0, 1.0, 1.0), 40.0, rng)
-    scalp = rng.uniform(*SCALP_MM) + 0.8 * smooth_field(shape, (1.0, 1.0, 1.0), 40.0, rng)
-    outside = -template.depth
-    bone = np.clip(outside + 0.5, 0.0, 1.0) * np.clip(skull - outside + 0.5, 0.0, 1.0)
-    skin = np.clip(outside - skull + 0.5, 0.0, 1.0) * np.clip(skull + scalp - outside + 0.5,
-                                                              0.0, 1.0)
-    skin *= z > -95  # no neck: the head ends below the cerebellum
-    bone *= z > -95
+    # Skull and scalp follow the brain envelope at random, smoothly varying thickness
+    # (computed only in the band outside the brain where they can be).
+    band = template.head_band
+    outside = -template.depth.ravel()[band]
+    skull = rng.uniform(*SKULL_MM) + 0.8 * smooth_field_at(shape, UNIT, 40.0, rng, band)
+    scalp = rng.uniform(*SCALP_MM) + 0.8 * smooth_field_at(shape, UNIT, 40.0, rng, band)
+    bone = np.zeros(shape, dtype=np.float32)
+    skin = np.zeros(shape, dtype=np.float32)
+    bone.ravel()[band] = np.clip(outside + 0.5, 0.0, 1.0) * np.clip(skull - outside + 0.5,
+                                                                    0.0, 1.0)
+    skin.ravel()[band] = np.clip(outside - skull + 0.5, 0.0, 1.0) * np.clip(
+        skull + scalp - outside + 0.5, 0.0, 1.0)
 
-    # Lesions, drawn in template space (1 mm) at the volume the deformation will scale.
-    lesion, grade = _draw_wmh(template, rng, target_ml / scale, wm, ventricle_mm, enlarged,
-                              (z, y, x))
+    # Lesions, drawn in template space (1 mm); label 2 first, so that WMH avoid it.
     other, core = _draw_other(template, rng, wm, gm, ventricle_mm)
-    lesion *= 1.0 - other
-    lesion = np.minimum(lesion, wm)
+    model = LesionModel(template, rng, target_ml / scale, wm * (1.0 - other), ventricle_mm,
+                        enlarged, (z, y, x))
+    lesion, grade = model.fit(target_ml, scale, labelled_ml)
     lesion_ml = float(lesion.sum()) / 1000.0 * scale
 
     # FLAIR relative to white matter: tissue mixture, texture, lesions, normal bright spots.
-    texture = 1.0 + 0.035 * smooth_field(shape, (1.0, 1.0, 1.0), 5.0, rng)
-    flair = (wm + contrast.grey * gm + contrast.csf * csf) * texture
+    flair = wm + contrast.grey * gm + contrast.csf * csf
     flair += contrast.scalp * skin + 0.06 * bone
-    flair += lesion * (contrast.lesion * (0.8 + 0.2 * grade) - 1.0) * texture
-    traps = _normal_hyperintensities(template, rng, enlarged, ventricle_mm, csf, (z, y, x),
-                                     contrast)
-    flair += traps
+    flair += lesion * (contrast.lesion * (0.9 + 0.1 * grade) - 1.0)
+    flair += _normal_hyperintensities(template, rng, enlarged, ventricle_mm, csf, (z, y, x),
+                                      contrast)
     flair = flair * (1.0 - other) + other * (core * contrast.csf + (1.0 - core)
                                              * contrast.lesion * 1.05)
 
@@ -170,76 +178,128 @@ def draw_subject(template: Template, rng: np.random.Generator, *, target_ml: flo
     t1 = t1 * (1.0 - other) + other * (core * 0.32 + (1.0 - core) * 0.62)
     t1 += 1.15 * skin + 0.08 * bone
 
-    classes = np.stack([1.0 - (gm + wm + csf + bone + skin), bone + skin, csf, gm,
-                        wm]).astype(np.float32)
-    tissue = np.argmax(classes, axis=0).astype(np.uint8)
+    # Hard classes: the largest of head (bone + skin), CSF, grey and white matter (with its
+    # lesions), background where none reaches a half.
+    tissue = np.zeros(shape, dtype=np.uint8)
+    best = np.full(shape, 0.5, dtype=np.float32)
+    for label, share in ((SCALP, bone + skin), (CSF, csf), (GREY, gm), (WHITE, wm)):
+        better = share > best
+        tissue[better] = label
+        np.maximum(best, share, out=best)
     tissue[lesion > 0.5] = WHITE
-    return SubjectMaps(flair=flair.astype(np.float32), t1=t1.astype(np.float32),
-                       lesion=lesion.astype(np.float32), other=other.astype(np.float32),
-                       tissue=tissue, lesion_box=_box(lesion > 0.01),
-                       other_box=_box(other > 0.01), target_ml=float(target_ml),
-                       lesion_ml=lesion_ml)
+    return SubjectMaps(flair=flair.astype(np.float32, copy=False),
+                       t1=t1.astype(np.float32, copy=False),
+                       lesion=lesion, other=other, tissue=tissue,
+                       lesion_box=_box(lesion > 0.01), other_box=_box(other > 0.01),
+                       target_ml=float(target_ml), lesion_ml=lesion_ml)
 
 
-def _draw_wmh(template, rng, volume_ml, wm, ventricle_mm, enlarged, axes):
-    """WMH fraction (1 mm, soft edges) and a 0-1 intensity grade, summing to ``volume_ml``."""
-    shape = template.shape
-    z, y, x = axes
-    volume_mm3 = volume_ml * 1000.0
-    cerebral = (z > -14) & (template.depth > 3.0)
-    white = (wm > 0.5) & cerebral & ~enlarged
-    binary = np.zeros(shape, dtype=bool)
-    grade = np.zeros(shape, dtype=np.float32)
+class LesionModel:
+    """A subject's WMH: fixed deep lesions plus the ``n`` best-scoring periventricular voxels.
 
-    # Deep lesions: a few confluent patches when the load is high, many punctate ones.
-    deep_share = rng.uniform(0.15, 0.4)
-    deep_budget = volume_mm3 * deep_share
-    deep_sites = np.flatnonzero((white & (ventricle_mm > 7.0) & (template.depth > 6.0)).ravel())
-    used = 0.0
-    n_confluent = rng.poisson(volume_ml / 12.0)
-    for n in range(80):
-        if used >= deep_budget or deep_sites.size == 0:
-            break
-        confluent = n < n_confluent
-        radius = rng.uniform(4.0, 9.0) if confluent else float(np.clip(
-            rng.lognormal(np.log(1.7), 0.45), 0.9, 4.0))
-        centre = np.unravel_index(rng.choice(deep_sites), shape)
-        semi = radius * rng.uniform(0.7, 1.35, 3)
-        box, r2 = _ellipsoid(shape, centre, semi, rng, 0.45 if confluent else 0.2)
-        blob = (r2 < 1.0) & white[box] & ~binary[box]
-        binary[box] |= blob
-        grade[box] = np.where(blob, np.clip(1.0 - r2, 0.0, 1.0), grade[box])
-        used += float(blob.sum())
+    Deep lesions: a few confluent patches when the load is high, many punctate ones.
+    Periventricular caps (near the horn tips) and rims (along the walls) are the white
+    matter voxels that score highest on closeness to the ventricles plus smooth noise; the
+    sets for growing ``n`` are nested, so the lesion volume grows monotonically with ``n``.
+    """
 
-    # Periventricular caps (horn tips) and rims (along the walls): the best-scoring voxels.
-    pv_voxels = int(max(volume_mm3 - used, 0.0))
-    near = white & (ventricle_mm < 24.0) & ~binary
-    index = np.flatnonzero(near.ravel())
-    if pv_voxels > 0 and index.size:
-        distance = ventricle_mm.ravel()[index]
-        zz, yy, xx = np.unravel_index(index, shape)
-        mni = np.column_stack([x.ravel()[xx], y.ravel()[yy], z.ravel()[zz]])
-        cap = np.zeros(index.size, dtype=np.float32)
-        for tip in template.horn_tips:
-            weight = rng.uniform(0.6, 1.4)
-            cap = np.maximum(cap, weight * np.exp(-np.sum((mni - tip) ** 2, axis=1)
-                                                  / (2 * 11.0 ** 2)))
-        noise = smooth_field(shape, (1.0, 1.0, 1.0), 8.0, rng).ravel()[index]
-        fine = smooth_field(shape, (1.0, 1.0, 1.0), 3.0, rng).ravel()[index]
-        score = -distance / 3.5 + 2.2 * cap + 0.9 * noise + 0.35 * fine
-        pv_voxels = min(pv_voxels, index.size)
-        chosen = np.argpartition(-score, pv_voxels - 1)[:pv_voxels]
-        binary.ravel()[index[chosen]] = True
-        top = score[chosen]
-        span = max(float(top.max() - top.min()), 1e-6)
-        grade.ravel()[index[chosen]] = (top - top.min()) / span
+    def __init__(self, template, rng, volume_ml, white_share, ventricle_mm, enlarged, axes):
+        shape = template.shape
+        self.shape = shape
+        z, y, x = axes
+        volume_mm3 = volume_ml * 1000.0
+        cerebral = (z > -14) & (template.depth > 3.0)
+        white = (white_share > 0.5) & cerebral & ~enlarged
+        self.white_share = white_share
+        binary = np.zeros(shape, dtype=bool)
+        grade = np.zeros(shape, dtype=np.float32)
+        deep_budget = volume_mm3 * rng.uniform(0.15, 0.4)
+        deep_sites = np.flatnonzero((white & (ventricle_mm > 7.0)
+                                     & (template.depth > 6.0)).ravel())
+        used = 0.0
+        n_confluent = rng.poisson(volume_ml / 12.0)
+        for n in range(80):
+            if used >= deep_budget or deep_sites.size == 0:
+                break
+            confluent = n < n_confluent
+            radius = rng.uniform(4.0, 9.0) if confluent else float(np.clip(
+                rng.lognormal(np.log(1.7), 0.45), 0.9, 4.0))
+            centre = np.unravel_index(rng.choice(deep_sites), shape)
+            semi = radius * rng.uniform(0.7, 1.35, 3)
+            box, r2 = _ellipsoid(shape, centre, semi, rng, 0.45 if confluent else 0.2)
+            blob = (r2 < 1.0) & white[box] & ~binary[box]
+            binary[box] |= blob
+            grade[box] = np.where(blob, np.clip(1.0 - r2, 0.0, 1.0), grade[box])
+            used += float(blob.sum())
+        self.deep, self.deep_grade, self.deep_voxels = binary, grade, used
+        self.initial = int(max(volume_mm3 - used, 0.0))
 
-    box = _box(binary, 3)
-    lesion = np.zeros(shape, dtype=np.float32)
-    if box is not None:
-        lesion[box] = ndimage.gaussian_filter(binary[box].astype(np.float32), 0.5)
-        grade[box] = ndimage.gaussian_filter(grade[box], 1.0)
-    return lesion, grade
+        near = white & (ventricle_mm < 24.0) & ~binary
+        index = np.flatnonzero(near.ravel())
+        self.order = np.zeros(0, dtype=np.int64)
+        self.rank_grade = np.zeros(0, dtype=np.float32)
+        if index.size:
+            distance = ventricle_mm.ravel()[index]
+            zz, yy, xx = np.unravel_index(index, shape)
+            mni = np.column_stack([x.ravel()[xx], y.ravel()[yy], z.ravel()[zz]])
+            cap = np.zeros(index.size, dtype=np.float32)
+            for tip in template.horn_tips:
+                weight = rng.uniform(0.6, 1.4)
+                cap = np.maximum(cap, weight * np.exp(-np.sum((mni - tip) ** 2, axis=1)
+                                                      / (2 * 11.0 ** 2)))
+            noise = smooth_field_at(shape, UNIT, 8.0, rng, index)
+            fine = smooth_field_at(shape, UNIT, 3.0, rng, index)
+            score = -distance / 3.5 + 2.2 * cap + 0.9 * noise + 0.35 * fine
+            ranking = np.argsort(-score, kind="stable")
+            self.order = index[ranking]
+            ranked = score[ranking]
+            span = max(float(ranked[0] - ranked[-1]), 1e-6)
+            self.rank_grade = ((ranked - ranked[-1]) / span).astype(np.float32)
+
+    def fraction(self, n_pv: int) -> tuple[np.ndarray, np.ndarray, tuple[slice, ...] | None]:
+        """(lesion fraction, grade, box) with the ``n_pv`` best periventricular voxels."""
+        n_pv = int(np.clip(n_pv, 0, self.order.size))
+        binary = self.deep.copy()
+        grade = self.deep_grade.copy()
+        chosen = self.order[:n_pv]
+        binary.ravel()[chosen] = True
+        if n_pv:
+            top = self.rank_grade[:n_pv]
+            grade.ravel()[chosen] = (top - top[-1]) / max(float(top[0] - top[-1]), 1e-6)
+        box = _box(binary, 3)
+        lesion = np.zeros(self.shape, dtype=np.float32)
+        if box is not None:
+            lesion[box] = np.minimum(ndimage.gaussian_filter(binary[box].astype(np.float32),
+                                                             0.5), self.white_share[box])
+            grade[box] = ndimage.gaussian_filter(grade[box], 1.0)
+        return lesion, grade, box
+
+    def fit(self, target_ml: float, scale: float,
+            labelled_ml: Callable[[np.ndarray, tuple[slice, ...]], float] | None,
+            rounds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """Lesion fraction and grade whose labelled volume is close to ``target_ml``."""
+        n_pv = self.initial
+        lesion, grade, box = self.fraction(n_pv)
+        if labelled_ml is None or box is None:
+            return lesion, grade
+        best = None
+        for _ in range(rounds):
+            got = labelled_ml(lesion, box)
+            error = abs(got - target_ml)
+            if best is None or error < best[0]:
+                best = (error, lesion, grade)
+            if error <= 0.03 * target_ml:
+                break
+            total = self.deep_voxels + n_pv
+            wanted = total * target_ml / got if got > 0 else 2.0 * total + 200.0
+            new = int(np.clip(round(wanted - self.deep_voxels), 0, self.order.size))
+            if new == n_pv:
+                break
+            n_pv = new
+            lesion, grade, box = self.fraction(n_pv)
+            if box is None:
+                break
+        return best[1], best[2]
 
 
 def _draw_other(template, rng, wm, gm, ventricle_mm):
@@ -284,7 +344,7 @@ def _normal_hyperintensities(template, rng, enlarged, ventricle_mm, csf, axes, c
         # Septum pellucidum: the midline sheet between the lateral ventricles.
         septum = (np.abs(x[:, :, box[2]]) < 1.3) & (ventricle_mm[box] < 3.0) & (
             y[:, box[1], :] > -20) & (z[box[0]] > 0)
-        extra[box] += septum * rng.uniform(0.35, 0.8)
+        extra[box] += septum * rng.uniform(0.1, 0.3)
     # Choroid plexus: a bright tuft in each atrium.
     for atrium in template.atria:
         centre = _mni_index(template, atrium + rng.normal(0.0, 1.5, 3))
@@ -292,7 +352,7 @@ def _normal_hyperintensities(template, rng, enlarged, ventricle_mm, csf, axes, c
             continue
         cbox, r2 = _ellipsoid(shape, centre, rng.uniform(3.0, 5.5) * rng.uniform(0.7, 1.3, 3),
                               rng, 0.3)
-        extra[cbox] += np.clip(1.0 - r2, 0.0, 1.0) ** 0.5 * csf[cbox] * rng.uniform(0.6, 1.2)
+        extra[cbox] += np.clip(1.0 - r2, 0.0, 1.0) ** 0.5 * csf[cbox] * rng.uniform(0.45, 0.9)
     # CSF flow artefacts near the midline (third/fourth ventricle, basal cisterns).
     if contrast.flow > 0:
         sites = np.flatnonzero(((csf > 0.6) & (np.abs(x) < 12) & (z > -40) & (z < 12)

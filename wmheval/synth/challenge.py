@@ -139,6 +139,8 @@ def _anatomical_subject(subject_id: str, scanner: str, size_xyz, spacing_xyz,
         draw_contrast,
         draw_pose,
         get_acquisition,
+        labelled_volume,
+        template_coordinates,
     )
     from wmheval.synth.brain import atrophy_for, draw_subject, sample_load
     from wmheval.synth.template import load_template
@@ -151,13 +153,15 @@ def _anatomical_subject(subject_id: str, scanner: str, size_xyz, spacing_xyz,
     pose = draw_pose(rng)
     contrast = draw_contrast(profile, rng)
     template = load_template()
-    maps = draw_subject(template, rng, target_ml=load, atrophy=atrophy, contrast=contrast,
-                        scale=pose.volume_scale)
     size_xyz = tuple(int(n) for n in size_xyz)
     spacing_xyz = tuple(float(s) for s in spacing_xyz)
     geometry = centred_geometry(size_xyz, spacing_xyz, profile.direction)
-    images = acquire_subject(template, maps, profile, size_xyz, spacing_xyz,
-                             geometry.origin, pose, rng)
+    coords, matrix = template_coordinates(template, size_xyz, spacing_xyz, profile.direction,
+                                          geometry.origin, pose, rng)
+    maps = draw_subject(template, rng, target_ml=load, atrophy=atrophy, contrast=contrast,
+                        scale=pose.volume_scale,
+                        labelled_ml=labelled_volume(coords, matrix, spacing_xyz))
+    images = acquire_subject(template, maps, profile, spacing_xyz, coords, matrix, rng)
     return SyntheticSubject(
         id=str(subject_id), labels=images.labels.astype(np.float32), flair=images.flair,
         t1=images.t1, tissue=images.tissue, geometry=geometry, target_ml=float(load),

@@ -71,6 +71,7 @@ class Template:
     horn_tips: np.ndarray       # (4, 3) MNI x, y, z of the frontal and occipital horn tips
     atria: np.ndarray           # (2, 3) MNI x, y, z of the ventricular atria
     brain_centre: np.ndarray    # MNI x, y, z of the brain's bounding-box centre
+    head_band: np.ndarray       # flat indices of the voxels where skull and scalp may lie
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -119,6 +120,18 @@ def _pad_to(array: np.ndarray, box: tuple[slice, ...], fill=0) -> np.ndarray:
     return out
 
 
+def _signed_distance(mask: np.ndarray) -> np.ndarray:
+    """Signed distance (mm, > 0 inside) to the surface of ``mask``, computed on a 2 mm grid
+    and interpolated linearly (8 times cheaper than at 1 mm; about 1 mm accurate)."""
+    coarse = ndimage.zoom(mask.astype(np.float32), 0.5, order=1) > 0.5
+    far = (ndimage.distance_transform_edt(coarse, sampling=2.0)
+           - ndimage.distance_transform_edt(~coarse, sampling=2.0)).astype(np.float32)
+    factors = [n / c for n, c in zip(mask.shape, coarse.shape, strict=True)]
+    far = ndimage.zoom(far, factors, order=1, grid_mode=True, mode="nearest")[
+        tuple(slice(0, n) for n in mask.shape)]
+    return far
+
+
 @functools.cache
 def load_template() -> Template:
     """Read and derive the template maps (cached: about 3 s once per process)."""
@@ -141,15 +154,13 @@ def load_template() -> Template:
     origin = (float(full_origin[0] - origin_index[0]), float(full_origin[1] - origin_index[1]),
               float(full_origin[2] + origin_index[2]))
 
-    envelope = ndimage.gaussian_filter((t1 > 0).astype(np.float32), 1.5) > 0.5
-    envelope = ndimage.binary_fill_holes(envelope)
-    inside = ndimage.distance_transform_edt(envelope)
-    outside = ndimage.distance_transform_edt(~envelope)
-    depth = (inside - outside).astype(np.float32)
+    smooth = ndimage.gaussian_filter((t1 > 0).astype(np.float32), 1.0)
+    envelope = ndimage.binary_fill_holes(smooth > 0.5)
+    depth = _signed_distance(envelope)
     total = gm + wm
     scale = np.maximum(total, 1.0)
     gm, wm = gm / scale, wm / scale
-    soft = np.clip(depth + 0.5, 0.0, 1.0)
+    soft = np.where(envelope, np.maximum(smooth, 0.5), np.minimum(smooth, 0.5))
     gm *= soft
     wm *= soft
     csf = np.clip(soft - gm - wm, 0.0, 1.0).astype(np.float32)
@@ -160,7 +171,7 @@ def load_template() -> Template:
                        ventricles=np.zeros(gm.shape, bool),
                        ventricle_mm=np.zeros(gm.shape, np.float32), origin=origin,
                        horn_tips=np.zeros((4, 3)), atria=np.zeros((2, 3)),
-                       brain_centre=np.zeros(3))
+                       brain_centre=np.zeros(3), head_band=np.zeros(0, dtype=np.int64))
     z, y, x = partial.mni_axes()
     region = (np.abs(x) < 36) & (y > -50) & (y < 40) & (z > -8) & (z < 36)
     deep = (csf > 0.5) & (depth > 8.0) & region
@@ -191,4 +202,6 @@ def load_template() -> Template:
                        origin[2] + centre_index[0]])
     return Template(gm=gm, wm=wm, csf=csf, t1=t1.astype(np.float32), depth=depth,
                     ventricles=ventricles, ventricle_mm=ventricle_mm, origin=origin,
-                    horn_tips=np.array(tips), atria=np.array(atria), brain_centre=centre)
+                    horn_tips=np.array(tips), atria=np.array(atria), brain_centre=centre,
+                    head_band=np.flatnonzero(((depth < 1.0) & (depth > -HEAD_MARGIN_MM)
+                                              & (z > -95)).ravel()))
