@@ -260,6 +260,7 @@ class Acquired:
 
     labels: np.ndarray         # uint8 0/1/2
     lesion_fraction: np.ndarray
+    other_fraction: np.ndarray
     tissue: np.ndarray         # uint8 classes
     flair: np.ndarray          # pre/: float32, bias-corrected
     t1: np.ndarray
@@ -342,6 +343,7 @@ def acquire_subject(template: Template, maps: SubjectMaps, profile: AcquisitionP
         orig = np.clip(np.round(magnitude * orig_scale), 0, 65535).astype(np.uint16)
         corrected = orig.astype(np.float32) * np.exp(-(1.0 - profile.residual_bias) * log_bias)
         images[name] = ((corrected * np.float32(scale / orig_scale)).astype(np.float32), orig)
-    return Acquired(labels=labels, lesion_fraction=fractions[0], tissue=tissue,
+    return Acquired(labels=labels, lesion_fraction=fractions[0], other_fraction=fractions[1],
+                    tissue=tissue,
                     flair=images["flair"][0], t1=images["t1"][0],
                     flair_orig=images["flair"][1], t1_orig=images["t1"][1])

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from wmheval.synth.fields import smooth_field, smooth_field_at
+from wmheval.synth.fields import smooth_field, smooth_field_at, subject_rng
 from wmheval.synth.template import Template
 
 OTHER_PATHOLOGY_PROBABILITY = 0.4
@@ -98,8 +98,16 @@ def _mni_index(template: Template, mni_xyz) -> np.ndarray:
     return np.array([round(z - oz), round(oy + y), round(ox + x)], dtype=int)
 
 
+def has_other_pathology(seed: int, subject_id: str) -> bool:
+    """Whether a subject gets other pathology (label 2): its own random stream, so that the
+    share over subjects is exactly a Bernoulli(``OTHER_PATHOLOGY_PROBABILITY``) sample."""
+    return bool(subject_rng(seed, "other-pathology", subject_id).random()
+                < OTHER_PATHOLOGY_PROBABILITY)
+
+
 def draw_subject(template: Template, rng: np.random.Generator, *, target_ml: float,
                  atrophy: float, contrast: Contrast, scale: float = 1.0,
+                 other_pathology: bool = False,
                  labelled_ml: Callable[[np.ndarray, tuple[slice, ...]], float] | None = None,
                  ) -> SubjectMaps:
     """Draw one subject's maps (see the module docstring).
@@ -159,7 +167,7 @@ def draw_subject(template: Template, rng: np.random.Generator, *, target_ml: flo
         skull + scalp - outside + 0.5, 0.0, 1.0)
 
     # Lesions, drawn in template space (1 mm); label 2 first, so that WMH avoid it.
-    other, core = _draw_other(template, rng, wm, gm, ventricle_mm)
+    other, core = _draw_other(template, rng, wm, gm, ventricle_mm, other_pathology)
     model = LesionModel(template, rng, target_ml / scale, wm * (1.0 - other), ventricle_mm,
                         enlarged, (z, y, x))
     lesion, grade = model.fit(target_ml, scale, labelled_ml)
@@ -302,12 +310,12 @@ class LesionModel:
         return best[1], best[2]
 
 
-def _draw_other(template, rng, wm, gm, ventricle_mm):
+def _draw_other(template, rng, wm, gm, ventricle_mm, present):
     """Label-2 fraction (infarct or lacune) and its CSF-like core fraction."""
     shape = template.shape
     other = np.zeros(shape, dtype=np.float32)
     core = np.zeros(shape, dtype=np.float32)
-    if rng.random() >= OTHER_PATHOLOGY_PROBABILITY:
+    if not present:
         return other, core
     z, _, _ = template.mni_axes()
     if rng.random() < 0.5:  # cortical-subcortical infarct
@@ -315,7 +323,7 @@ def _draw_other(template, rng, wm, gm, ventricle_mm):
         radius = rng.uniform(6.0, 13.0)
     else:                   # lacune in the deep white or grey matter
         where = ((wm + gm) > 0.7) & (ventricle_mm > 4.0) & (ventricle_mm < 20.0)
-        radius = rng.uniform(2.0, 4.5)
+        radius = rng.uniform(3.0, 5.0)
     sites = np.flatnonzero(where.ravel())
     if sites.size == 0:
         return other, core

@@ -131,9 +131,25 @@ def synthesize_subject(subject_id: str, scanner: str, size_xyz, spacing_xyz,
         target_ml=float(load))
 
 
-def _anatomical_subject(subject_id: str, scanner: str, size_xyz, spacing_xyz,
-                        seed: int) -> SyntheticSubject:
-    """One subject of the anatomical challenge (see :mod:`wmheval.synth.brain`)."""
+@dataclass
+class AnatomicalParts:
+    """Everything behind one anatomical subject (for tests and the realism report)."""
+
+    subject: SyntheticSubject
+    template: object          # wmheval.synth.template.Template
+    maps: object              # wmheval.synth.brain.SubjectMaps (template space)
+    pose: object              # wmheval.synth.acquisition.Pose
+    coords: np.ndarray        # template index (3, z, y, x) of every voxel centre
+    matrix: np.ndarray        # template index step per grid index step (x, y, z)
+    lesion_fraction: np.ndarray
+    other_fraction: np.ndarray
+    age: float
+    atrophy: float
+
+
+def anatomical_parts(subject_id: str, scanner: str, size_xyz, spacing_xyz,
+                     seed: int = 0) -> AnatomicalParts:
+    """Draw one subject of the anatomical challenge and keep its intermediate maps."""
     from wmheval.synth.acquisition import (
         acquire_subject,
         draw_contrast,
@@ -142,7 +158,7 @@ def _anatomical_subject(subject_id: str, scanner: str, size_xyz, spacing_xyz,
         labelled_volume,
         template_coordinates,
     )
-    from wmheval.synth.brain import atrophy_for, draw_subject, sample_load
+    from wmheval.synth.brain import atrophy_for, draw_subject, has_other_pathology, sample_load
     from wmheval.synth.template import load_template
 
     profile = get_acquisition(scanner)
@@ -160,12 +176,23 @@ def _anatomical_subject(subject_id: str, scanner: str, size_xyz, spacing_xyz,
                                           geometry.origin, pose, rng)
     maps = draw_subject(template, rng, target_ml=load, atrophy=atrophy, contrast=contrast,
                         scale=pose.volume_scale,
+                        other_pathology=has_other_pathology(seed, str(subject_id)),
                         labelled_ml=labelled_volume(coords, matrix, spacing_xyz))
     images = acquire_subject(template, maps, profile, spacing_xyz, coords, matrix, rng)
-    return SyntheticSubject(
+    subject = SyntheticSubject(
         id=str(subject_id), labels=images.labels.astype(np.float32), flair=images.flair,
         t1=images.t1, tissue=images.tissue, geometry=geometry, target_ml=float(load),
         flair_orig=images.flair_orig, t1_orig=images.t1_orig)
+    return AnatomicalParts(subject=subject, template=template, maps=maps, pose=pose,
+                           coords=coords, matrix=matrix,
+                           lesion_fraction=images.lesion_fraction,
+                           other_fraction=images.other_fraction, age=age, atrophy=atrophy)
+
+
+def _anatomical_subject(subject_id: str, scanner: str, size_xyz, spacing_xyz,
+                        seed: int) -> SyntheticSubject:
+    """One subject of the anatomical challenge (see :mod:`wmheval.synth.brain`)."""
+    return anatomical_parts(subject_id, scanner, size_xyz, spacing_xyz, seed).subject
 
 
 def acquire_images(anatomy, lesions, profile, rng):
