@@ -48,6 +48,16 @@ def anatomical(tmp_path_factory):
     return _CACHE["small"]
 
 
+@pytest.fixture(scope="module")
+def per_scanner():
+    """The same subject (id 7, seed 0) drawn on every scanner, on one coarse grid."""
+    if "per_scanner" not in _CACHE:
+        size, spacing = GRID
+        _CACHE["per_scanner"] = {s: anatomical_parts("7", s, size, spacing, seed=0)
+                                 for s in SCANNER_ORDER}
+    return _CACHE["per_scanner"]
+
+
 def test_small_grid_is_at_most_2_by_2_by_3_mm_and_keeps_the_field_of_view():
     manifest = load_manifest()
     for _, row in manifest.iterrows():
@@ -117,11 +127,10 @@ def _dice(a, b):
     return 2.0 * np.count_nonzero(a & b) / max(np.count_nonzero(a) + np.count_nonzero(b), 1)
 
 
-def test_each_scanner_resamples_the_same_anatomy_into_its_own_orientation():
+def test_each_scanner_resamples_the_same_anatomy_into_its_own_orientation(per_scanner):
     """Same subject on every scanner: the white matter agrees in physical space (resampled
     through the headers) and not in array space, so the arrays were really resampled."""
-    size, spacing = GRID
-    subjects = {s: synthesize_subject("7", s, size, spacing, seed=0) for s in SCANNER_ORDER}
+    subjects = {s: parts.subject for s, parts in per_scanner.items()}
     reference = subjects[SCANNER_ORDER[0]]
     reference_wm = reference.tissue == WHITE
     target = _physical_image(reference, reference_wm.astype(np.uint8))
@@ -136,12 +145,10 @@ def test_each_scanner_resamples_the_same_anatomy_into_its_own_orientation():
             assert raw < physical - 0.15, scanner
 
 
-def test_grid_geometry_matches_the_template_mapping():
+def test_grid_geometry_matches_the_template_mapping(per_scanner):
     """The Jacobian used for the sub-samples is the step between neighbouring voxel centres
     (up to the smooth deformation), for every scanner orientation."""
-    size, spacing = GRID
-    for scanner in SCANNER_ORDER:
-        parts = anatomical_parts("12", scanner, size, spacing, seed=0)
+    for scanner, parts in per_scanner.items():
         coords = parts.coords.astype(np.float64)
         steps = [np.diff(coords, axis=axis) for axis in (3, 2, 1)]  # x, y, z
         for column, step in enumerate(steps):
@@ -239,7 +246,7 @@ def test_other_pathology_in_about_40_percent_of_subjects():
     n = len(manifest)
     spread = 3 * np.sqrt(OTHER_PATHOLOGY_PROBABILITY * (1 - OTHER_PATHOLOGY_PROBABILITY) / n)
     assert abs(share - OTHER_PATHOLOGY_PROBABILITY) < spread
-    assert OTHER_PATHOLOGY_PROBABILITY == pytest.approx(0.4)
+    assert abs(OTHER_PATHOLOGY_PROBABILITY - 0.4) < 1e-9  # the issue's "about 40 %"
 
 
 @pytest.mark.skipif(not REAL_VOLUMES.is_file(), reason="reference volumes not shipped")
@@ -288,21 +295,21 @@ def test_pre_is_bias_corrected_and_orig_is_as_acquired(anatomical):
         core = read_array(folder / "synth" / "wm_mask.nii.gz").astype(bool) & (
             read_array(folder / "wmh.nii.gz") == 0)
 
-        def spread(image):
+        def spread(image, core=core):
             values = image[core]
             return np.subtract(*np.percentile(values, [90, 10])) / np.median(values)
 
         assert spread(pre) < spread(orig), row["scanner"]
 
 
-def _flair_statistics(scanner: str) -> dict:
-    size, spacing = (96, 96, 32), (2.0, 2.0, 4.5)
-    parts = anatomical_parts("5", scanner, size, spacing, seed=4)
+def _flair_statistics(parts) -> dict:
     subject = parts.subject
+    scanner = next(s for s, p in PROFILES.items() if p.direction == subject.geometry.direction)
     from scipy import ndimage
 
     core_wm = ndimage.binary_erosion(subject.tissue == WHITE) & (parts.lesion_fraction < 0.01)
-    lesion = parts.lesion_fraction > 0.9
+    lesion = parts.lesion_fraction > 0.8
+    assert np.count_nonzero(lesion) >= 5
     wm = subject.flair[core_wm]
     corner = subject.flair_orig[:, :4, :4].astype(np.float64) / PROFILES[scanner].orig_scale
     return {"contrast": float(np.median(subject.flair[lesion]) / np.median(wm)),
@@ -310,8 +317,8 @@ def _flair_statistics(scanner: str) -> dict:
             "wm_level": float(np.median(wm))}
 
 
-def test_unseen_scanners_are_measurably_different():
-    stats = pd.DataFrame({s: _flair_statistics(s) for s in SCANNER_ORDER}).T
+def test_unseen_scanners_are_measurably_different(per_scanner):
+    stats = pd.DataFrame({s: _flair_statistics(p) for s, p in per_scanner.items()}).T
     assert (stats["contrast"] > 1.1).all()
     assert stats["contrast"].idxmin() == "amsterdam_ge_1p5t"
     assert stats["noise"].idxmax() == "amsterdam_ge_1p5t"

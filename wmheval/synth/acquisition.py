@@ -26,7 +26,7 @@ from wmheval.synth.template import Template
 LABEL_THRESHOLD = 0.5
 """A voxel is labelled when more than this fraction of it lies inside a lesion."""
 OTHER_DILATION = np.ones((1, 3, 3), dtype=bool)
-TEXTURE = 0.035
+TEXTURE = 0.05
 """Smooth within-tissue intensity variation (relative, 5 mm correlation)."""
 """Label 2 is dilated with this (z, y, x) structure: 3 x 3 in-plane, 1 across slices."""
 
@@ -98,9 +98,9 @@ PROFILES: dict[str, AcquisitionProfile] = {
     "amsterdam_ge_1p5t": AcquisitionProfile(
         key="amsterdam_ge_1p5t", description="GE Signa HDxt 1.5T, 2D FLAIR (unseen)",
         flair_3d=False, direction=direction_for((1.0, -1.0, -1.0), pitch=9.0),
-        grey=1.08, csf=0.36, scalp=1.35, lesion_gain=0.86, rim=1.25, flow=1.3,
+        grey=1.08, csf=0.36, scalp=1.35, lesion_gain=0.92, rim=1.25, flow=1.3,
         t1_lesion=0.88, flair_scale=260.0, t1_scale=900.0, orig_scale=260.0,
-        noise=0.070, bias=0.22, residual_bias=0.3, slice_blur_mm=1.0,
+        noise=0.060, bias=0.22, residual_bias=0.3, slice_blur_mm=1.0,
         inplane_blur_mm=1.00, slice_jitter=0.035),
     "amsterdam_philips_3t": AcquisitionProfile(
         key="amsterdam_philips_3t", description="Philips Ingenuity PET-MR 3T, 3D FLAIR (unseen)",

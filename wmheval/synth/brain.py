@@ -176,7 +176,15 @@ def draw_subject(template: Template, rng: np.random.Generator, *, target_ml: flo
     # FLAIR relative to white matter: tissue mixture, texture, lesions, normal bright spots.
     flair = wm + contrast.grey * gm + contrast.csf * csf
     flair += contrast.scalp * skin + 0.06 * bone
-    flair += lesion * (contrast.lesion * (0.9 + 0.1 * grade) - 1.0)
+    # Graded lesions: faint edges (about 1.2 x WM) and bright cores (up to the full
+    # contrast), an unlabelled halo of mildly raised signal around them, and diffuse
+    # periventricular signal ("dirty-appearing" white matter) rising with atrophy.
+    flair += lesion * ((contrast.lesion - 1.0) * (0.4 + 0.6 * grade))
+    flair += _halo(lesion, wm, (contrast.lesion - 1.0) * rng.uniform(0.25, 0.45))
+    dawm_box = _box(ventricle_mm < 18.0, 1)
+    if dawm_box is not None:
+        dawm = (0.04 + 0.1 * atrophy) * np.exp(-ventricle_mm[dawm_box] / 7.0)
+        flair[dawm_box] += dawm * wm[dawm_box] * (1.0 - lesion[dawm_box])
     flair += _normal_hyperintensities(template, rng, enlarged, ventricle_mm, csf, (z, y, x),
                                       contrast)
     flair = flair * (1.0 - other) + other * (core * contrast.csf + (1.0 - core)
@@ -308,6 +316,16 @@ class LesionModel:
             if box is None:
                 break
         return best[1], best[2]
+
+
+def _halo(lesion: np.ndarray, wm: np.ndarray, strength: float) -> np.ndarray:
+    """Mildly raised FLAIR signal spreading a few mm around the lesions (unlabelled)."""
+    halo = np.zeros(lesion.shape, dtype=np.float32)
+    box = _box(lesion > 0.01, 6)
+    if box is not None:
+        spread = ndimage.gaussian_filter(lesion[box], 2.5)
+        halo[box] = strength * np.clip(spread * 2.0, 0.0, 1.0) * (1.0 - lesion[box]) * wm[box]
+    return halo
 
 
 def _draw_other(template, rng, wm, gm, ventricle_mm, present):
