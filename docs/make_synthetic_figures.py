@@ -41,7 +41,8 @@ def _save(fig, out: Path, name: str) -> None:
 
 
 def _copy(path: Path) -> np.ndarray:
-    return np.array(read_image(path).array)
+    loaded = read_image(path)  # keep it alive: its array views the SimpleITK buffer
+    return np.array(loaded.array)
 
 
 def panels(root: Path, table: pd.DataFrame, out: Path) -> None:

@@ -63,6 +63,15 @@ def best_threshold(curves: np.ndarray,
     return float(thresholds[best]), float(mean[best])
 
 
+def _read_copy(path: Path) -> np.ndarray:
+    """An image's array as an owned copy: a LoadedImage's array views the SimpleITK buffer,
+    which is freed with the LoadedImage, so keep it alive until the copy is made."""
+    loaded = read_image(path)
+    array = np.array(loaded.array)
+    del loaded
+    return array
+
+
 def subject_statistics(root: str | Path, table: pd.DataFrame) -> pd.DataFrame:
     """Per subject of a generated challenge: tissue volumes (ml), WMH ml, lesion count, and
     the threshold Dice curve (column ``dice_curve``)."""
@@ -70,10 +79,9 @@ def subject_statistics(root: str | Path, table: pd.DataFrame) -> pd.DataFrame:
     for _, row in table.iterrows():
         folder = Path(root) / row["release_path"]
         flair = read_image(folder / "pre" / "FLAIR.nii.gz")
-        # Copies: a LoadedImage's array views its SimpleITK buffer, freed with it.
-        labels = np.array(read_image(folder / "wmh.nii.gz").array)
-        tissue = np.array(read_image(folder / "synth" / "tissue.nii.gz").array)
-        wm = np.array(read_image(folder / "synth" / "wm_mask.nii.gz").array)
+        labels = _read_copy(folder / "wmh.nii.gz")
+        tissue = _read_copy(folder / "synth" / "tissue.nii.gz")
+        wm = _read_copy(folder / "synth" / "wm_mask.nii.gz")
         voxel_ml = float(np.prod(flair.geometry.spacing)) / 1000.0
         volumes = np.bincount(tissue.ravel().astype(np.int64), minlength=5) * voxel_ml
         counts = threshold_counts(flair.array, labels, wm)
