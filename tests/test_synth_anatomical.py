@@ -94,11 +94,11 @@ def test_written_layout_geometry_and_types(anatomical):
     assert len(directions) == len(SCANNER_ORDER)
 
 
-def test_same_seed_same_bytes_other_seed_other_subject():
+def test_same_seed_same_bytes_other_seed_other_subject(per_scanner):
     size, spacing = GRID
-    first = synthesize_subject("31", "singapore_siemens_3t", size, spacing, seed=0)
-    again = synthesize_subject("31", "singapore_siemens_3t", size, spacing, seed=0)
-    other = synthesize_subject("31", "singapore_siemens_3t", size, spacing, seed=1)
+    first = per_scanner["singapore_siemens_3t"].subject  # id 7, seed 0
+    again = synthesize_subject("7", "singapore_siemens_3t", size, spacing, seed=0)
+    other = synthesize_subject("7", "singapore_siemens_3t", size, spacing, seed=1)
     for name in ("labels", "flair", "t1", "tissue", "flair_orig", "t1_orig"):
         assert getattr(first, name).tobytes() == getattr(again, name).tobytes(), name
     assert first.flair.tobytes() != other.flair.tobytes()
