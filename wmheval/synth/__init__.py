@@ -1,13 +1,16 @@
-"""A synthetic multi-scanner WMH challenge: phantom subjects and simulated team submissions.
+"""A synthetic multi-scanner WMH challenge: anatomical (MNI ICBM152 template) or geometric
+phantom subjects, and simulated team submissions.
 
-``generate_challenge`` writes the phantom release, ``generate_submissions`` the teams'
-prediction folders; see ``docs/synthetic.md``.
+``generate_challenge`` writes the release, ``generate_submissions`` the teams' prediction
+folders; see ``docs/synthetic.md``.
 """
 
 from wmheval.synth.challenge import (
+    PHANTOMS,
     SUBJECT_FILES,
     SYNTH_MANIFEST,
     SyntheticSubject,
+    anatomical_parts,
     generate_challenge,
     grid_for,
     read_synth_manifest,
@@ -17,11 +20,13 @@ from wmheval.synth.challenge import (
 from wmheval.synth.scanners import SCANNERS, ScannerProfile, get_profile
 
 __all__ = [
+    "PHANTOMS",
     "SCANNERS",
     "SUBJECT_FILES",
     "SYNTH_MANIFEST",
     "ScannerProfile",
     "SyntheticSubject",
+    "anatomical_parts",
     "generate_challenge",
     "get_profile",
     "grid_for",
