@@ -30,23 +30,26 @@ def read_array(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def small_challenge(tmp_path_factory):
-    """(root, table) of the small synthetic challenge, seed 0."""
+    """(root, table) of the small selection of the geometric phantom on tiny grids, seed 0
+    (fast; the anatomical challenge has its own fixtures)."""
     if "small" not in _CACHE:
         from wmheval.synth import generate_challenge
 
         root = tmp_path_factory.mktemp("synth_small")
-        _CACHE["small"] = (root, generate_challenge(root, small=True, seed=0, jobs=1))
+        _CACHE["small"] = (root, generate_challenge(root, small=True, tiny=True, seed=0, jobs=1,
+                                                    phantom="geometric"))
     return _CACHE["small"]
 
 
 @pytest.fixture(scope="session")
 def full_challenge(tmp_path_factory):
-    """(root, table) of one full-size subject per scanner, seed 0."""
+    """(root, table) of one full-size geometric-phantom subject per scanner, seed 0."""
     if "full" not in _CACHE:
         from wmheval.synth import generate_challenge
 
         root = tmp_path_factory.mktemp("synth_full")
-        _CACHE["full"] = (root, generate_challenge(root, ids=full_size_ids(), seed=0, jobs=1))
+        _CACHE["full"] = (root, generate_challenge(root, ids=full_size_ids(), seed=0, jobs=1,
+                                                   phantom="geometric"))
     return _CACHE["full"]
 
 

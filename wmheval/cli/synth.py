@@ -3,6 +3,7 @@ challenge, simulated team submissions, and overlay pictures."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -10,24 +11,35 @@ import typer
 from wmheval.cli.app import app
 
 
+class Phantom(StrEnum):
+    """Which synthetic subjects to draw."""
+
+    anatomical = "anatomical"
+    geometric = "geometric"
+
+
 @app.command("synth")
 def synth_command(
     out_dir: Path = typer.Argument(..., help="Folder to write the synthetic release into."),
     small: bool = typer.Option(False, "--small",
-                               help="27 subjects on grids ~1/4 in-plane, 1/3 of the slices."),
+                               help="27 subjects on grids of at most 2 x 2 x 3 mm."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same images)."),
     ids: list[str] = typer.Option(None, "--id", help="Only these subject ids (repeatable)."),
     manifest: Path = typer.Option(None, "--manifest", help="Subject manifest CSV "
                                   "(default: the bundled 170-subject one)."),
     jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes."),
+    phantom: Phantom = typer.Option(Phantom.anatomical, "--phantom",
+                                    help="anatomical: the MNI ICBM152 template with lesions; "
+                                    "geometric: the fast ellipsoid phantom (unit tests)."),
 ) -> None:
     """Write a synthetic multi-scanner WMH challenge in the real release's layout."""
     from wmheval.synth import generate_challenge
 
     try:
         table = generate_challenge(out_dir, small=small, seed=seed, ids=ids or None,
-                                   manifest=manifest, progress=True, jobs=jobs)
-    except (ValueError, OSError) as error:
+                                   manifest=manifest, progress=True, jobs=jobs,
+                                   phantom=phantom.value)
+    except (ValueError, OSError, RuntimeError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"wrote {len(table)} subjects to {out_dir} "

@@ -27,11 +27,16 @@ from wmheval.synth.scanners import get_profile
 
 SMALL_TRAINING_PER_SCANNER = 4
 SMALL_TEST_PER_SCANNER = 3
-SMALL_INPLANE_FACTOR = 4
-SMALL_SLICE_FACTOR = 3
+SMALL_INPLANE_MM = 2.0
+"""The small grid: in-plane voxels of at most 2 mm, slices as acquired (3 mm)."""
+TINY_INPLANE_FACTOR = 4
+TINY_SLICE_FACTOR = 3
+PHANTOMS = ("anatomical", "geometric")
+"""``anatomical``: the MNI ICBM152 template with lesions (default); ``geometric``: the old
+ellipsoid phantom, fast, for unit tests."""
 SYNTH_MANIFEST = "synth_manifest.csv"
-SUBJECT_FILES = ("wmh.nii.gz", "pre/FLAIR.nii.gz", "pre/T1.nii.gz", "synth/wm_mask.nii.gz",
-                 "synth/tissue.nii.gz")
+SUBJECT_FILES = ("wmh.nii.gz", "pre/FLAIR.nii.gz", "pre/T1.nii.gz", "orig/FLAIR.nii.gz",
+                 "orig/T1.nii.gz", "synth/wm_mask.nii.gz", "synth/tissue.nii.gz")
 """Files written per subject, relative to its folder."""
 _FULL_CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)
 
@@ -47,6 +52,8 @@ class SyntheticSubject:
     tissue: np.ndarray      # uint8 0..4
     geometry: Geometry
     target_ml: float
+    flair_orig: np.ndarray | None = None   # as acquired (uint16); None: same as ``flair``
+    t1_orig: np.ndarray | None = None
 
     @property
     def wm_mask(self) -> np.ndarray:
@@ -66,17 +73,27 @@ class SyntheticSubject:
                 "target_ml": self.target_ml}
 
 
-def grid_for(row: pd.Series, small: bool) -> tuple[tuple[int, int, int], tuple[float, ...]]:
-    """(size, spacing) in x, y, z for a manifest row; the small grid keeps the head's size."""
+def grid_for(row: pd.Series, small: bool,
+             tiny: bool = False) -> tuple[tuple[int, int, int], tuple[float, ...]]:
+    """(size, spacing) in x, y, z for a manifest row; smaller grids keep the field of view.
+
+    ``small``: in-plane spacing raised to at most 2 mm where finer, slices unchanged;
+    ``tiny`` (tests only): 1/4 of the in-plane size and 1/3 of the slices.
+    """
     size = np.array([int(row["shape_x"]), int(row["shape_y"]), int(row["shape_z"])])
     spacing = np.array([float(row["spacing_x"]), float(row["spacing_y"]),
                         float(row["spacing_z"])])
-    if small:
-        factors = np.array([SMALL_INPLANE_FACTOR, SMALL_INPLANE_FACTOR, SMALL_SLICE_FACTOR])
+    if tiny:
+        factors = np.array([TINY_INPLANE_FACTOR, TINY_INPLANE_FACTOR, TINY_SLICE_FACTOR])
         reduced = np.maximum(np.round(size / factors).astype(int), 4)
-        spacing = np.round(spacing * size / reduced, 4)
-        size = reduced
-    return tuple(int(n) for n in size), tuple(float(s) for s in spacing)
+    elif small:
+        extent = size * spacing
+        reduced = size.copy()
+        reduced[:2] = np.minimum(size[:2], np.ceil(extent[:2] / SMALL_INPLANE_MM - 1e-6))
+    else:
+        reduced = size
+    spacing = np.round(spacing * size / reduced, 4)
+    return tuple(int(n) for n in reduced), tuple(float(s) for s in spacing)
 
 
 def centred_geometry(size_xyz, spacing_xyz, direction) -> Geometry:
@@ -89,8 +106,15 @@ def centred_geometry(size_xyz, spacing_xyz, direction) -> Geometry:
 
 
 def synthesize_subject(subject_id: str, scanner: str, size_xyz, spacing_xyz,
-                       seed: int = 0) -> SyntheticSubject:
-    """Draw one subject (anatomy, lesions, FLAIR and T1) on a grid; a pure function."""
+                       seed: int = 0, phantom: str = "anatomical") -> SyntheticSubject:
+    """Draw one subject (anatomy, lesions, FLAIR and T1) on a grid; a pure function.
+
+    ``phantom``: ``"anatomical"`` (the MNI template, default) or ``"geometric"``.
+    """
+    if phantom == "anatomical":
+        return _anatomical_subject(subject_id, scanner, size_xyz, spacing_xyz, seed)
+    if phantom != "geometric":
+        raise ValueError(f"unknown phantom {phantom!r}; choose one of {PHANTOMS}")
     rng = subject_rng(seed, "subject", subject_id)
     profile = get_profile(scanner)
     load = sample_lesion_load(rng)
@@ -107,6 +131,43 @@ def synthesize_subject(subject_id: str, scanner: str, size_xyz, spacing_xyz,
         target_ml=float(load))
 
 
+def _anatomical_subject(subject_id: str, scanner: str, size_xyz, spacing_xyz,
+                        seed: int) -> SyntheticSubject:
+    """One subject of the anatomical challenge (see :mod:`wmheval.synth.brain`)."""
+    from wmheval.synth.acquisition import (
+        acquire_subject,
+        draw_contrast,
+        draw_pose,
+        get_acquisition,
+        labelled_volume,
+        template_coordinates,
+    )
+    from wmheval.synth.brain import atrophy_for, draw_subject, sample_load
+    from wmheval.synth.template import load_template
+
+    profile = get_acquisition(scanner)
+    rng = subject_rng(seed, "anatomical", subject_id)
+    load = sample_load(scanner, rng)
+    age = float(np.clip(rng.normal(70.0, 8.0), 50.0, 92.0))
+    atrophy = atrophy_for(load, age, rng)
+    pose = draw_pose(rng)
+    contrast = draw_contrast(profile, rng)
+    template = load_template()
+    size_xyz = tuple(int(n) for n in size_xyz)
+    spacing_xyz = tuple(float(s) for s in spacing_xyz)
+    geometry = centred_geometry(size_xyz, spacing_xyz, profile.direction)
+    coords, matrix = template_coordinates(template, size_xyz, spacing_xyz, profile.direction,
+                                          geometry.origin, pose, rng)
+    maps = draw_subject(template, rng, target_ml=load, atrophy=atrophy, contrast=contrast,
+                        scale=pose.volume_scale,
+                        labelled_ml=labelled_volume(coords, matrix, spacing_xyz))
+    images = acquire_subject(template, maps, profile, spacing_xyz, coords, matrix, rng)
+    return SyntheticSubject(
+        id=str(subject_id), labels=images.labels.astype(np.float32), flair=images.flair,
+        t1=images.t1, tissue=images.tissue, geometry=geometry, target_ml=float(load),
+        flair_orig=images.flair_orig, t1_orig=images.t1_orig)
+
+
 def acquire_images(anatomy, lesions, profile, rng):
     """FLAIR and T1 of a subject (a seam for tests and other image models)."""
     from wmheval.synth.scanners import acquire
@@ -117,7 +178,10 @@ def acquire_images(anatomy, lesions, profile, rng):
 def write_subject(subject: SyntheticSubject, folder: str | Path) -> Path:
     """Write a subject's five files (see :data:`SUBJECT_FILES`) into ``folder``."""
     folder = Path(folder)
-    arrays = (subject.labels, subject.flair, subject.t1, subject.wm_mask, subject.tissue)
+    flair_orig = subject.flair if subject.flair_orig is None else subject.flair_orig
+    t1_orig = subject.t1 if subject.t1_orig is None else subject.t1_orig
+    arrays = (subject.labels, subject.flair, subject.t1, flair_orig, t1_orig, subject.wm_mask,
+              subject.tissue)
     for relative, array in zip(SUBJECT_FILES, arrays, strict=True):
         write_image(array, subject.geometry, folder / relative)
     return folder
@@ -145,9 +209,9 @@ def select_subjects(manifest: pd.DataFrame, small: bool = False,
 
 
 def _generate_one(task: tuple) -> dict:
-    row, root, small, seed = task
-    size, spacing = grid_for(row, small)
-    subject = synthesize_subject(row["id"], row["scanner"], size, spacing, seed)
+    row, root, small, seed, phantom, tiny = task
+    size, spacing = grid_for(row, small, tiny)
+    subject = synthesize_subject(row["id"], row["scanner"], size, spacing, seed, phantom)
     folder = write_subject(subject, Path(root) / row["release_path"])
     return {"id": row["id"], "split": row["split"], "site": row.get("site", ""),
             "scanner": row["scanner"], "seen_in_training": bool(row["seen_in_training"]),
@@ -169,7 +233,8 @@ def _resolve_manifest(manifest) -> pd.DataFrame:
 
 def generate_challenge(root: str | Path, *, small: bool = False, seed: int = 0,
                        ids: Iterable[str] | None = None, manifest=None, progress: bool = False,
-                       jobs: int | None = None) -> pd.DataFrame:
+                       jobs: int | None = None, phantom: str = "anatomical",
+                       tiny: bool = False) -> pd.DataFrame:
     """Write a synthetic challenge under ``root`` in the real release's layout.
 
     Per subject: ``wmh.nii.gz`` (float32 labels 0/1/2), ``pre/FLAIR.nii.gz`` and
@@ -178,12 +243,17 @@ def generate_challenge(root: str | Path, *, small: bool = False, seed: int = 0,
     Also writes ``root/synth_manifest.csv``. Returns one row per written subject (id,
     split, scanner, seen_in_training, path, shape, spacing, n_lesions, wmh_ml, ...).
     ``jobs`` worker processes (default: up to 4 for more than 8 subjects, else 1).
+    ``phantom``: ``"anatomical"`` (default) or ``"geometric"`` (fast, for unit tests);
+    ``tiny`` (tests): grids of 1/4 in-plane and 1/3 of the slices.
     """
+    if phantom not in PHANTOMS:
+        raise ValueError(f"unknown phantom {phantom!r}; choose one of {PHANTOMS}")
     root = Path(root)
     table = select_subjects(_resolve_manifest(manifest), small, ids)
-    tasks = [(row, str(root), small, int(seed)) for _, row in table.iterrows()]
+    tasks = [(row, str(root), small, int(seed), phantom, tiny) for _, row in table.iterrows()]
     if jobs is None:
-        jobs = min(os.cpu_count() or 1, 4) if len(tasks) > 8 else 1
+        busy = 2 if phantom == "anatomical" else 8
+        jobs = min(os.cpu_count() or 1, 4) if len(tasks) > busy else 1
     rows = _run(tasks, max(int(jobs), 1), progress)
     result = pd.DataFrame(rows)
     if result.empty:
@@ -195,6 +265,7 @@ def generate_challenge(root: str | Path, *, small: bool = False, seed: int = 0,
         written.pop("spacing").tolist())
     written["seed"] = int(seed)
     written["small"] = bool(small)
+    written["phantom"] = phantom
     write_text_atomic(root / SYNTH_MANIFEST, written.to_csv(index=False))
     return result
 

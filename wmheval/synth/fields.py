@@ -53,3 +53,21 @@ def _linear_weights(n_out: int, n_in: int) -> np.ndarray:
     weights[rows, left] = 1.0 - fraction
     weights[rows, left + 1] += fraction
     return weights
+
+
+def smooth_field_at(shape_zyx: tuple[int, int, int], spacing_zyx: tuple[float, float, float],
+                    correlation_mm: float, rng: np.random.Generator,
+                    flat_index: np.ndarray) -> np.ndarray:
+    """:func:`smooth_field` evaluated only at ``flat_index`` (float32): the same field
+    (same random draws), cheap when few voxels are wanted."""
+    shape = np.asarray(shape_zyx, dtype=int)
+    extent = shape * np.asarray(spacing_zyx, dtype=float)
+    knots = np.maximum(np.ceil(extent / (correlation_mm / 2.0)).astype(int) + 1, 2)
+    knots = np.minimum(knots, np.maximum(shape, 2))
+    coarse = ndimage.gaussian_filter(rng.standard_normal(tuple(knots)), 1.0, mode="wrap")
+    coarse = ((coarse - coarse.mean()) / max(float(coarse.std()), 1e-6)).astype(np.float32)
+    points = np.unravel_index(np.asarray(flat_index), tuple(shape))
+    scaled = [p * np.float32((k - 1) / max(n - 1, 1))
+              for p, k, n in zip(points, knots, shape, strict=True)]
+    return ndimage.map_coordinates(coarse, np.stack(scaled), order=1, mode="nearest",
+                                   prefilter=False).astype(np.float32)
