@@ -25,10 +25,10 @@ RECIPES: dict[str, dict[str, dict[str, object]]] = {
     },
     # Small networks for 2 CPU cores on the small synthetic challenge (see baselines/README).
     "demo": {
-        "resunet": {"samples": 16_000, "wm_samples": 3_000, "batch_size": 8,
+        "resunet": {"samples": 8_000, "wm_samples": 1_500, "batch_size": 8,
                     "learning_rate": 2e-3, "base_channels": 8, "wm_base_channels": 8,
                     "beta": 0.975, "weight_decay": 0.0},
-        "flair-fcn": {"samples": 16_000, "wm_samples": 3_000, "batch_size": 8,
+        "flair-fcn": {"samples": 8_000, "wm_samples": 1_500, "batch_size": 8,
                       "learning_rate": 2e-3, "base_channels": 8, "wm_base_channels": 8,
                       "beta": 0.975, "weight_decay": 0.0},
         "fcn-vgg": {"samples": 4_000, "wm_samples": 0, "batch_size": 8,

@@ -24,7 +24,14 @@ import numpy as np
 import torch
 
 from wmheval.io.atomic import write_atomic, write_text_atomic
-from wmheval_baselines.data import SliceDataset, augment, find_subjects, load_volume, make_loader
+from wmheval_baselines.data import (
+    SliceDataset,
+    augment,
+    crop_to_region,
+    find_subjects,
+    load_volume,
+    make_loader,
+)
 from wmheval_baselines.inference import (
     autocast_context,
     decision_threshold,
@@ -304,24 +311,26 @@ class _Trainer:
         self.metadata["threshold"] = decision_threshold(beta)
 
     def phase_dataset(self, phase: str) -> SliceDataset:
+        """The phase's training slices, restricted (:func:`crop_to_region`) to the head
+        (white-matter net, FCN/VGG) or to the white-matter mask the output is confined to."""
         config = self.config
-        if phase == "wm":
-            # Volume.wm is the white-matter mask united with the WMH (label 1).
-            return SliceDataset([wm_net_input(v) for v in self.volumes],
-                                [v.wm for v in self.volumes])
-        if config.model == "resunet":
-            inputs = []
-            for volume in self._progress(self.volumes, "white-matter masks"):
+        pairs = []
+        for volume in self._progress(self.volumes, f"{phase} training slices"):
+            if phase == "wm":
+                # Volume.wm is the white-matter mask united with the WMH (label 1).
+                pairs.append(crop_to_region(wm_net_input(volume), volume.wm, volume.t1 > 0))
+                continue
+            if config.model in WM_NET_MODELS:
                 mask = wm_mask_from_net(self.models["wm"], volume, self.device,
                                         dilation_mm=config.dilation_mm, amp=config.amp)
-                inputs.append(resunet_input(volume, mask))
-            return SliceDataset(inputs, [v.wmh for v in self.volumes])
-        if config.model == "flair-fcn":
-            return SliceDataset([flair_fcn_input(v) for v in self.volumes],
-                                [v.wmh for v in self.volumes])
-        inputs = [fcn_vgg_input(v, config.area_opening_mm2, config.jobs)
-                  for v in self._progress(self.volumes, "FCN inputs")]
-        return SliceDataset(inputs, [v.wmh for v in self.volumes])
+                inputs = (resunet_input(volume, mask) if config.model == "resunet"
+                          else flair_fcn_input(volume))
+                pairs.append(crop_to_region(inputs, volume.wmh, mask))
+            else:
+                inputs = fcn_vgg_input(volume, config.area_opening_mm2, config.jobs)
+                pairs.append(crop_to_region(inputs, volume.wmh, volume.flair > 0))
+        pairs = [(x, y) for x, y in pairs if len(x)]
+        return SliceDataset([x for x, _ in pairs], [y for _, y in pairs])
 
     def _progress(self, items, description: str):
         if self.console is None:
