@@ -96,6 +96,13 @@ def run(releases, tmp_path_factory):
     return train(config, tmp_path_factory.mktemp("run") / "run")
 
 
+@pytest.fixture(scope="module")
+def reference(releases, run, tmp_path_factory):
+    original, _ = releases
+    return predict_folder(run, original, tmp_path_factory.mktemp("ref") / "ref", device="cpu",
+                          ids=["1"])
+
+
 def test_canonical_round_trip_is_exact():
     rng = np.random.default_rng(0)
     image = sitk.GetImageFromArray(rng.random((3, 4, 5)).astype(np.float32))
@@ -110,9 +117,9 @@ def test_canonical_round_trip_is_exact():
 
 @pytest.mark.parametrize("kind", sorted(TRANSFORMS))
 def test_network_prediction_in_reference_geometry_scores_like_original(releases, run,
-                                                                      tmp_path, kind):
+                                                                      reference, tmp_path,
+                                                                      kind):
     original, copies = releases
-    reference = predict_folder(run, original, tmp_path / "ref", device="cpu", ids=["1"])
     moved = predict_folder(run, copies[kind], tmp_path / kind, device="cpu", ids=["1"])
     ref_image = sitk.ReadImage(str(reference / "1" / "result.nii.gz"))
     result = sitk.ReadImage(str(moved / "1" / "result.nii.gz"))
