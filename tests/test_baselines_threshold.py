@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -122,3 +123,17 @@ def test_cli_threshold(release, tmp_path):
     bad = CliRunner().invoke(app, ["baseline", "threshold", str(tmp_path / "none"), "--out",
                                    str(out)])
     assert bad.exit_code == 1 and "not found" in " ".join(bad.output.split())
+
+
+def test_demo_scores_the_threshold_baseline_under_its_team_name(release, tmp_path):
+    from wmheval.demo import THRESHOLD_TEAM, DemoOutput, _threshold_baseline, learned_team
+
+    assert (THRESHOLD_TEAM, learned_team("resunet")) == ("baseline-threshold",
+                                                         "baseline-resunet-cpu")
+    teams: list[str] = []
+    output = DemoOutput(tmp_path)
+    _threshold_baseline(release, tmp_path, tmp_path / "scores", 1, output, teams)
+    assert teams == [THRESHOLD_TEAM]
+    cases = pd.read_csv(tmp_path / "scores" / THRESHOLD_TEAM / "cases.csv",
+                                          dtype={"id": str})
+    assert sorted(cases["id"]) == ["1", "140", "160"] and (cases["status"] == "ok").all()
