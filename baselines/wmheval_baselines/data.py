@@ -294,10 +294,11 @@ def crop_to_region(inputs: np.ndarray, labels: np.ndarray, region: np.ndarray,
     """Training slices of one volume restricted to where the output is used: the slices
     that meet ``region`` (Z, H, W), cropped in-plane to its bounding box plus ``margin``
     pixels. Saves CPU time on empty slices and background; the networks are fully
-    convolutional, so prediction still runs on whole slices."""
+    convolutional, so prediction still runs on whole slices. An empty region keeps the
+    volume whole."""
     slices = np.flatnonzero(region.any(axis=(1, 2)))
-    if slices.size == 0:
-        return inputs[:0], labels[:0]
+    if slices.size == 0:  # e.g. an untrained white-matter net found nothing: keep it all
+        return inputs, labels
     rows = np.flatnonzero(region.any(axis=(0, 2)))
     columns = np.flatnonzero(region.any(axis=(0, 1)))
     top, bottom = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, region.shape[1])
