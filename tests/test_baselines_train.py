@@ -77,8 +77,32 @@ def test_resunet_trains_checkpoints_and_resumes_exactly(data, tmp_path):
     train(resunet(SLICES, data=str(data)), partial)
     assert torch.load(checkpoint_path(partial), weights_only=False)["progress"] == {
         "wm": 24, "wmh": 24}
+    # A longer schedule on a finished run is incomplete until done: killed after one more
+    # pass (checkpoint and metadata saved), the run must not claim to be complete.
+    import wmheval_baselines.train as train_module
+
+    class Killed(Exception):
+        pass
+
+    real_pass, calls = train_module._Trainer._run_pass, []
+
+    def killed_on_second(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Killed
+        return real_pass(self, *args)
+
+    train_module._Trainer._run_pass = killed_on_second
+    try:
+        with pytest.raises(Killed):
+            train(resunet(3 * SLICES, data=str(data)), partial)
+    finally:
+        train_module._Trainer._run_pass = real_pass
+    killed = json.loads((partial / "metadata.json").read_text())
+    assert killed["progress"] == {"wm": 24, "wmh": 48} and killed["complete"] is False
     train(resunet(3 * SLICES, data=str(data)), partial)
     assert [h["pass"] for h in history(partial)] == [1, 1, 2, 3]
+    assert json.loads((partial / "metadata.json").read_text())["complete"] is True
     assert_same_states(states(partial), states(straight))
 
     # A finished run is not retrained; changed settings refuse to resume.

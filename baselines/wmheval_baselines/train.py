@@ -358,6 +358,7 @@ class _Trainer:
 
     def run_training(self) -> Path:
         config = self.config
+        self.metadata["complete"] = False  # until the (possibly longer) schedule is done
         for phase in config.phases:
             target = config.target(phase)
             if self.progress[phase] >= target:
