@@ -16,17 +16,17 @@ from wmheval_baselines.predict import predict_folder  # noqa: E402
 from wmheval_baselines.train import TrainConfig, train  # noqa: E402
 
 set_test_threads()
-# Measured (seed 0): mean test Dice 0.163 (15 test subjects) for this configuration; an empty
-# submission scores 0. The threshold leaves a wide margin for platform differences.
+# An empty submission scores 0; the margin leaves room for platform differences (the
+# geometric phantom, 3 + 8 passes over its 240 training slices).
 MIN_MEAN_DICE = 0.08
 
 
 @pytest.mark.slow
 def test_short_resunet_training_scores_well_above_empty(tmp_path):
     root = tmp_path / "challenge"
-    synth.generate_challenge(root, small=True, seed=0)
-    config = TrainConfig(model="resunet", data=str(root), wm_epochs=3, epochs=8, beta=0.975,
-                         learning_rate=2e-3, base_channels=8, wm_base_channels=8,
+    synth.generate_challenge(root, small=True, seed=0, phantom="geometric")
+    config = TrainConfig(model="resunet", data=str(root), wm_samples=720, samples=1920,
+                         beta=0.975, learning_rate=2e-3, base_channels=8, wm_base_channels=8,
                          batch_size=8, device="cpu", seed=0)
     run = train(config, tmp_path / "run")
     submission = predict_folder(run, root, tmp_path / "submission", device="cpu")

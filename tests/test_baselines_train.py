@@ -23,6 +23,7 @@ from wmheval.cli.main import app  # noqa: E402
 set_test_threads()
 TINY = {"base_channels": 4, "wm_base_channels": 4, "batch_size": 4, "learning_rate": 3e-3,
         "device": "cpu"}
+SLICES = 24  # 6 training subjects x 4 slices in the tiny release
 
 
 @pytest.fixture(scope="module")
@@ -46,36 +47,70 @@ def assert_same_states(a, b):
             assert torch.equal(a[name][key], b[name][key]), (name, key)
 
 
+def resunet(samples: int, wm_samples: int = SLICES, **extra) -> TrainConfig:
+    return TrainConfig(model="resunet", samples=samples, wm_samples=wm_samples,
+                       **(TINY | extra))
+
+
 def test_resunet_trains_checkpoints_and_resumes_exactly(data, tmp_path):
-    straight = train(TrainConfig(model="resunet", data=str(data), wm_epochs=1, epochs=3,
-                                 **TINY), tmp_path / "straight")
+    straight = train(resunet(3 * SLICES, data=str(data)), tmp_path / "straight")
     losses = [h["loss"] for h in history(straight)]
     assert [h["phase"] for h in history(straight)] == ["wm", "wmh", "wmh", "wmh"]
+    assert [h["samples_seen"] for h in history(straight)] == [24, 24, 48, 72]
+    assert all(h["loader_seconds"] >= 0 and h["step_seconds"] > 0 for h in history(straight))
     assert losses[3] < losses[1]  # the WMH loss decreases
     assert checkpoint_path(straight).is_file()
     config = json.loads((straight / "config.json").read_text())
     assert config["seed"] == 0 and config["model"] == "resunet"
     metadata = json.loads((straight / "metadata.json").read_text())
-    assert metadata["complete"] and 0.5 < metadata["beta"] < 1
+    assert metadata["complete"] and metadata["beta"] == 0.975
+    assert metadata["threshold"] == 0.975  # class-balanced: read at p >= beta
+    assert metadata["schedule"]["wmh"] == {
+        "samples": 72, "slices": SLICES, "passes": 3.0, "batch_size": 4, "steps": 18,
+        "learning_rate": 3e-3, "weight_decay": 0.0, "recipe": "paper"}
     assert metadata["checkpoint_sha256"] == hashlib.sha256(
         checkpoint_path(straight).read_bytes()).hexdigest()
     assert set(metadata["training_subjects"]) == {"0", "2", "50", "52", "100", "101"}
 
-    # 2 epochs, then resume to 4: same epochs, same weights as the straight run.
+    # 1 pass, then resume to 3: same passes, same weights as the straight run.
     partial = tmp_path / "partial"
-    train(TrainConfig(model="resunet", data=str(data), wm_epochs=1, epochs=1, **TINY), partial)
-    assert torch.load(checkpoint_path(partial), weights_only=False)["epoch"] == 2
-    train(TrainConfig(model="resunet", data=str(data), wm_epochs=1, epochs=3, **TINY), partial)
-    assert [h["epoch"] for h in history(partial)] == [1, 2, 3, 4]
+    train(resunet(SLICES, data=str(data)), partial)
+    assert torch.load(checkpoint_path(partial), weights_only=False)["progress"] == {
+        "wm": 24, "wmh": 24}
+    # A longer schedule on a finished run is incomplete until done: killed after one more
+    # pass (checkpoint and metadata saved), the run must not claim to be complete.
+    import wmheval_baselines.train as train_module
+
+    class Killed(Exception):
+        pass
+
+    real_pass, calls = train_module._Trainer._run_pass, []
+
+    def killed_on_second(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Killed
+        return real_pass(self, *args)
+
+    train_module._Trainer._run_pass = killed_on_second
+    try:
+        with pytest.raises(Killed):
+            train(resunet(3 * SLICES, data=str(data)), partial)
+    finally:
+        train_module._Trainer._run_pass = real_pass
+    killed = json.loads((partial / "metadata.json").read_text())
+    assert killed["progress"] == {"wm": 24, "wmh": 48} and killed["complete"] is False
+    train(resunet(3 * SLICES, data=str(data)), partial)
+    assert [h["pass"] for h in history(partial)] == [1, 1, 2, 3]
+    assert json.loads((partial / "metadata.json").read_text())["complete"] is True
     assert_same_states(states(partial), states(straight))
 
     # A finished run is not retrained; changed settings refuse to resume.
     before = checkpoint_path(partial).stat().st_mtime_ns
-    train(TrainConfig(model="resunet", data=str(data), wm_epochs=1, epochs=3, **TINY), partial)
+    train(resunet(3 * SLICES, data=str(data)), partial)
     assert checkpoint_path(partial).stat().st_mtime_ns == before
     with pytest.raises(RunError, match="seed"):
-        train(TrainConfig(model="resunet", data=str(data), wm_epochs=1, epochs=4, seed=1,
-                          **TINY), partial)
+        train(resunet(3 * SLICES, data=str(data), seed=1), partial)
 
     # Challenge split: the test subjects, on their FLAIR grids, uint8 0/1.
     submission = predict_folder(straight, data, tmp_path / "submission", device="cpu")
@@ -99,13 +134,16 @@ def test_fcn_vgg_loso_with_pretrained_file(data, tmp_path, capsys):
     weights = tmp_path / "vgg16.pth"
     torch.save(state, weights)
     run = train(TrainConfig(model="fcn-vgg", data=str(data), split="loso:singapore_siemens_3t",
-                            epochs=2, fcn_k=4, vgg_weights=str(weights), batch_size=8,
-                            learning_rate=1e-4, device="cpu"), tmp_path / "run")
+                            samples=32, fcn_k=4, vgg_weights=str(weights), batch_size=8,
+                            learning_rate=1e-4, weight_decay=5e-4, beta=None,
+                            device="cpu"), tmp_path / "run")
     metadata = json.loads((run / "metadata.json").read_text())
     assert metadata["pretrained_weights"]["sha256"] == hashlib.sha256(
         weights.read_bytes()).hexdigest()
     assert metadata["weights_warning"] is None
     assert set(metadata["training_subjects"]) == {"0", "2", "100", "101"}
+    assert metadata["threshold"] == 0.5  # plain cross-entropy: read at p >= 0.5
+    assert metadata["vgg_convention"] == "torchvision"
     losses = [h["loss"] for h in metadata["history"]]
     assert losses[1] < losses[0]
     assert "FROM SCRATCH" not in capsys.readouterr().err
@@ -114,7 +152,7 @@ def test_fcn_vgg_loso_with_pretrained_file(data, tmp_path, capsys):
 
 
 def test_fcn_vgg_from_scratch_says_so(data, tmp_path, capsys):
-    run = train(TrainConfig(model="fcn-vgg", data=str(data), epochs=1, fcn_k=4, batch_size=8,
+    run = train(TrainConfig(model="fcn-vgg", data=str(data), samples=8, fcn_k=4, batch_size=8,
                             device="cpu"), tmp_path / "run")
     assert "FROM SCRATCH" in capsys.readouterr().err
     metadata = json.loads((run / "metadata.json").read_text())
@@ -130,14 +168,12 @@ def test_wm_labels_required_for_resunet(data, tmp_path):
     for mask in copy.rglob("wm_mask.nii.gz"):
         mask.unlink()
     with pytest.raises(ValueError, match="--wm-masks"):
-        train(TrainConfig(model="resunet", data=str(copy), wm_epochs=1, epochs=1, **TINY),
-              tmp_path / "run")
+        train(resunet(8, 8, data=str(copy)), tmp_path / "run")
     masks = tmp_path / "masks"  # the user's folder of <id>.nii.gz labels
     masks.mkdir()
     for mask in data.rglob("wm_mask.nii.gz"):
         shutil.copy(mask, masks / f"{mask.parent.parent.name}.nii.gz")
-    run = train(TrainConfig(model="resunet", data=str(copy), wm_epochs=1, epochs=1,
-                            wm_masks=str(masks), **TINY), tmp_path / "run")
+    run = train(resunet(8, 8, data=str(copy), wm_masks=str(masks)), tmp_path / "run")
     assert json.loads((run / "metadata.json").read_text())["complete"]
 
 
@@ -145,16 +181,21 @@ def test_cli_train_and_predict(data, tmp_path):
     runner = CliRunner()
     run, sub = tmp_path / "run", tmp_path / "sub"
     result = runner.invoke(app, ["baseline", "train", "resunet", str(data), "--out", str(run),
-                                 "--epochs", "1", "--wm-epochs", "1", "--base-channels", "4",
+                                 "--recipe", "demo", "--samples", "8", "--wm-samples", "8",
+                                 "--base-channels", "4", "--beta", "0.9", "--lr", "0.01",
                                  "--batch-size", "4", "--device", "cpu", "--no-resume"])
     assert result.exit_code == 0, result.output
-    assert (run / "config.json").is_file() and checkpoint_path(run).is_file()
+    config = json.loads((run / "config.json").read_text())
+    assert (config["recipe"], config["samples"], config["wm_samples"]) == ("demo", 8, 8)
+    assert (config["beta"], config["learning_rate"], config["base_channels"]) == (0.9, 0.01, 4)
+    assert "wmh network: 8 samples" in " ".join(result.output.split())
+    assert checkpoint_path(run).is_file()
     result = runner.invoke(app, ["baseline", "predict", str(run), str(data), "--out", str(sub),
                                  "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in sub.iterdir()) == ["1", "140", "160"]
     bad = runner.invoke(app, ["baseline", "train", "unet3d", str(data), "--out", str(run)])
-    assert bad.exit_code == 1 and "unknown model" in bad.output
+    assert bad.exit_code == 2  # not one of the model choices
     bad = runner.invoke(app, ["baseline", "predict", str(tmp_path / "nothing"), str(data),
                               "--out", str(sub)])
     assert bad.exit_code == 1 and "no checkpoint" in " ".join(bad.output.split())
@@ -175,3 +216,85 @@ def test_cli_without_torch_names_the_fix(data, tmp_path, monkeypatch):
         result.output.split())
     with pytest.raises(baseline.BaselinesUnavailable, match="torch"):
         baseline.train_baseline("resunet", data, tmp_path / "run")
+
+
+def test_time_budget_stop_is_incomplete_and_resume_finishes_it(data, tmp_path):
+    from wmheval_baselines.predict import IncompleteRunError, load_run
+
+    straight = train(resunet(2 * SLICES, data=str(data)), tmp_path / "straight")
+    # A budget that runs out after the first batch of each invocation.
+    run = tmp_path / "budget"
+    train(resunet(2 * SLICES, data=str(data), max_seconds=1e-9), run)
+    metadata = json.loads((run / "metadata.json").read_text())
+    assert metadata["complete"] is False
+    assert metadata["stopped_by_time_budget"] == {"phase": "wm", "samples_seen": 4}
+    assert history(run)[-1]["partial"] is True
+    with pytest.raises(IncompleteRunError, match="INCOMPLETE"):
+        predict_folder(run, data, tmp_path / "sub", device="cpu")
+    # Resuming (same command without a budget) finishes the schedule, bit-identical to a run
+    # that was never interrupted, also though it stopped in the middle of a pass.
+    train(resunet(2 * SLICES, data=str(data)), run)
+    metadata = json.loads((run / "metadata.json").read_text())
+    assert metadata["complete"] is True and metadata["progress"] == {"wm": 24, "wmh": 48}
+    assert_same_states(states(run), states(straight))
+    assert load_run(run, "cpu").complete
+
+
+def test_incomplete_run_predicts_only_when_allowed_and_warns(data, tmp_path):
+    run = tmp_path / "budget"
+    # The white-matter phase (one batch) ends; the budget stops the WMH phase after 1 batch.
+    train(resunet(2 * SLICES, wm_samples=4, data=str(data), max_seconds=1e-9), run)
+    assert json.loads((run / "metadata.json").read_text())["progress"] == {"wm": 4, "wmh": 4}
+    with pytest.warns(UserWarning, match="PART-TRAINED"):
+        submission = predict_folder(run, data, tmp_path / "sub", device="cpu",
+                                    allow_incomplete=True)
+    assert sorted(p.name for p in submission.iterdir()) == ["1", "140", "160"]
+    bad = CliRunner().invoke(app, ["baseline", "predict", str(run), str(data), "--out",
+                                   str(tmp_path / "cli"), "--device", "cpu"])
+    assert bad.exit_code == 1 and "INCOMPLETE" in " ".join(bad.output.split())
+
+
+def test_one_host_sync_per_pass_not_per_step(data, tmp_path, monkeypatch):
+    calls = []
+    real = torch.Tensor.__float__
+
+    def counting(self):
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(torch.Tensor, "__float__", counting)
+    train(TrainConfig(model="flair-fcn", data=str(data), samples=2 * SLICES, wm_samples=0,
+                      **TINY), tmp_path / "run")
+    monkeypatch.undo()
+    assert len(calls) == 2  # two passes of 6 steps each: one loss read-out per pass
+
+
+def test_flair_fcn_trains_and_predicts_in_the_white_matter(data, tmp_path):
+    from wmheval_baselines.models import FlairFcn
+
+    run = train(TrainConfig(model="flair-fcn", data=str(data), samples=2 * SLICES,
+                            wm_samples=SLICES, beta=0.9, **TINY), tmp_path / "run")
+    metadata = json.loads((run / "metadata.json").read_text())
+    assert metadata["complete"] and metadata["threshold"] == 0.9
+    saved = states(run)
+    assert set(saved) == {"wm", "wmh"}
+    net = FlairFcn(4)
+    net.load_state_dict(saved["wmh"])
+    assert net.depth == 3 and net.down[0].body[0][0].in_channels == 1  # FLAIR only
+    submission = predict_folder(run, data, tmp_path / "sub", device="cpu")
+    assert sorted(p.name for p in submission.iterdir()) == ["1", "140", "160"]
+
+
+def test_predictions_are_read_at_the_runs_threshold(data, tmp_path, monkeypatch):
+    from wmheval_baselines import predict
+
+    run = train(resunet(8, 8, data=str(data), beta=0.8), tmp_path / "run")
+    trained = predict.load_run(run, "cpu")
+    assert trained.threshold == 0.8
+    subject = next(s for s in predict.find_subjects(data) if s.id == "1")
+    levels = np.linspace(0.0, 1.0, 4 * 32 * 32, dtype=np.float32).reshape(4, 32, 32)
+    monkeypatch.setattr(predict, "predict_probabilities", lambda *a, **k: levels.copy())
+    monkeypatch.setattr(predict, "wm_mask_from_net",
+                        lambda *a, **k: np.ones((4, 32, 32), bool))
+    mask = predict.predict_subject(trained, subject)
+    assert np.array_equal(mask, (levels >= 0.8).astype(np.uint8))

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skimage")
@@ -17,7 +19,7 @@ from wmheval_baselines.data import (  # noqa: E402
     find_subjects,
     minmax_within,
     pad_slices,
-    requantise_8bit,
+    scale_0_255,
 )
 from wmheval_baselines.losses import balanced_cross_entropy, global_beta  # noqa: E402
 from wmheval_baselines.models import FcnVgg, ResUNet, WmUNet  # noqa: E402
@@ -74,21 +76,42 @@ def test_minmax_within_mask_hand_case():
     assert np.allclose(minmax_within(volume, mask), [0.0, 0.0, 1.0, 1.0])
 
 
-def test_requantise_is_8bit_and_monotonic():
-    volume = np.linspace(0, 1000, 2000).reshape(1, 40, 50)
-    out = requantise_8bit(volume)
-    assert out.dtype == np.uint8 and out.min() == 0 and out.max() == 255
-    assert np.all(np.diff(out.ravel().astype(int)) >= 0)
+@given(lesion_fraction=st.floats(0.001, 0.03), contrast=st.floats(1.3, 2.2),
+       scale=st.floats(50, 5000), seed=st.integers(0, 100))
+@settings(max_examples=25, deadline=None)
+def test_fcn_scaling_keeps_lesion_contrast(lesion_fraction, contrast, scale, seed):
+    # Regression: the old 8-bit requantisation at the 99.9th percentile saturated lesions
+    # (median 255). Lesions brighter than the brain keep their contrast, unrounded.
+    rng = np.random.default_rng(seed)
+    brain = rng.normal(1.0, 0.08, 20_000).clip(0.5)
+    lesions = rng.random(brain.size) < lesion_fraction
+    volume = np.concatenate([np.zeros(5000), np.where(lesions, brain * contrast, brain)])
+    out = scale_0_255(volume * scale)
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 255
+    lesion_values = out[5000:][lesions]
+    assert np.median(lesion_values) < 250
+    ratio = np.median(lesion_values) / np.median(out[5000:][~lesions])
+    assert ratio == pytest.approx(np.median((brain * contrast)[lesions])
+                                  / np.median(brain[~lesions]), rel=1e-4)
+    assert np.all(np.diff(out[np.argsort(volume)]) >= 0)  # monotonic
 
 
 def test_area_opening_residue_keeps_only_small_bright_spots():
-    image = np.full((1, 20, 20), 10, np.uint8)
+    image = np.full((1, 20, 20), 10, np.float32)
     image[0, 2:4, 2:4] = 200      # 4 pixels: below the 10-pixel area -> in the residue
     image[0, 10:15, 10:15] = 200  # 25 pixels: survives the opening -> not in the residue
     residue = area_opening_residue(image, spacing=(1.0, 1.0, 3.0), area_mm2=10)
     expected = np.zeros_like(image)
     expected[0, 2:4, 2:4] = 190
     assert np.array_equal(residue, expected)
+
+
+def test_area_opening_in_processes_matches_serial():
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, (6, 24, 24)).astype(np.float32)
+    serial = area_opening_residue(image, (1.0, 1.0, 3.0), 8.0, jobs=1)
+    parallel = area_opening_residue(image, (1.0, 1.0, 3.0), 8.0, jobs=2)
+    assert np.array_equal(serial, parallel) and serial.any()
 
 
 def test_largest_component_and_dilation_hand_case():
@@ -158,3 +181,118 @@ def test_find_subjects_errors(tmp_path):
         find_subjects(tmp_path / "nope")
     with pytest.raises(DataError, match="no subject"):
         find_subjects(tmp_path)
+
+
+def weighted_loss_minimiser(posterior: float, beta: float) -> float:
+    """Oracle: the output q minimising the expected class-balanced loss
+    -(beta p log q + (1 - beta)(1 - p) log(1 - q)), by a dense grid search."""
+    q = np.linspace(1e-6, 1 - 1e-6, 200_001)
+    loss = -(beta * posterior * np.log(q) + (1 - beta) * (1 - posterior) * np.log(1 - q))
+    return float(q[np.argmin(loss)])
+
+
+@given(posterior=st.floats(0.01, 0.99), beta=st.floats(0.5, 0.995))
+@settings(max_examples=60, deadline=None)
+def test_balanced_loss_output_and_decision_threshold(posterior, beta):
+    from wmheval_baselines.inference import decision_threshold, weighted_output
+
+    q = weighted_loss_minimiser(posterior, beta)
+    assert weighted_output(posterior, beta) == pytest.approx(q, abs=2e-5)
+    # Reading the output at q >= beta is reading the posterior at p >= 0.5 ...
+    if abs(posterior - 0.5) > 1e-3:
+        assert (q >= decision_threshold(beta)) == (posterior >= 0.5)
+    # ... while q >= 0.5 (the old threshold) means only p >= 1 - beta.
+    if abs(posterior - (1 - beta)) > 1e-3:
+        assert (q >= 0.5) == (posterior >= 1 - beta)
+
+
+def test_decision_threshold_without_class_balancing_is_half():
+    from wmheval_baselines.inference import decision_threshold
+
+    assert decision_threshold(None) == 0.5
+
+
+def test_paper_recipes_and_default_beta():
+    from wmheval_baselines.recipes import RECIPES
+    from wmheval_baselines.train import TrainConfig, config_from_recipe
+
+    assert TrainConfig().beta == 0.975  # the paper's, not computed over whole volumes
+    paper = config_from_recipe("resunet", "paper")
+    # Paper 000: ~50k augmented samples x 4 epochs; 003: 150k iterations x 20 images.
+    assert (paper.samples, paper.batch_size, paper.beta) == (4 * 50_000, 16, 0.975)
+    vgg = config_from_recipe("fcn-vgg", "paper")
+    assert (vgg.samples, vgg.batch_size, vgg.weight_decay) == (150_000 * 20, 20, 5e-4)
+    assert not vgg.balanced and config_from_recipe("flair-fcn", "paper").balanced
+    demo = config_from_recipe("resunet", "demo", samples=123, beta=None)
+    assert demo.samples == 123 and demo.beta == RECIPES["demo"]["resunet"]["beta"]
+    with pytest.raises(ValueError, match="recipe"):
+        config_from_recipe("resunet", "fast")
+    with pytest.raises(ValueError, match="beta"):
+        TrainConfig(beta=1.5)
+
+
+def test_fcn_vgg_optimiser_has_weight_decay():
+    from wmheval_baselines.train import build_models, config_from_recipe, make_optimiser
+
+    config = config_from_recipe("fcn-vgg", "paper")
+    optimiser = make_optimiser(config, build_models(config)["wmh"])
+    assert optimiser.param_groups[0]["weight_decay"] == 5e-4
+
+
+@pytest.mark.parametrize(("capability", "expected"), [
+    ((7, 0), "float16"), ((7, 5), "float16"), ((8, 0), "bfloat16"), ((8, 9), "bfloat16"),
+    ((9, 0), "bfloat16"), (None, None)])
+def test_amp_dtype_bf16_only_where_native(capability, expected):
+    from wmheval_baselines.inference import amp_dtype
+
+    dtype = amp_dtype(capability)
+    assert (None if dtype is None else str(dtype).removeprefix("torch.")) == expected
+
+
+def test_amp_is_off_on_the_cpu():
+    from wmheval_baselines.inference import device_amp_dtype
+
+    assert device_amp_dtype(torch.device("cpu"), True) is None
+
+
+def test_wm_training_label_includes_the_lesions(tmp_path):
+    import SimpleITK as sitk
+    from wmheval_baselines.data import load_volume
+
+    make_tiny_release(tmp_path)
+    subject = next(s for s in find_subjects(tmp_path) if s.id == "0")
+    wm_path = subject.path / "synth" / "wm_mask.nii.gz"
+    wmh = sitk.GetArrayFromImage(sitk.ReadImage(str(subject.wmh_path)))
+    image = sitk.ReadImage(str(wm_path))
+    carved = sitk.GetArrayFromImage(image)
+    carved[wmh == 1] = 0  # an FSL-style mask that calls the lesions grey matter
+    written = sitk.GetImageFromArray(carved)
+    written.CopyInformation(image)
+    sitk.WriteImage(written, str(wm_path))
+    volume = load_volume(subject, need_wm=True)
+    assert (wmh == 1).any() and (volume.wmh == 1).any()
+    # Canonical orientation flips the fixture's x axis (direction -1): compare flipped.
+    carved, wmh = carved[..., ::-1], wmh[..., ::-1]
+    assert np.array_equal(volume.wmh, wmh)
+    assert np.array_equal(volume.wm.astype(bool), (carved > 0) | (wmh == 1))
+    raw = load_volume(subject, need_wm=True, lesions_in_wm=False)
+    assert np.array_equal(raw.wm.astype(bool), carved > 0)
+
+
+def test_loader_order_depends_only_on_seed_phase_and_pass_and_resumes_mid_pass():
+    from wmheval_baselines.data import SliceDataset, make_loader
+
+    dataset = SliceDataset([np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)],
+                           [np.zeros((10, 1, 1))], multiple=1)
+    cpu = torch.device("cpu")
+
+    def order(**kwargs):
+        loader, first = make_loader(dataset, 3, seed=1, epoch=2, device=cpu, **kwargs)
+        return first, [int(v) for x, _ in loader for v in x.flatten()]
+
+    first, full = order()
+    assert first == 0 and sorted(full) == list(range(10))
+    assert order() == (0, full)
+    assert order(offset=6) == (2, full[6:])
+    assert order(offset=3, count=4) == (1, full[3:7])
+    assert order(phase=1)[1] != full

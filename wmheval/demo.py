@@ -22,8 +22,13 @@ from wmheval.io.atomic import write_text_atomic
 from wmheval.io.tables import write_table_formats
 
 Note = Callable[[str], None]
-DEMO_BASELINE_BETA = 0.9
-"""Class-balancing beta of the demo's short CPU ResU-Net training (the paper uses 0.975)."""
+THRESHOLD_TEAM = "baseline-threshold"
+"""Team name of the threshold baseline (the floor the learned baseline must beat)."""
+
+
+def learned_team(model: str) -> str:
+    """Team name of the demo's learned baseline, e.g. ``baseline-resunet-cpu``."""
+    return f"baseline-{model}-cpu"
 
 
 @dataclass
@@ -90,16 +95,54 @@ def _overview(scores_root: Path, teams: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _threshold_baseline(challenge: Path, out: Path, scores: Path, jobs: int | None,
+                        output: DemoOutput, teams: list[str]) -> None:
+    """Fit and score the threshold baseline (FLAIR z-score inside the white matter)."""
+    from wmheval_baselines.threshold import fit_path, threshold_baseline
+
+    submission = out / "baseline_threshold" / "submission"
+    fit = threshold_baseline(challenge, submission)
+    _score_team(challenge, submission, scores / THRESHOLD_TEAM, jobs)
+    teams.append(THRESHOLD_TEAM)
+    output.add("Scores per team", scores / THRESHOLD_TEAM / "summary_table.md",
+               f"{THRESHOLD_TEAM}: FLAIR z >= {fit.threshold:g} inside the white-matter mask "
+               f"(dilated {fit.dilation_mm:g} mm), fitted on the training subjects: the floor")
+    output.add("Baseline", fit_path(submission), "the threshold baseline's fit (threshold, "
+               "dilation, training Dice curve)")
+
+
+def _learned_baseline(challenge: Path, out: Path, scores: Path, jobs: int | None,
+                      output: DemoOutput, teams: list[str], *, model: str, samples: int | None,
+                      seconds: float | None, seed: int) -> None:
+    """Train the small CPU baseline with the ``demo`` recipe, predict and score it."""
+    from wmheval_baselines.demo import train_and_predict
+
+    name = learned_team(model)
+    overrides = {} if samples is None else {"samples": samples}
+    submission = train_and_predict(challenge, out / "baseline", model=model, recipe="demo",
+                                   seconds=seconds, seed=seed, **overrides)
+    _score_team(challenge, submission, scores / name, jobs)
+    teams.append(name)
+    output.add("Scores per team", scores / name / "summary_table.md",
+               f"{name}: a small {model} trained on the CPU (recipe 'demo') on the 3 training "
+               "scanners, scored on all 5")
+    output.add("Baseline", out / "baseline" / "run" / "metadata.json",
+               "the learned baseline's run: config, schedule, seed, weights' hash, training "
+               "log with loader and step times")
+
+
 def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
-             baseline_epochs: int = 20, baseline_seconds: float = 300.0,
+             baseline_samples: int | None = None, baseline_seconds: float | None = 420.0,
              baseline_model: str = "resunet",
              bootstrap: int = 1000, samples: int = 100_000, jobs: int | None = None,
              note: Note | None = None, command: str = "wmheval demo") -> DemoOutput:
     """Run the demo into ``out`` and return what it wrote (``out/index.html`` lists it all).
 
-    ``baseline=None`` trains the baseline only when torch is installed; ``True`` requires
-    it. It trains ``baseline_epochs`` epochs on the CPU (about a minute on 2 cores);
-    ``baseline_seconds`` caps the training time. Everything is deterministic from ``seed``.
+    ``baseline=None`` runs the baselines only when torch is installed; ``True`` requires
+    it: the threshold baseline (``baseline-threshold``) and a small learned model trained on
+    the CPU with the ``demo`` recipe (``baseline-<model>-cpu``; ``baseline_samples``
+    overrides the recipe's sample count). ``baseline_seconds`` caps the training time (a run
+    stopped by it is marked incomplete and says so). Deterministic from ``seed``.
     ``command`` is recorded in the reports' provenance.
     """
     from wmheval.plots.overlay import show_case
@@ -138,23 +181,12 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                            f"{team}: metrics per scanner, seen/unseen, overall "
                            f"(cases.csv and summary.csv beside it)")
     if baseline:
+        with _step(output, "baseline threshold", note):
+            _threshold_baseline(challenge, out, scores, jobs, output, teams)
         with _step(output, f"baseline {baseline_model} (CPU training)", note):
-            from wmheval_baselines.demo import train_and_predict
-
-            name = f"baseline_{baseline_model.replace('-', '_')}"
-            # beta 0.9 rather than the paper's 0.975: with 20 short epochs on 12 coarse
-            # subjects, 0.975 over-segments (Dice 0.22, AVD ~1900%); 0.9 gives Dice 0.31,
-            # recall 0.56 (measured, seed 0; see baselines/README.md).
-            submission = train_and_predict(challenge, out / "baseline", model=baseline_model,
-                                           epochs=baseline_epochs, seconds=baseline_seconds,
-                                           seed=seed, beta=DEMO_BASELINE_BETA)
-            _score_team(challenge, submission, scores / name, jobs)
-            teams.append(name)
-            output.add("Scores per team", scores / name / "summary_table.md",
-                       f"{name}: a small {baseline_model} trained {baseline_epochs} epochs on "
-                       "the CPU on the 3 training scanners, scored on all 5")
-            output.add("Baseline", out / "baseline" / "run" / "metadata.json",
-                       "the baseline run: config, seed, weights' hash, training log")
+            _learned_baseline(challenge, out, scores, jobs, output, teams,
+                              model=baseline_model, samples=baseline_samples,
+                              seconds=baseline_seconds, seed=seed)
     else:
         output.notes.append("baseline skipped (torch not installed or --no-baseline)")
 

@@ -1,6 +1,10 @@
 """Data pipeline: find subjects in the release layout, read volumes, normalise, slice, load.
 
-Arrays are (z, y, x) as SimpleITK returns them; a training sample is one axial slice.
+Every image is reoriented (axes permuted and flipped, never interpolated) to one canonical
+orientation, :data:`CANONICAL_ORIENTATION`, before the networks see it, so that a flipped,
+permuted or oblique scanner gives the network the same picture; predictions are mapped back
+to the reference image's own grid (:func:`from_canonical`). Arrays are (z, y, x) of the
+canonical image; a training sample is one axial slice.
 """
 
 from __future__ import annotations
@@ -80,6 +84,11 @@ def find_subjects(root: str | Path, manifest=None) -> list[Subject]:
     return sorted(subjects, key=lambda s: (s.split, _natural_key(s.id)))
 
 
+CANONICAL_ORIENTATION = "LPS"
+"""DICOM orientation code of the networks' input (SimpleITK's identity direction): array axis
+0 runs inferior->superior, so slices along it are axial whatever the file's storage order."""
+
+
 def read_image(path: Path) -> sitk.Image:
     """Read a NIfTI image or raise :class:`DataError` naming the file."""
     if not Path(path).is_file():
@@ -91,13 +100,42 @@ def read_image(path: Path) -> sitk.Image:
         raise DataError(str(error)) from None
 
 
+def orientation_of(image: sitk.Image) -> str:
+    """The image's DICOM orientation code (nearest axes for an oblique direction)."""
+    return sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(image.GetDirection())
+
+
+def to_canonical(image: sitk.Image) -> sitk.Image:
+    """Permute and flip the voxel axes to :data:`CANONICAL_ORIENTATION` (no interpolation;
+    an oblique image keeps its obliquity but its axes become the nearest canonical ones)."""
+    if orientation_of(image) == CANONICAL_ORIENTATION:
+        return image
+    return sitk.DICOMOrient(image, CANONICAL_ORIENTATION)
+
+
+def from_canonical(array: np.ndarray, reference: sitk.Image) -> sitk.Image:
+    """Inverse of :func:`to_canonical`: an array on the canonical grid of ``reference`` ->
+    an image on ``reference``'s own grid (same voxels, size, spacing, origin, direction)."""
+    canonical = to_canonical(reference)
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array))
+    if image.GetSize() != canonical.GetSize():
+        raise DataError(f"prediction size {image.GetSize()} differs from the canonical "
+                        f"reference size {canonical.GetSize()}")
+    image.CopyInformation(canonical)
+    back = sitk.DICOMOrient(image, orientation_of(reference))
+    if back.GetSize() != reference.GetSize():
+        raise DataError("reorientation did not return to the reference grid")
+    back.CopyInformation(reference)
+    return back
+
+
 def read_array(path: Path, like: sitk.Image | None = None) -> np.ndarray:
-    """Voxel array (z, y, x) as float32; must match ``like``'s size when given."""
+    """Canonical voxel array (z, y, x) as float32; must match ``like``'s size when given."""
     image = read_image(path)
     if like is not None and image.GetSize() != like.GetSize():
         raise DataError(f"{path}: size {image.GetSize()} differs from the FLAIR's "
                         f"{like.GetSize()}")
-    return sitk.GetArrayFromImage(image).astype(np.float32)
+    return sitk.GetArrayFromImage(to_canonical(image)).astype(np.float32)
 
 
 def wm_label_path(subject: Subject, wm_masks: str | Path | None) -> Path | None:
@@ -113,7 +151,12 @@ def wm_label_path(subject: Subject, wm_masks: str | Path | None) -> Path | None:
 
 @dataclass
 class Volume:
-    """A subject's arrays in memory (z, y, x) and its FLAIR grid."""
+    """A subject's canonical arrays in memory (z, y, x) and their spacing (x, y, z).
+
+    ``wm`` is the white-matter *training label*: the white-matter mask united with the WMH
+    (label 1), because FSL-style masks call lesions grey matter and a network trained on them
+    would learn to cut lesions out of its mask.
+    """
 
     subject: Subject
     flair: np.ndarray
@@ -124,12 +167,17 @@ class Volume:
 
 
 def load_volume(subject: Subject, *, labels: bool = True, wm_masks: str | Path | None = None,
-                need_wm: bool = False) -> Volume:
-    """Read FLAIR, T1 (and the WMH and white-matter labels when asked) of one subject."""
+                need_wm: bool = False, lesions_in_wm: bool = True) -> Volume:
+    """Read FLAIR, T1 (and the WMH and white-matter labels when asked) of one subject.
+
+    ``lesions_in_wm``: the white-matter label includes the WMH (label 1), the training label
+    of the white-matter networks; False keeps the mask as read.
+    """
     flair_image = read_image(subject.flair_path)
-    flair = sitk.GetArrayFromImage(flair_image).astype(np.float32)
+    canonical = to_canonical(flair_image)
+    flair = sitk.GetArrayFromImage(canonical).astype(np.float32)
     t1 = read_array(subject.t1_path, flair_image)
-    volume = Volume(subject, flair, t1, tuple(float(s) for s in flair_image.GetSpacing()))
+    volume = Volume(subject, flair, t1, tuple(float(s) for s in canonical.GetSpacing()))
     if labels:
         volume.wmh = np.rint(read_array(subject.wmh_path, flair_image)).astype(np.uint8)
     if need_wm:
@@ -139,7 +187,10 @@ def load_volume(subject: Subject, *, labels: bool = True, wm_masks: str | Path |
                 f"{subject.path}: no white-matter label for subject {subject.id} (looked for "
                 f"synth/wm_mask.nii.gz{' and in ' + str(wm_masks) if wm_masks else ''}); "
                 "give a folder of masks with --wm-masks DIR")
-        volume.wm = (read_array(path, flair_image) > 0.5).astype(np.uint8)
+        wm = read_array(path, flair_image) > 0.5
+        if lesions_in_wm and volume.wmh is not None:
+            wm |= volume.wmh == 1
+        volume.wm = wm.astype(np.uint8)
     return volume
 
 
@@ -164,33 +215,63 @@ def robust_unit(volume: np.ndarray) -> np.ndarray:
     return np.clip((volume - low) / max(high - low, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
-def requantise_8bit(volume: np.ndarray) -> np.ndarray:
-    """FCN paper: requantise to 8 bits (0 to the 99.9th percentile -> 0..255, uint8)."""
-    high = float(np.percentile(volume, 99.9)) if volume.size else 0.0
-    low = min(float(volume.min()), 0.0) if volume.size else 0.0
-    scaled = (volume - low) / max(high - low, 1e-6) * 255.0
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+FCN_REFERENCE_PERCENTILE = 95.0
+FCN_REFERENCE_LEVEL = 100.0
 
 
-def area_opening_residue(flair8: np.ndarray, spacing: Sequence[float],
-                         area_mm2: float = 60.0) -> np.ndarray:
+def scale_0_255(volume: np.ndarray) -> np.ndarray:
+    """FCN input scaling (paper 003 used 8-bit images): float32 with the 95th percentile of
+    the non-zero voxels at 100, clipped to [0, 255] and *not* rounded.
+
+    The old 0..99.9th-percentile requantisation put the percentile inside the lesions
+    (a few per mille of the voxels), so lesions saturated at 255 (median 255) and lost their
+    contrast; here lesions up to 2.5x the bulk of the brain keep their intensity.
+    """
+    values = volume[volume > 0]
+    if values.size == 0:
+        return np.zeros(volume.shape, np.float32)
+    reference = float(np.percentile(values, FCN_REFERENCE_PERCENTILE))
+    scaled = volume.astype(np.float32) * (FCN_REFERENCE_LEVEL / max(reference, 1e-6))
+    return np.clip(scaled, 0.0, 255.0).astype(np.float32)
+
+
+def _area_open_slices(args: tuple[np.ndarray, int]) -> np.ndarray:
+    from skimage.morphology import area_opening
+
+    slices, area_px = args
+    return np.stack([area_opening(s, area_threshold=area_px) for s in slices])
+
+
+def area_opening_residue(flair: np.ndarray, spacing: Sequence[float],
+                         area_mm2: float = 60.0, jobs: int = 1) -> np.ndarray:
     """FLAIR minus its area opening, slice by slice (small bright structures remain).
 
     ``area_mm2`` (the paper gives no value) is converted to pixels with the in-plane spacing.
+    Slices are opened on a 256-level quantisation (the max-tree's cost grows with the number
+    of levels; the residue is then taken from the float image), in ``jobs`` processes.
     """
-    from skimage.morphology import area_opening
-
     area_px = max(1, int(round(area_mm2 / (spacing[0] * spacing[1]))))
-    opened = np.stack([area_opening(s, area_threshold=area_px) for s in flair8])
-    return (flair8 - opened).astype(np.uint8)
+    levels = np.rint(np.clip(flair, 0, 255)).astype(np.uint8)
+    if jobs > 1 and len(levels) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunks = np.array_split(levels, min(jobs, len(levels)))
+        with ProcessPoolExecutor(jobs) as pool:
+            opened = np.concatenate(list(pool.map(_area_open_slices,
+                                                  [(c, area_px) for c in chunks])))
+    else:
+        opened = _area_open_slices((levels, area_px))
+    residue = levels.astype(np.float32) - opened.astype(np.float32)
+    return np.clip(residue, 0.0, 255.0).astype(np.float32)
 
 
 def fcn_input(flair: np.ndarray, t1: np.ndarray, spacing: Sequence[float],
-              area_mm2: float = 60.0) -> np.ndarray:
-    """(z, 3, y, x) uint8 colour slices: R = area-opening residue, G = FLAIR, B = T1."""
-    flair8 = requantise_8bit(flair)
-    residue = area_opening_residue(flair8, spacing, area_mm2)
-    return np.stack([residue, flair8, requantise_8bit(t1)], axis=1)
+              area_mm2: float = 60.0, jobs: int = 1) -> np.ndarray:
+    """(z, 3, y, x) float32 colour slices in [0, 255]: R = area-opening residue,
+    G = FLAIR, B = T1 (each scaled by :func:`scale_0_255`)."""
+    flair_scaled = scale_0_255(flair)
+    residue = area_opening_residue(flair_scaled, spacing, area_mm2, jobs)
+    return np.stack([residue, flair_scaled, scale_0_255(t1)], axis=1)
 
 
 # --- slices, padding, dataset -------------------------------------------------------------
@@ -206,6 +287,24 @@ def pad_slices(array: np.ndarray, height: int, width: int) -> np.ndarray:
     if any(after < 0 for _, after in pad):
         raise DataError(f"slice {array.shape[-2:]} larger than the canvas {(height, width)}")
     return np.pad(array, pad)
+
+
+def crop_to_region(inputs: np.ndarray, labels: np.ndarray, region: np.ndarray,
+                   margin: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Training slices of one volume restricted to where the output is used: the slices
+    that meet ``region`` (Z, H, W), cropped in-plane to its bounding box plus ``margin``
+    pixels. Saves CPU time on empty slices and background; the networks are fully
+    convolutional, so prediction still runs on whole slices. An empty region keeps the
+    volume whole."""
+    slices = np.flatnonzero(region.any(axis=(1, 2)))
+    if slices.size == 0:  # e.g. an untrained white-matter net found nothing: keep it all
+        return inputs, labels
+    rows = np.flatnonzero(region.any(axis=(0, 2)))
+    columns = np.flatnonzero(region.any(axis=(0, 1)))
+    top, bottom = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, region.shape[1])
+    left, right = max(columns[0] - margin, 0), min(columns[-1] + margin + 1, region.shape[2])
+    return (np.ascontiguousarray(inputs[slices, ..., top:bottom, left:right]),
+            np.ascontiguousarray(labels[slices, top:bottom, left:right]))
 
 
 class SliceDataset(Dataset):
@@ -232,16 +331,30 @@ class SliceDataset(Dataset):
 
 
 def make_loader(dataset: SliceDataset, batch_size: int, *, seed: int, epoch: int,
-                device: torch.device, num_workers: int | None = None) -> DataLoader:
-    """A shuffling loader whose order depends only on (seed, epoch), so resumed runs repeat
-    it. On CUDA: worker processes, pinned memory and persistent workers keep the GPU fed."""
+                device: torch.device, phase: int = 0, offset: int = 0,
+                count: int | None = None, num_workers: int | None = None
+                ) -> tuple[DataLoader, int]:
+    """Batches of pass ``epoch`` of ``dataset``, from sample ``offset``, ``count`` samples;
+    returns (loader, index of its first batch in the pass).
+
+    The order is a permutation that depends only on (seed, phase, epoch), so a resumed run
+    repeats it, also from the middle of a pass (``offset`` is a multiple of ``batch_size``
+    whenever a run stops between two batches). On CUDA: worker processes, pinned memory and
+    prefetching keep the GPU fed.
+    """
     cuda = device.type == "cuda"
     workers = (4 if cuda else 0) if num_workers is None else num_workers
-    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator,
-                      num_workers=workers, pin_memory=cuda, drop_last=len(dataset) > batch_size,
-                      persistent_workers=cuda and workers > 0,
-                      prefetch_factor=4 if workers > 0 else None)
+    generator = torch.Generator().manual_seed((seed * 1_000_003 + phase) * 100_003 + epoch)
+    order = torch.randperm(len(dataset), generator=generator).tolist()
+    end = len(dataset) if count is None else min(len(dataset), offset + count)
+    first_batch = offset // batch_size
+    start = first_batch * batch_size
+    batches = [order[i:min(i + batch_size, end)] for i in range(start, end, batch_size)]
+    if start < offset:  # an offset inside a batch: drop the samples already seen
+        batches[0] = order[offset:min(start + batch_size, end)]
+    loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers,
+                        pin_memory=cuda, prefetch_factor=4 if workers > 0 else None)
+    return loader, first_batch
 
 
 def augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator,

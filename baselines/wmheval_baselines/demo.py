@@ -1,40 +1,31 @@
-"""One call for the demo: train a small CPU baseline on the small synthetic challenge within
-a time budget, then predict its test subjects into a submission folder."""
+"""One call for the demo: train a small CPU baseline on the small synthetic challenge with
+the ``demo`` recipe, then predict its test subjects into a submission folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from wmheval_baselines.predict import predict_folder
-from wmheval_baselines.train import TrainConfig, train
-
-# Small-network settings for CPU runs on the small synthetic challenge (~60x60 slices).
-SMALL_SETTINGS = {"base_channels": 8, "wm_base_channels": 8, "fcn_k": 8, "batch_size": 8,
-                  "learning_rate": 2e-3}
+from wmheval_baselines.train import config_from_recipe, train
 
 
 def train_and_predict(challenge_root: str | Path, out_dir: str | Path, *,
-                      model: str = "resunet", epochs: int = 20, wm_epochs: int = 3,
-                      seconds: float | None = 300, seed: int = 0,
-                      device: str = "cpu", split: str = "challenge", beta: float | None = 0.975,
-                      console=None) -> Path:
-    """Train ``model`` on ``challenge_root``'s training subjects (run folder ``out_dir/run``),
-    predict the split's subjects into ``out_dir/submission`` and return that folder
-    (``<id>/result.nii.gz``).
+                      model: str = "resunet", recipe: str = "demo",
+                      seconds: float | None = None, seed: int = 0, device: str = "cpu",
+                      split: str = "challenge", console=None, **overrides) -> Path:
+    """Train ``model`` with ``recipe`` on ``challenge_root``'s training subjects (run folder
+    ``out_dir/run``), predict the split's subjects into ``out_dir/submission`` and return
+    that folder (``<id>/result.nii.gz``).
 
-    Trains a fixed number of epochs (``wm_epochs`` for the white-matter U-Net, then
-    ``epochs``), so results do not depend on the machine's speed; ``seconds`` is only a
-    safety cap. Uses narrow networks (8 base channels) and a larger learning rate than the
-    paper's defaults; the run is not resumed (fresh each call).
-    ``beta`` (ResU-Net loss): the paper's value 0.975 by default; ``None`` computes it from
-    the training labels (~0.999 on the small synthetic data, which over-segments).
+    The schedule is a fixed number of samples, so results do not depend on the machine's
+    speed. ``seconds`` caps the training time; a run stopped by it is incomplete and its
+    prediction warns loudly. ``overrides``: TrainConfig fields. The run is fresh each call.
     """
     out_dir = Path(out_dir)
-    config = TrainConfig(model=model, data=str(challenge_root), split=split, seed=seed,
-                         device=device, epochs=epochs, wm_epochs=wm_epochs if model == "resunet"
-                         else 0, max_seconds=None if seconds is None else float(seconds),
-                         wm_time_fraction=0.25, beta=beta,
-                         **SMALL_SETTINGS)
+    config = config_from_recipe(model, recipe, data=str(challenge_root), split=split,
+                                seed=seed, device=device,
+                                max_seconds=None if seconds is None else float(seconds),
+                                **overrides)
     run = train(config, out_dir / "run", resume=False, console=console)
     return predict_folder(run, challenge_root, out_dir / "submission", device=device,
-                          console=console)
+                          allow_incomplete=seconds is not None, console=console)

@@ -18,13 +18,51 @@ from wmheval_baselines.data import (
 )
 from wmheval_baselines.wm_mask import refine_wm_mask
 
+BF16_MIN_CAPABILITY = (8, 0)
+"""Ampere and newer run bf16 natively; older GPUs (T4, V100) only emulate it, slowly."""
+
+
+def amp_dtype(capability: tuple[int, int] | None) -> torch.dtype | None:
+    """Autocast dtype for a CUDA device of compute ``capability`` (None: no autocast).
+
+    bf16 only where it is native (capability >= 8.0); fp16 (with a GradScaler) otherwise.
+    ``torch.cuda.is_bf16_supported()`` is not used: it also reports emulated bf16.
+    """
+    if capability is None:
+        return None
+    return torch.bfloat16 if tuple(capability) >= BF16_MIN_CAPABILITY else torch.float16
+
+
+def device_amp_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:
+    """:func:`amp_dtype` of ``device`` (None on the CPU or when ``enabled`` is false)."""
+    if device.type != "cuda" or not enabled:
+        return None
+    return amp_dtype(torch.cuda.get_device_capability(device))
+
 
 def autocast_context(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA when supported (fp16 otherwise); nothing on the CPU."""
-    if device.type != "cuda" or not enabled:
+    """bf16 autocast on CUDA where native (fp16 otherwise); nothing on the CPU."""
+    dtype = device_amp_dtype(device, enabled)
+    if dtype is None:
         return nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def decision_threshold(beta: float | None) -> float:
+    """The probability threshold that reads a network's output as posterior >= 0.5.
+
+    A network trained with the class-balanced loss ``-(beta sum_+ log q + (1 - beta)
+    sum_- log(1 - q))`` converges to ``q = beta p / (beta p + (1 - beta)(1 - p))`` for a
+    true posterior ``p``, so ``q >= 0.5`` means only ``p >= 1 - beta``; ``p >= 0.5`` is
+    ``q >= beta``. Unweighted losses (``beta`` None) use 0.5.
+    """
+    return 0.5 if beta is None else float(beta)
+
+
+def weighted_output(posterior: np.ndarray | float, beta: float) -> np.ndarray | float:
+    """The output ``q`` that minimises the class-balanced loss for a true ``posterior``."""
+    p = np.asarray(posterior, dtype=float)
+    return beta * p / (beta * p + (1.0 - beta) * (1.0 - p))
 
 
 @torch.no_grad()
@@ -35,8 +73,8 @@ def predict_probabilities(model: torch.nn.Module, inputs: np.ndarray, device: to
     model.eval()
     height, width = inputs.shape[-2:]
     padded = pad_slices(inputs, round_up(height, multiple), round_up(width, multiple))
-    out = np.empty((inputs.shape[0], height, width), np.float32)
     cuda = device.type == "cuda"
+    pieces = []
     for start in range(0, padded.shape[0], batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(padded[start:start + batch_size]))
         batch = batch.to(device, non_blocking=cuda).float()
@@ -44,9 +82,9 @@ def predict_probabilities(model: torch.nn.Module, inputs: np.ndarray, device: to
             batch = batch.contiguous(memory_format=torch.channels_last)
         with autocast_context(device, amp):
             logits = model(batch)
-        probability = torch.softmax(logits.float(), dim=1)[:, 1, :height, :width]
-        out[start:start + batch.shape[0]] = probability.cpu().numpy()
-    return out
+        pieces.append(torch.softmax(logits.float(), dim=1)[:, 1, :height, :width])
+    # One device->host copy at the end instead of one sync per batch.
+    return torch.cat(pieces).cpu().numpy().astype(np.float32, copy=False)
 
 
 def wm_net_input(volume: Volume) -> np.ndarray:
@@ -67,6 +105,12 @@ def resunet_input(volume: Volume, wm_mask: np.ndarray) -> np.ndarray:
                      minmax_within(volume.flair, wm_mask)], axis=1)
 
 
-def fcn_vgg_input(volume: Volume, area_mm2: float = 60.0) -> np.ndarray:
-    """(Z, 3, H, W) 0..255 colour slices (area-opening residue, FLAIR, T1) as float32."""
-    return fcn_input(volume.flair, volume.t1, volume.spacing, area_mm2).astype(np.float32)
+def flair_fcn_input(volume: Volume) -> np.ndarray:
+    """(Z, 1, H, W) FLAIR scaled to [0, 1] (paper 001: FLAIR only; the T1 white-matter mask
+    is applied to the output, not the input)."""
+    return robust_unit(volume.flair)[:, None]
+
+
+def fcn_vgg_input(volume: Volume, area_mm2: float = 60.0, jobs: int = 1) -> np.ndarray:
+    """(Z, 3, H, W) 0..255 float colour slices (area-opening residue, FLAIR, T1)."""
+    return fcn_input(volume.flair, volume.t1, volume.spacing, area_mm2, jobs)

@@ -1,11 +1,15 @@
 """Prediction: a trained run folder -> the challenge's submission layout.
 
 ``SUBMISSION/<id>/result.nii.gz`` for every subject to predict, on the subject's FLAIR grid
-(same size, spacing, origin and direction as ``pre/FLAIR.nii.gz``), uint8 0/1.
+(same size, spacing, origin and direction as ``pre/FLAIR.nii.gz``), uint8 0/1. The networks
+work on canonically oriented arrays; predictions are mapped back to the FLAIR's own voxel
+order (:func:`wmheval_baselines.data.from_canonical`). Outputs are read at the run's decision
+threshold (``beta`` for class-balanced models, 0.5 otherwise).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,22 +18,37 @@ import SimpleITK as sitk
 import torch
 
 from wmheval.io.atomic import write_atomic
-from wmheval_baselines.data import Subject, find_subjects, load_volume, read_image
+from wmheval_baselines.data import (
+    Subject,
+    find_subjects,
+    from_canonical,
+    load_volume,
+    read_image,
+)
 from wmheval_baselines.inference import (
+    decision_threshold,
     fcn_vgg_input,
+    flair_fcn_input,
     predict_probabilities,
     resunet_input,
     wm_mask_from_net,
 )
 from wmheval_baselines.splits import split_subjects
 from wmheval_baselines.train import (
+    INCOMPLETE_WARNING,
     RunError,
     TrainConfig,
     build_models,
     checkpoint_path,
+    is_complete,
     load_checkpoint,
     resolve_device,
+    run_progress,
 )
+
+
+class IncompleteRunError(RunError):
+    """The run stopped before its schedule ended (time budget); resume it or allow it."""
 
 
 @dataclass
@@ -39,60 +58,85 @@ class TrainedRun:
     config: TrainConfig
     models: dict[str, torch.nn.Module]
     device: torch.device
+    threshold: float = 0.5
+    complete: bool = True
 
 
-def load_run(run: str | Path, device: str = "auto") -> TrainedRun:
-    """Read ``config.json`` and ``checkpoints/last.pt`` of a finished (or partial) run."""
+def load_run(run: str | Path, device: str = "auto", *,
+             allow_incomplete: bool = False) -> TrainedRun:
+    """Read ``config.json`` and ``checkpoints/last.pt`` of a finished run.
+
+    A run stopped by its time budget raises :class:`IncompleteRunError` unless
+    ``allow_incomplete``, which warns loudly (``warnings.warn``) instead.
+    """
     run = Path(run)
     if not checkpoint_path(run).is_file():
         raise RunError(f"{run}: no checkpoint (checkpoints/last.pt); train first")
     config = TrainConfig.from_json(run / "config.json")
     checkpoint = load_checkpoint(run)
-    if int(checkpoint.get("epoch", 0)) <= config.wm_phase_epochs:
-        raise RunError(f"{run}: the WMH network has not been trained yet "
-                       f"(checkpoint after epoch {checkpoint.get('epoch')})")
+    if checkpoint.get("format") != 2:
+        raise RunError(f"{run}: checkpoint of an older wmheval_baselines format; retrain")
+    progress = run_progress(checkpoint)
+    complete = is_complete(config, progress)
+    if not complete:
+        message = INCOMPLETE_WARNING.format(run=run, done=progress, target={
+            phase: config.target(phase) for phase in config.phases})
+        if not allow_incomplete or progress.get("wmh", 0) == 0:
+            raise IncompleteRunError(message + (" (or allow an incomplete model explicitly)"
+                                                if progress.get("wmh", 0) else
+                                                "; the WMH network has not been trained yet"))
+        warnings.warn(message + "; predicting with a PART-TRAINED network", stacklevel=2)
     target = resolve_device(device)
     models = build_models(config)
     for name, model in models.items():
         model.load_state_dict(checkpoint["models"][name])
         model.to(target).eval()
-    return TrainedRun(config, models, target)
+    if config.model == "fcn-vgg":
+        models["wmh"].set_convention(checkpoint.get("vgg_convention") or "torchvision")
+    threshold = checkpoint.get("threshold")
+    if threshold is None:
+        threshold = decision_threshold(config.beta if config.balanced else None)
+    return TrainedRun(config, models, target, float(threshold), complete)
 
 
 def predict_subject(trained: TrainedRun, subject: Subject) -> np.ndarray:
-    """Binary WMH mask (z, y, x) uint8 of one subject on its FLAIR grid."""
+    """Binary WMH mask (z, y, x) uint8 of one subject on its *canonical* grid."""
     config = trained.config
     volume = load_volume(subject, labels=False)
-    if config.model == "resunet":
+    if config.model in ("resunet", "flair-fcn"):
         wm = wm_mask_from_net(trained.models["wm"], volume, trained.device,
                               dilation_mm=config.dilation_mm, amp=config.amp)
-        probability = predict_probabilities(trained.models["wmh"], resunet_input(volume, wm),
-                                            trained.device, amp=config.amp)
+        inputs = (resunet_input(volume, wm) if config.model == "resunet"
+                  else flair_fcn_input(volume))
+        probability = predict_probabilities(trained.models["wmh"], inputs, trained.device,
+                                            amp=config.amp)
         probability[~wm] = 0.0  # WMH confined to the white-matter mask
     else:
         probability = predict_probabilities(
-            trained.models["wmh"], fcn_vgg_input(volume, config.area_opening_mm2),
+            trained.models["wmh"], fcn_vgg_input(volume, config.area_opening_mm2,
+                                                 config.jobs),
             trained.device, amp=config.amp)
-    return (probability >= 0.5).astype(np.uint8)
+    return (probability >= trained.threshold).astype(np.uint8)
 
 
 def write_result(mask: np.ndarray, flair_path: Path, target: Path) -> Path:
-    """Write ``mask`` as uint8 NIfTI with the FLAIR image's geometry, atomically."""
+    """Write a canonical-grid ``mask`` as uint8 NIfTI on the FLAIR image's own grid
+    (voxel order, size, spacing, origin, direction), atomically."""
     flair = read_image(flair_path)
-    image = sitk.GetImageFromArray(mask.astype(np.uint8))
-    if image.GetSize() != flair.GetSize():
-        raise ValueError(f"{flair_path}: prediction size {image.GetSize()} differs from "
-                         f"the FLAIR's {flair.GetSize()}")
-    image.CopyInformation(flair)
+    image = from_canonical(mask.astype(np.uint8), flair)
     return write_atomic(target, lambda p: sitk.WriteImage(image, str(p), True))
 
 
 def predict_folder(run: str | Path, data: str | Path, out: str | Path, *,
                    device: str = "auto", ids: list[str] | None = None,
-                   console=None) -> Path:
+                   allow_incomplete: bool = False, console=None) -> Path:
     """Predict the run's split (challenge: ``test`` subjects; ``loso:<scanner>``: that
-    scanner's training subjects), or exactly ``ids``, into ``out/<id>/result.nii.gz``."""
-    trained = load_run(run, device)
+    scanner's training subjects), or exactly ``ids``, into ``out/<id>/result.nii.gz``.
+    An incomplete run (time budget) is refused unless ``allow_incomplete``."""
+    trained = load_run(run, device, allow_incomplete=allow_incomplete)
+    if not trained.complete and console is not None:
+        console.print(f"WARNING: {run} is INCOMPLETE; predicting with a part-trained network",
+                      style="bold red", highlight=False, markup=False)
     subjects = find_subjects(data)
     if ids is not None:
         by_id = {s.id: s for s in subjects}

@@ -1,9 +1,13 @@
-"""Training: config, seeds, AMP/compile on CUDA, a checkpoint every epoch, resume, run folder.
+"""Training: config, recipes, seeds, AMP/compile on CUDA, checkpoints, resume, run folder.
 
 A run folder holds ``config.json`` (the :class:`TrainConfig`), ``metadata.json`` (seeds,
-subjects, versions, loss history, hashes of the pretrained and trained weights) and
-``checkpoints/last.pt``. ResU-Net runs train two networks one after the other: the white-
-matter U-Net (``wm_epochs``), then the WMH ResU-Net (``epochs``); epochs count across both.
+subjects, versions, the effective schedule, loss history with loader and step times, hashes
+of the pretrained and trained weights, ``complete``) and ``checkpoints/last.pt``. Models with
+a white-matter network (``resunet``, ``flair-fcn``) train it first (``wm_samples``), then the
+WMH network (``samples``). Schedules count samples seen (augmented slices); they are cut into
+passes over the slices, with a checkpoint after each pass. A time budget (``max_seconds``)
+stops training between two batches and leaves the run *incomplete*: ``train`` with resume
+finishes it, and prediction refuses an incomplete run unless told otherwise.
 """
 
 from __future__ import annotations
@@ -20,26 +24,42 @@ import numpy as np
 import torch
 
 from wmheval.io.atomic import write_atomic, write_text_atomic
-from wmheval_baselines.data import SliceDataset, augment, find_subjects, load_volume, make_loader
+from wmheval_baselines.data import (
+    SliceDataset,
+    augment,
+    crop_to_region,
+    find_subjects,
+    load_volume,
+    make_loader,
+)
 from wmheval_baselines.inference import (
     autocast_context,
+    decision_threshold,
+    device_amp_dtype,
     fcn_vgg_input,
+    flair_fcn_input,
     resunet_input,
     wm_mask_from_net,
     wm_net_input,
 )
 from wmheval_baselines.losses import balanced_cross_entropy, global_beta, plain_cross_entropy
-from wmheval_baselines.models import FcnVgg, ResUNet, WmUNet
+from wmheval_baselines.models import FcnVgg, FlairFcn, ResUNet, WmUNet
+from wmheval_baselines.recipes import recipe_settings
 from wmheval_baselines.splits import parse_split, split_subjects
 from wmheval_baselines.vgg_weights import apply_vgg16_features, sha256_file
 
-MODELS = ("resunet", "fcn-vgg")
+MODELS = ("resunet", "flair-fcn", "fcn-vgg")
+WM_NET_MODELS = ("resunet", "flair-fcn")
+BALANCED_LOSS_MODELS = ("resunet", "flair-fcn")
 SCRATCH_WARNING = ("NO PRETRAINED WEIGHTS: the FCN/VGG model was trained FROM SCRATCH "
-                   "(random VGG16 initialisation), unlike the paper's ImageNet transfer "
-                   "learning; pass --vgg-weights FILE (a torchvision VGG16 state dict).")
+                   "(He-initialised VGG16), unlike the paper's ImageNet transfer "
+                   "learning; pass --vgg-weights FILE (a torchvision or Caffe-port VGG16 "
+                   "state dict).")
+INCOMPLETE_WARNING = ("INCOMPLETE RUN: {run} stopped at its time budget after {done} of "
+                      "{target} samples; resume training (same command) to finish it")
 # Config fields that may change when a run is resumed (everything else must match).
 RESUMABLE_CHANGES = {"data", "device", "num_workers", "amp", "compile", "channels_last",
-                     "max_seconds", "epochs"}
+                     "max_seconds", "samples", "wm_samples", "jobs"}
 
 
 class RunError(ValueError):
@@ -48,39 +68,50 @@ class RunError(ValueError):
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a training run (saved as ``config.json``)."""
+    """Everything that defines a training run (saved as ``config.json``).
+
+    Build one from a named recipe with :func:`config_from_recipe`; the defaults here are the
+    ResU-Net paper recipe's.
+    """
 
     model: str = "resunet"
     data: str = ""
     split: str = "challenge"
-    epochs: int = 4             # WMH network epochs (the ResU-Net paper stopped after 4)
-    wm_epochs: int = 4          # white-matter U-Net epochs (ResU-Net only)
+    recipe: str = "paper"       # the named recipe the settings came from (a label)
+    samples: int = 200_000      # WMH network: samples (augmented slices) seen
+    wm_samples: int = 200_000   # white-matter network (resunet, flair-fcn)
     batch_size: int = 16
     learning_rate: float = 1e-4
-    base_channels: int = 64     # ResU-Net width (64 = the original U-Net's)
+    weight_decay: float = 0.0   # L2 term in the gradient (Caffe's weight_decay)
+    base_channels: int = 64     # U-Net width (64 = the original U-Net's)
     wm_base_channels: int = 64  # white-matter U-Net width
     fcn_k: int = 16             # specialised maps per VGG stage
     seed: int = 0
     device: str = "auto"
     vgg_weights: str | None = None
+    vgg_convention: str = "auto"   # auto (detected from the weights), torchvision, caffe
     wm_masks: str | None = None
     num_workers: int | None = None
+    jobs: int = 1                  # processes for the FCN/VGG area openings
     amp: bool = True            # CUDA only
     compile: bool = True        # CUDA only
     channels_last: bool = True  # CUDA only
     max_seconds: float | None = None   # wall-clock budget for this invocation's training
-    wm_time_fraction: float = 0.3      # share of max_seconds for the white-matter U-Net
     rotation_degrees: float = 15.0
     dilation_mm: float = 4.0
     area_opening_mm2: float = 60.0
-    beta: float | None = None   # None: computed from the training labels
+    beta: float | None = 0.975  # class-balancing weight (paper 000); None: from the labels
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}: expected one of {MODELS}")
         parse_split(self.split)
-        if self.epochs < 1 or self.wm_epochs < 0 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be >= 1, wm_epochs >= 0")
+        if self.samples < 1 or self.wm_samples < 0 or self.batch_size < 1:
+            raise ValueError("samples and batch_size must be >= 1, wm_samples >= 0")
+        if self.beta is not None and not 0.0 < self.beta < 1.0:
+            raise ValueError(f"beta must be in (0, 1), got {self.beta}")
+        if self.learning_rate <= 0 or self.weight_decay < 0:
+            raise ValueError("the learning rate must be > 0 and the weight decay >= 0")
 
     @classmethod
     def from_json(cls, path: Path) -> TrainConfig:
@@ -92,12 +123,31 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
     @property
-    def wm_phase_epochs(self) -> int:
-        return self.wm_epochs if self.model == "resunet" else 0
+    def phases(self) -> tuple[str, ...]:
+        """Training phases in order: ``wm`` (if the model has a white-matter net), ``wmh``."""
+        if self.model in WM_NET_MODELS and self.wm_samples > 0:
+            return ("wm", "wmh")
+        return ("wmh",)
 
     @property
-    def total_epochs(self) -> int:
-        return self.wm_phase_epochs + self.epochs
+    def balanced(self) -> bool:
+        """Whether the WMH network is trained with the class-balanced loss."""
+        return self.model in BALANCED_LOSS_MODELS
+
+    def target(self, phase: str) -> int:
+        return self.wm_samples if phase == "wm" else self.samples
+
+
+def config_from_recipe(model: str, recipe: str = "paper", **overrides) -> TrainConfig:
+    """A :class:`TrainConfig` with ``recipe``'s settings for ``model``, then ``overrides``
+    (None values are ignored, so CLI options left unset keep the recipe's value)."""
+    settings = recipe_settings(recipe, model)
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(f"unknown training settings {unknown}")
+    return TrainConfig(model=model, recipe=recipe, **settings)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -114,12 +164,31 @@ def build_models(config: TrainConfig) -> dict[str, torch.nn.Module]:
     """Fresh networks, initialised from ``config.seed`` (same order every time)."""
     torch.manual_seed(config.seed)
     models: dict[str, torch.nn.Module] = {}
-    if config.model == "resunet":
+    if config.model in WM_NET_MODELS:
         models["wm"] = WmUNet(config.wm_base_channels)
+    if config.model == "resunet":
         models["wmh"] = ResUNet(config.base_channels)
+    elif config.model == "flair-fcn":
+        models["wmh"] = FlairFcn(config.base_channels)
     else:
         models["wmh"] = FcnVgg(config.fcn_k)
     return models
+
+
+def make_optimiser(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """Adam with the config's learning rate and (L2, Caffe-style) weight decay."""
+    return torch.optim.Adam(model.parameters(), lr=config.learning_rate,
+                            weight_decay=config.weight_decay)
+
+
+def run_progress(checkpoint: dict) -> dict[str, int]:
+    """Samples seen per phase according to a checkpoint."""
+    return {k: int(v) for k, v in checkpoint.get("progress", {}).items()}
+
+
+def is_complete(config: TrainConfig, progress: dict[str, int]) -> bool:
+    """Whether every phase has seen its scheduled samples."""
+    return all(progress.get(phase, 0) >= config.target(phase) for phase in config.phases)
 
 
 def checkpoint_path(run: Path) -> Path:
@@ -162,19 +231,23 @@ class _Trainer:
         self.started = time.monotonic()
         self.models = build_models(config)
         self.metadata = self._fresh_metadata()
-        self.start_epoch = 0
+        self.progress = {phase: 0 for phase in config.phases}
         self.checkpoint: dict | None = None
         if resume and checkpoint_path(self.run).is_file():
             saved_config = TrainConfig.from_json(self.run / "config.json")
             _check_resumable(saved_config, config, self.run)
             self.checkpoint = load_checkpoint(self.run)
+            if self.checkpoint.get("format") != 2:
+                raise RunError(f"{self.run}: checkpoint of an older format; use --no-resume")
             for name, model in self.models.items():
                 model.load_state_dict(self.checkpoint["models"][name])
-            self.start_epoch = int(self.checkpoint["epoch"])
+            self.progress.update(run_progress(self.checkpoint))
             previous = self.run / "metadata.json"
             if previous.is_file():
                 self.metadata = json.loads(previous.read_text(encoding="utf-8"))
-            _say(console, f"resuming {self.run} at epoch {self.start_epoch + 1}")
+            if config.model == "fcn-vgg":
+                self.models["wmh"].set_convention(self.checkpoint["vgg_convention"])
+            _say(console, f"resuming {self.run} after {self.progress} samples")
         elif config.model == "fcn-vgg":
             self._init_vgg()
         for model in self.models.values():
@@ -184,63 +257,80 @@ class _Trainer:
         self.metadata["device"] = str(self.device)
         self.metadata["cuda_device_name"] = (torch.cuda.get_device_name(self.device)
                                              if self.cuda else None)
+        amp = device_amp_dtype(self.device, config.amp)
+        self.metadata["amp_dtype"] = None if amp is None else str(amp).removeprefix("torch.")
 
     def _fresh_metadata(self) -> dict:
         return {
-            "model": self.config.model, "split": self.config.split, "seed": self.config.seed,
+            "model": self.config.model, "recipe": self.config.recipe,
+            "split": self.config.split, "seed": self.config.seed,
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "python": sys.version.split()[0], "platform": platform.platform(),
             "torch": torch.__version__, "numpy": np.__version__,
-            "pretrained_weights": None, "weights_warning": None,
+            "pretrained_weights": None, "weights_warning": None, "vgg_convention": None,
             "history": [], "complete": False,
         }
 
     def _init_vgg(self) -> None:
         path = self.config.vgg_weights
         if path:
-            digest = apply_vgg16_features(self.models["wmh"], path)
+            digest, convention = apply_vgg16_features(self.models["wmh"], path,
+                                                      self.config.vgg_convention)
             self.metadata["pretrained_weights"] = {"path": str(Path(path).resolve()),
-                                                   "sha256": digest, "format": "torchvision"}
-            _say(self.console, f"VGG16 weights loaded from {path} (sha256 {digest[:12]}...)")
+                                                   "sha256": digest, "convention": convention}
+            _say(self.console, f"VGG16 weights loaded from {path} (sha256 {digest[:12]}..., "
+                 f"{convention} input normalisation)")
         else:
+            convention = ("torchvision" if self.config.vgg_convention == "auto"
+                          else self.config.vgg_convention)
+            self.models["wmh"].set_convention(convention)
             self.metadata["weights_warning"] = SCRATCH_WARNING
             _say(self.console, "WARNING: " + SCRATCH_WARNING, "bold red")
             if self.console is None:
                 print("WARNING: " + SCRATCH_WARNING, file=sys.stderr)
+        self.metadata["vgg_convention"] = self.models["wmh"].convention
 
     # --- data -----------------------------------------------------------------------------
     def load_data(self) -> None:
         config = self.config
         subjects = find_subjects(config.data)
         train, predict = split_subjects(subjects, config.split)
-        need_wm = config.model == "resunet"
+        need_wm = "wm" in config.phases
         self.volumes = [load_volume(s, wm_masks=config.wm_masks, need_wm=need_wm)
                         for s in self._progress(train, "reading volumes")]
         self.metadata["training_subjects"] = [s.id for s in train]
         self.metadata["predict_subjects"] = [s.id for s in predict]
-        if config.model == "resunet":
+        beta = None
+        if config.balanced:
             beta = config.beta if config.beta is not None else global_beta(
                 [v.wmh for v in self.volumes])
-            self.metadata["beta"] = beta
             self.metadata["beta_convention"] = (
                 "beta = mean over volumes of |background|/|labelled|; loss = -(beta*sum_fg "
-                "log p + (1-beta)*sum_bg log(1-p)) / n_labelled")
+                "log p + (1-beta)*sum_bg log(1-p)) / n_labelled; read at p >= beta")
+        self.metadata["beta"] = beta
+        self.metadata["threshold"] = decision_threshold(beta)
 
     def phase_dataset(self, phase: str) -> SliceDataset:
-        if phase == "wm":
-            return SliceDataset([wm_net_input(v) for v in self.volumes],
-                                [v.wm for v in self.volumes])
-        if self.config.model == "resunet":
-            inputs = []
-            for volume in self._progress(self.volumes, "white-matter masks"):
+        """The phase's training slices, restricted (:func:`crop_to_region`) to the head
+        (white-matter net, FCN/VGG) or to the white-matter mask the output is confined to."""
+        config = self.config
+        pairs = []
+        for volume in self._progress(self.volumes, f"{phase} training slices"):
+            if phase == "wm":
+                # Volume.wm is the white-matter mask united with the WMH (label 1).
+                pairs.append(crop_to_region(wm_net_input(volume), volume.wm, volume.t1 > 0))
+                continue
+            if config.model in WM_NET_MODELS:
                 mask = wm_mask_from_net(self.models["wm"], volume, self.device,
-                                        dilation_mm=self.config.dilation_mm,
-                                        amp=self.config.amp)
-                inputs.append(resunet_input(volume, mask))
-            return SliceDataset(inputs, [v.wmh for v in self.volumes])
-        inputs = [fcn_vgg_input(v, self.config.area_opening_mm2)
-                  for v in self._progress(self.volumes, "FCN inputs")]
-        return SliceDataset(inputs, [v.wmh for v in self.volumes])
+                                        dilation_mm=config.dilation_mm, amp=config.amp)
+                inputs = (resunet_input(volume, mask) if config.model == "resunet"
+                          else flair_fcn_input(volume))
+                pairs.append(crop_to_region(inputs, volume.wmh, mask))
+            else:
+                inputs = fcn_vgg_input(volume, config.area_opening_mm2, config.jobs)
+                pairs.append(crop_to_region(inputs, volume.wmh, volume.flair > 0))
+        pairs = [(x, y) for x, y in pairs if len(x)]
+        return SliceDataset([x for x, _ in pairs], [y for _, y in pairs])
 
     def _progress(self, items, description: str):
         if self.console is None:
@@ -252,51 +342,69 @@ class _Trainer:
                          transient=True)
 
     # --- training -------------------------------------------------------------------------
-    def phase_of(self, epoch: int) -> str:
-        return "wm" if epoch < self.config.wm_phase_epochs else "wmh"
-
-    def deadline(self, phase: str) -> float:
+    def deadline(self) -> float:
         budget = self.config.max_seconds
-        if budget is None:
-            return math.inf
-        share = self.config.wm_time_fraction if self.config.wm_phase_epochs else 0.0
-        return self.started + budget * (share if phase == "wm" else 1.0)
+        return math.inf if budget is None else self.started + budget
+
+    def schedule(self, phase: str, slices: int) -> dict:
+        """The effective schedule of a phase (logged in metadata and on the console)."""
+        config = self.config
+        target = config.target(phase)
+        return {"samples": target, "slices": slices, "passes": round(target / slices, 2),
+                "batch_size": config.batch_size,
+                "steps": math.ceil(target / config.batch_size),
+                "learning_rate": config.learning_rate, "weight_decay": config.weight_decay,
+                "recipe": config.recipe}
 
     def run_training(self) -> Path:
         config = self.config
-        phase_state: tuple[str, SliceDataset, torch.optim.Optimizer, object, object] | None = None
-        epoch = self.start_epoch
-        while epoch < config.total_epochs:
-            phase = self.phase_of(epoch)
-            if phase_state is None or phase_state[0] != phase:
-                phase_state = self._start_phase(phase)
-            _, dataset, optimiser, scaler, runner = phase_state
-            loss, slices, seconds, stopped = self._run_epoch(
-                epoch, phase, dataset, optimiser, scaler, runner)
-            if stopped:  # time budget: this phase ends here
-                last_of_phase = (config.wm_phase_epochs if phase == "wm"
-                                 else config.total_epochs)
-                epoch = last_of_phase - 1
-                self.metadata.setdefault("stopped_by_time_budget", []).append(phase)
-            self.metadata["history"].append({
-                "epoch": epoch + 1, "phase": phase, "loss": loss, "slices": slices,
-                "seconds": round(seconds, 3),
-                "slices_per_second": round(slices / seconds, 2) if seconds else None,
-                "partial": stopped})
-            epoch += 1
-            self._save(epoch, phase, optimiser, scaler)
+        self.metadata["complete"] = False  # until the (possibly longer) schedule is done
+        for phase in config.phases:
+            target = config.target(phase)
+            if self.progress[phase] >= target:
+                continue
+            dataset, optimiser, scaler, runner = self._start_phase(phase)
+            schedule = self.schedule(phase, len(dataset))
+            self.metadata.setdefault("schedule", {})[phase] = schedule
+            _say(self.console, f"{phase} network: {schedule['samples']} samples = "
+                 f"{schedule['passes']} passes over {schedule['slices']} slices, batch "
+                 f"{schedule['batch_size']}, lr {schedule['learning_rate']:g}, weight decay "
+                 f"{schedule['weight_decay']:g} (recipe {schedule['recipe']})")
+            while self.progress[phase] < target:
+                done = self.progress[phase]
+                chunk, offset = divmod(done, len(dataset))
+                count = min(len(dataset) - offset, target - done)
+                record, seen, stopped = self._run_pass(phase, dataset, chunk, offset, count,
+                                                       optimiser, scaler, runner)
+                self.progress[phase] = done + seen
+                record["samples_seen"] = self.progress[phase]
+                self.metadata["history"].append(record)
+                self._save(phase, optimiser, scaler)
+                if stopped:
+                    return self._stop_incomplete(phase)
         self.metadata["complete"] = True
-        self.metadata["epochs_done"] = epoch
+        self.metadata["stopped_by_time_budget"] = None
         self.metadata["checkpoint_sha256"] = sha256_file(checkpoint_path(self.run))
         _write_json(self.run / "metadata.json", self.metadata)
+        return self.run
+
+    def _stop_incomplete(self, phase: str) -> Path:
+        message = INCOMPLETE_WARNING.format(run=self.run, done=self.progress[phase],
+                                            target=self.config.target(phase))
+        self.metadata["complete"] = False
+        self.metadata["stopped_by_time_budget"] = {"phase": phase,
+                                                   "samples_seen": self.progress[phase]}
+        self.metadata["checkpoint_sha256"] = sha256_file(checkpoint_path(self.run))
+        _write_json(self.run / "metadata.json", self.metadata)
+        _say(self.console, "WARNING: " + message, "bold red")
         return self.run
 
     def _start_phase(self, phase: str):
         dataset = self.phase_dataset(phase)
         self.metadata[f"canvas_{phase}"] = list(dataset.canvas)
         model = self.models[phase]
-        optimiser = torch.optim.Adam(model.parameters(), lr=self.config.learning_rate)
-        use_fp16 = self.cuda and self.config.amp and not torch.cuda.is_bf16_supported()
+        optimiser = make_optimiser(self.config, model)
+        use_fp16 = device_amp_dtype(self.device, self.config.amp) == torch.float16
         scaler = torch.amp.GradScaler("cuda", enabled=use_fp16)
         if self.checkpoint is not None and self.checkpoint.get("phase") == phase:
             optimiser.load_state_dict(self.checkpoint["optimiser"])
@@ -304,21 +412,26 @@ class _Trainer:
         runner = model
         if self.cuda and self.config.compile:
             runner = torch.compile(model)
-        return phase, dataset, optimiser, scaler, runner
+        return dataset, optimiser, scaler, runner
 
     def _loss(self, phase: str, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        if phase == "wmh" and self.config.model == "resunet":
+        if phase == "wmh" and self.config.balanced:
             return balanced_cross_entropy(logits, labels, self.metadata["beta"])
         return plain_cross_entropy(logits, labels)
 
-    def _run_epoch(self, epoch, phase, dataset, optimiser, scaler, runner):
+    def _run_pass(self, phase, dataset, chunk, offset, count, optimiser, scaler, runner):
+        """Train on ``count`` samples of pass ``chunk`` from ``offset``; (record, seen,
+        stopped). The loss is summed on the device: one host sync per pass, not per step."""
         config = self.config
+        phase_index = config.phases.index(phase)
         self.models[phase].train()
-        loader = make_loader(dataset, config.batch_size, seed=config.seed, epoch=epoch,
-                             device=self.device, num_workers=config.num_workers)
-        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch + 7)
-        deadline = self.deadline(phase)
-        total, count, slices, stopped = 0.0, 0, 0, False
+        loader, first_batch = make_loader(
+            dataset, config.batch_size, seed=config.seed, epoch=chunk, phase=phase_index,
+            offset=offset, count=count, device=self.device, num_workers=config.num_workers)
+        deadline = self.deadline()
+        total = torch.zeros((), device=self.device)
+        steps, seen, stopped = 0, 0, False
+        loader_seconds = step_seconds = 0.0
         start = time.monotonic()
         bar = None
         if self.console is not None:
@@ -326,12 +439,17 @@ class _Trainer:
 
             bar = Progress(console=self.console, transient=True)
             bar.start()
-            task = bar.add_task(f"epoch {epoch + 1}/{config.total_epochs} ({phase})",
-                                total=len(loader))
+            task = bar.add_task(f"{phase} pass {chunk + 1}", total=len(loader))
         try:
-            for x, y in loader:
+            waited = time.perf_counter()
+            for batch_index, (x, y) in enumerate(loader, start=first_batch):
+                ready = time.perf_counter()
+                loader_seconds += ready - waited
                 x = x.to(self.device, non_blocking=self.cuda).float()
                 y = y.to(self.device, non_blocking=self.cuda)
+                generator = torch.Generator().manual_seed(
+                    ((config.seed * 1_000_003 + phase_index) * 100_003 + chunk) * 10_007
+                    + batch_index)
                 x, y = augment(x, y, generator, config.rotation_degrees)
                 if self.cuda and config.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
@@ -342,33 +460,43 @@ class _Trainer:
                 scaler.scale(loss).backward()
                 scaler.step(optimiser)
                 scaler.update()
-                total += float(loss.detach())
-                count += 1
-                slices += x.shape[0]
+                total += loss.detach()
+                steps += 1
+                seen += x.shape[0]
                 if bar is not None:
                     bar.update(task, advance=1)
-                if time.monotonic() > deadline:
+                waited = time.perf_counter()
+                step_seconds += waited - ready
+                if time.monotonic() > deadline and seen < count:
                     stopped = True
                     break
         finally:
             if bar is not None:
                 bar.stop()
         seconds = time.monotonic() - start
-        mean_loss = total / max(count, 1)
-        _say(self.console, f"epoch {epoch + 1}/{config.total_epochs} ({phase}): loss "
-             f"{mean_loss:.4f}, {slices / max(seconds, 1e-9):.1f} slices/s")
-        return mean_loss, slices, seconds, stopped
+        mean_loss = float(total) / max(steps, 1)  # the one host sync of the pass
+        record = {"phase": phase, "pass": chunk + 1, "loss": mean_loss, "samples": seen,
+                  "seconds": round(seconds, 3),
+                  "samples_per_second": round(seen / seconds, 2) if seconds else None,
+                  "loader_seconds": round(loader_seconds, 3),
+                  "step_seconds": round(step_seconds, 3), "partial": stopped}
+        _say(self.console, f"{phase} pass {chunk + 1}: loss {mean_loss:.4f}, "
+             f"{record['samples_per_second']} samples/s, waiting for data "
+             f"{loader_seconds:.2f} s vs steps {step_seconds:.2f} s")
+        return record, seen, stopped
 
-    def _save(self, epoch: int, phase: str, optimiser, scaler) -> None:
+    def _save(self, phase: str, optimiser, scaler) -> None:
         state = {
-            "format": 1, "epoch": epoch, "phase": phase,
+            "format": 2, "progress": dict(self.progress), "phase": phase,
             "models": {name: {k: v.detach().cpu() for k, v in m.state_dict().items()}
                        for name, m in self.models.items()},
             "optimiser": optimiser.state_dict(), "scaler": scaler.state_dict(),
             "config": asdict(self.config), "beta": self.metadata.get("beta"),
+            "threshold": self.metadata.get("threshold"),
+            "vgg_convention": self.metadata.get("vgg_convention"),
         }
         write_atomic(checkpoint_path(self.run), lambda p: torch.save(state, p))
-        self.metadata["epochs_done"] = epoch
+        self.metadata["progress"] = dict(self.progress)
         _write_json(self.run / "metadata.json", self.metadata)
 
 
@@ -376,8 +504,9 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = True,
           console=None) -> Path:
     """Train ``config.model`` on the split's training subjects into run folder ``out``.
 
-    With ``resume`` and an existing ``out/checkpoints/last.pt`` the run continues after the
-    last finished epoch (settings other than data path, device and epoch count must match).
+    With ``resume`` and an existing ``out/checkpoints/last.pt`` the run continues where it
+    stopped (settings other than data path, device, sample counts and time budget must
+    match); a run stopped by its time budget is finished this way.
     ``console``: a ``rich.console.Console`` for messages and progress bars (None: quiet,
     except the from-scratch warning, which always goes to stderr). Returns ``out``.
     """
@@ -386,8 +515,8 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = True,
         raise RunError(f"{run}: exists and is not a folder")
     run.mkdir(parents=True, exist_ok=True)
     trainer = _Trainer(config, run, resume, console)
-    if trainer.start_epoch >= config.total_epochs:
-        _say(console, f"{run}: already trained for {trainer.start_epoch} epochs")
+    if trainer.checkpoint is not None and is_complete(config, trainer.progress):
+        _say(console, f"{run}: already trained ({trainer.progress} samples)")
         return run
     _write_json(run / "config.json", asdict(config))
     trainer.load_data()

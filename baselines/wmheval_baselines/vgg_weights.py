@@ -75,9 +75,40 @@ def load_vgg16_features(path: str | Path) -> dict[str, torch.Tensor]:
     return {key: state[key].float().clone() for key in shapes}
 
 
-def apply_vgg16_features(model: torch.nn.Module, path: str | Path) -> str:
-    """Copy verified VGG16 convolution weights into ``model.features``; return the sha256."""
+INPUT_SCALE_SPLIT = 8.0
+"""Between the input scales of the two conventions: ~1 (torchvision: standardised) and ~60
+(Caffe: 0..255 minus the mean). See :func:`input_scale`."""
+
+
+def input_scale(weights: dict[str, torch.Tensor]) -> float:
+    """The input scale the first convolution was trained for, from its weight statistics.
+
+    The biases of a trained convolution are of the order of its pre-activations'
+    spread, ``rms(w) * sqrt(fan_in) * input_scale``, so ``rms(b) / (rms(w) * sqrt(fan_in))``
+    estimates the input scale: ~1 for torchvision's standardised RGB, tens for a Caffe port
+    fed 0..255 minus the mean (whose first-layer weights are ~60x smaller).
+    """
+    weight = weights["features.0.weight"].double()
+    bias = weights["features.0.bias"].double()
+    fan_in = weight[0].numel()
+    weight_rms = float(weight.pow(2).mean().sqrt())
+    bias_rms = float(bias.pow(2).mean().sqrt())
+    return bias_rms / max(weight_rms * fan_in ** 0.5, 1e-12)
+
+
+def detect_convention(weights: dict[str, torch.Tensor]) -> str:
+    """``torchvision`` or ``caffe`` (BGR, 0..255 mean-subtracted) from :func:`input_scale`."""
+    return "caffe" if input_scale(weights) > INPUT_SCALE_SPLIT else "torchvision"
+
+
+def apply_vgg16_features(model: torch.nn.Module, path: str | Path,
+                         convention: str = "auto") -> tuple[str, str]:
+    """Copy verified VGG16 convolution weights into ``model.features`` and set the model's
+    input normalisation (``auto``: detected from the weights); return (sha256, convention)."""
     weights = load_vgg16_features(path)
     features = {key.removeprefix("features."): value for key, value in weights.items()}
     model.features.load_state_dict(features, strict=True)
-    return sha256_file(path)
+    if convention == "auto":
+        convention = detect_convention(weights)
+    model.set_convention(convention)
+    return sha256_file(path), convention

@@ -6,6 +6,7 @@ torch is imported inside the commands only, so `wmheval score` starts fast witho
 from __future__ import annotations
 
 import importlib.util
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,8 @@ import typer
 from wmheval.cli.app import app
 
 baseline_app = typer.Typer(
-    help="Train and run the bundled baselines (ResU-Net, FCN/VGG). Needs the 'baselines' extra.",
+    help="Train and run the bundled baselines (threshold, ResU-Net, FLAIR FCN, FCN/VGG). "
+    "Needs the 'baselines' extra.",
     no_args_is_help=True,
 )
 app.add_typer(baseline_app, name="baseline")
@@ -34,30 +36,63 @@ def require_baselines() -> None:
                 f"the baselines need '{module}', which is not installed: run {INSTALL_HINT}")
 
 
-def train_baseline(model: str, data: str | Path, out: str | Path, *, split: str = "challenge",
-                   epochs: int = 4, wm_epochs: int = 4, seed: int = 0, device: str = "auto",
-                   vgg_weights: str | Path | None = None, wm_masks: str | Path | None = None,
-                   resume: bool = True, batch_size: int = 16, base_channels: int = 64,
-                   max_seconds: float | None = None, console=None) -> Path:
-    """Train baseline ``model`` (resunet | fcn-vgg) on ``data`` into run folder ``out``."""
-    require_baselines()
-    from wmheval_baselines.train import TrainConfig, train
+class Model(StrEnum):
+    """The learned baselines."""
 
-    config = TrainConfig(
-        model=model, data=str(data), split=split, epochs=epochs, wm_epochs=wm_epochs,
-        seed=seed, device=device, vgg_weights=str(vgg_weights) if vgg_weights else None,
-        wm_masks=str(wm_masks) if wm_masks else None, batch_size=batch_size,
-        base_channels=base_channels, wm_base_channels=base_channels, max_seconds=max_seconds)
+    resunet = "resunet"
+    flair_fcn = "flair-fcn"
+    fcn_vgg = "fcn-vgg"
+
+
+class Recipe(StrEnum):
+    """Named training schedules (wmheval_baselines.recipes)."""
+
+    paper = "paper"
+    demo = "demo"
+
+
+class VggConvention(StrEnum):
+    """Input normalisation of pretrained VGG16 weights."""
+
+    auto = "auto"
+    torchvision = "torchvision"
+    caffe = "caffe"
+
+
+def train_baseline(model: str, data: str | Path, out: str | Path, *, recipe: str = "paper",
+                   split: str = "challenge", resume: bool = True, console=None,
+                   **overrides) -> Path:
+    """Train baseline ``model`` (resunet | flair-fcn | fcn-vgg) on ``data`` into run folder
+    ``out`` with the named ``recipe``; ``overrides`` (TrainConfig fields, None = recipe's
+    value) change single settings, e.g. ``samples``, ``beta``, ``learning_rate``."""
+    require_baselines()
+    from wmheval_baselines.train import config_from_recipe, train
+
+    for key in ("vgg_weights", "wm_masks"):
+        if overrides.get(key) is not None:
+            overrides[key] = str(overrides[key])
+    config = config_from_recipe(model, recipe, data=str(data), split=split, **overrides)
     return train(config, out, resume=resume, console=console)
 
 
 def predict_baseline(run: str | Path, data: str | Path, out: str | Path, *,
-                     device: str = "auto", console=None) -> Path:
+                     device: str = "auto", allow_incomplete: bool = False,
+                     console=None) -> Path:
     """Predict the run's split of ``data`` into the submission folder ``out``."""
     require_baselines()
     from wmheval_baselines.predict import predict_folder
 
-    return predict_folder(run, data, out, device=device, console=console)
+    return predict_folder(run, data, out, device=device, allow_incomplete=allow_incomplete,
+                          console=console)
+
+
+def threshold_baseline(data: str | Path, out: str | Path, *, split: str = "challenge",
+                       wm_masks: str | Path | None = None, console=None):
+    """Fit the FLAIR z-score threshold on the training subjects and predict the split."""
+    require_baselines()
+    from wmheval_baselines.threshold import threshold_baseline as run
+
+    return run(data, out, split=split, wm_masks=wm_masks, console=console)
 
 
 def _console():
@@ -73,32 +108,49 @@ def _fail(error: Exception) -> None:
 
 @baseline_app.command("train")
 def train_command(
-    model: Annotated[str, typer.Argument(help="resunet or fcn-vgg")],
+    model: Annotated[Model, typer.Argument(help="resunet, flair-fcn or fcn-vgg")],
     data: Annotated[Path, typer.Argument(help="data release root (training/, test/)")],
-    out: Annotated[Path, typer.Option("--out", help="run folder (created)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="run folder (created)")],
+    recipe: Annotated[Recipe, typer.Option(
+        help="paper: the paper's schedule and widths; demo: small CPU schedule")
+    ] = Recipe.paper,
     split: Annotated[str, typer.Option(help="challenge or loso:<scanner>")] = "challenge",
-    epochs: Annotated[int, typer.Option(help="WMH network epochs")] = 4,
-    wm_epochs: Annotated[int, typer.Option(help="white-matter U-Net epochs (resunet)")] = 4,
+    samples: Annotated[int | None, typer.Option(
+        help="WMH network: samples seen (default: the recipe's)")] = None,
+    wm_samples: Annotated[int | None, typer.Option(
+        help="white-matter network: samples seen (resunet, flair-fcn)")] = None,
+    beta: Annotated[float | None, typer.Option(
+        help="class-balancing weight (default: the recipe's, the paper's 0.975); outputs "
+             "are read at p >= beta")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="learning rate (Adam)")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="L2 weight decay")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     vgg_weights: Annotated[Path | None, typer.Option(
-        help="local torchvision VGG16 state dict (fcn-vgg); without it: from scratch")] = None,
+        help="local VGG16 state dict (fcn-vgg); without it: from scratch")] = None,
+    vgg_convention: Annotated[VggConvention, typer.Option(
+        help="input normalisation of the VGG16 weights (auto: detected)")
+    ] = VggConvention.auto,
     wm_masks: Annotated[Path | None, typer.Option(
         help="folder of <id>.nii.gz or <id>/wm_mask.nii.gz white-matter labels")] = None,
     resume: Annotated[bool, typer.Option("--resume/--no-resume",
                                          help="continue from the last checkpoint")] = True,
-    batch_size: Annotated[int, typer.Option()] = 16,
-    base_channels: Annotated[int, typer.Option(help="U-Net width (paper: 64)")] = 64,
+    batch_size: Annotated[int | None, typer.Option()] = None,
+    base_channels: Annotated[int | None, typer.Option(help="U-Net width (paper: 64)")] = None,
+    jobs: Annotated[int, typer.Option(help="processes for the FCN/VGG area openings")] = 1,
     max_seconds: Annotated[float | None, typer.Option(
-        help="wall-clock training budget")] = None,
+        help="wall-clock budget; a run stopped by it is incomplete (resume to finish)")
+    ] = None,
 ) -> None:
-    """Train a baseline on the split's training subjects; checkpoints every epoch."""
+    """Train a baseline on the split's training subjects; checkpoints after every pass."""
     try:
-        run = train_baseline(model, data, out, split=split, epochs=epochs,
-                             wm_epochs=wm_epochs, seed=seed, device=device,
-                             vgg_weights=vgg_weights, wm_masks=wm_masks, resume=resume,
-                             batch_size=batch_size, base_channels=base_channels,
-                             max_seconds=max_seconds, console=_console())
+        run = train_baseline(
+            model.value, data, out, recipe=recipe.value, split=split, resume=resume,
+            console=_console(), samples=samples, wm_samples=wm_samples, beta=beta,
+            learning_rate=lr, weight_decay=weight_decay, seed=seed, device=device,
+            vgg_weights=vgg_weights, vgg_convention=vgg_convention.value, wm_masks=wm_masks,
+            batch_size=batch_size, base_channels=base_channels,
+            wm_base_channels=base_channels, jobs=jobs, max_seconds=max_seconds)
     except (BaselinesUnavailable, ValueError, OSError, RuntimeError) as error:
         _fail(error)
     typer.echo(str(run))
@@ -108,12 +160,34 @@ def train_command(
 def predict_command(
     run: Annotated[Path, typer.Argument(help="run folder written by `baseline train`")],
     data: Annotated[Path, typer.Argument(help="data release root")],
-    out: Annotated[Path, typer.Option("--out", help="submission folder (<id>/result.nii.gz)")],
+    out: Annotated[Path, typer.Option("--out", "-o",
+                                      help="submission folder (<id>/result.nii.gz)")],
     device: Annotated[str, typer.Option()] = "auto",
+    allow_incomplete: Annotated[bool, typer.Option(
+        help="predict with a run stopped by its time budget (warns)")] = False,
 ) -> None:
     """Predict the run's split into the challenge's submission layout."""
     try:
-        folder = predict_baseline(run, data, out, device=device, console=_console())
+        folder = predict_baseline(run, data, out, device=device,
+                                  allow_incomplete=allow_incomplete, console=_console())
     except (BaselinesUnavailable, ValueError, OSError, RuntimeError) as error:
         _fail(error)
     typer.echo(str(folder))
+
+
+@baseline_app.command("threshold")
+def threshold_command(
+    data: Annotated[Path, typer.Argument(help="data release root (training/, test/)")],
+    out: Annotated[Path, typer.Option("--out", "-o",
+                                      help="submission folder (<id>/result.nii.gz)")],
+    split: Annotated[str, typer.Option(help="challenge or loso:<scanner>")] = "challenge",
+    wm_masks: Annotated[Path | None, typer.Option(
+        help="folder of <id>.nii.gz or <id>/wm_mask.nii.gz white-matter masks")] = None,
+) -> None:
+    """The floor: best FLAIR z-score threshold inside a white-matter mask, fitted on the
+    training subjects only; writes the submission and <out>_threshold_fit.json beside it."""
+    try:
+        threshold_baseline(data, out, split=split, wm_masks=wm_masks, console=_console())
+    except (BaselinesUnavailable, ValueError, OSError, RuntimeError) as error:
+        _fail(error)
+    typer.echo(str(out))

@@ -15,9 +15,11 @@ def demo(
     seed: int = typer.Option(0, help="Seed for the data, the teams and the analyses."),
     baseline: bool | None = typer.Option(None, "--baseline/--no-baseline", help="Train the "
                                          "small CPU baseline (default: when torch is installed)."),
-    baseline_epochs: int = typer.Option(20, help="Training epochs of the baseline."),
-    baseline_seconds: float = typer.Option(300.0, help="Cap on the baseline's training time."),
-    baseline_model: str = typer.Option("resunet", help="resunet or fcn-vgg."),
+    baseline_samples: int | None = typer.Option(
+        None, help="Training samples of the learned baseline (default: the demo recipe's)."),
+    baseline_seconds: float = typer.Option(
+        420.0, help="Cap on the learned baseline's training time (0: none)."),
+    baseline_model: str = typer.Option("resunet", help="resunet, flair-fcn or fcn-vgg."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for ranking stability."),
     samples: int = typer.Option(100_000, help="Random weightings in the weight sweep."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),
@@ -32,15 +34,16 @@ def demo(
     from wmheval.demo import run_demo
 
     console = Console(stderr=True)
-    options = {"seed": seed, "baseline": baseline, "baseline_epochs": baseline_epochs,
+    options = {"seed": seed, "baseline": baseline, "baseline_samples": baseline_samples,
                "baseline_seconds": baseline_seconds, "baseline_model": baseline_model,
                "bootstrap": bootstrap, "samples": samples}
     try:
         with staged(out, "demo", None, options) as staging:
             output = run_demo(staging, seed=seed, baseline=baseline,
-                              baseline_epochs=baseline_epochs,
-                              baseline_seconds=baseline_seconds, baseline_model=baseline_model,
-                              bootstrap=bootstrap, samples=samples, jobs=jobs or None,
+                              baseline_samples=baseline_samples,
+                              baseline_seconds=baseline_seconds or None,
+                              baseline_model=baseline_model, bootstrap=bootstrap,
+                              samples=samples, jobs=jobs or None,
                               note=lambda m: console.print(m, highlight=False),
                               command=command_line())
     except (RuntimeError, ValueError, OSError) as error:

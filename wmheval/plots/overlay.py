@@ -245,7 +245,8 @@ def show_case(subject_dir: str | Path, prediction_path: str | Path, out_path: st
         if not path.is_file():
             raise FileNotFoundError(f"{path}: file not found")
         loaded = read_image(path)  # ImageError (a ValueError) names the file and the problem
-        return loaded.array, loaded.geometry.spacing
+        # A copy: loaded.array is a view of ITK's buffer, freed with ``loaded`` (segfaults).
+        return np.array(loaded.array), loaded.geometry.spacing
 
     flair, spacing = read(subject_dir / "pre" / "FLAIR.nii.gz")
     reference, _ = read(subject_dir / "wmh.nii.gz")

@@ -15,6 +15,9 @@ STAGE_ENDS = (3, 8, 15, 22, 29)
 # torchvision's ImageNet normalisation for RGB inputs scaled to [0, 1] (matches its weights).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# The Caffe VGG16 (and its PyTorch ports): BGR channel order, 0..255, mean subtracted, no std.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+CONVENTIONS = ("torchvision", "caffe")
 
 
 def vgg16_features() -> nn.Sequential:
@@ -38,24 +41,46 @@ class FcnVgg(nn.Module):
     """VGG16 stages -> a 3x3 conv with K maps after each stage -> resized to the input size,
     concatenated -> a 1x1 conv to 2 classes.
 
-    Input: (N, 3, H, W) RGB in 0..255 (any H, W >= 16); the network applies torchvision's
-    ImageNet normalisation itself, the one that matches the pretrained weights (the paper's
-    Caffe model subtracted 127 instead).
+    Input: (N, 3, H, W) RGB in 0..255 (any H, W >= 16); the network normalises it itself
+    the way its weights expect (``convention``): ``torchvision`` (RGB / 255, ImageNet
+    mean/std) or ``caffe`` (BGR, 0..255 minus the Caffe means). New networks get He
+    (Kaiming) initialisation: PyTorch's default shrinks VGG16's activations ~37x by stage 5.
     """
 
-    def __init__(self, k: int = 16) -> None:
+    def __init__(self, k: int = 16, convention: str = "torchvision") -> None:
         super().__init__()
         self.features = vgg16_features()
         widths = (64, 128, 256, 512, 512)
         self.specialised = nn.ModuleList(nn.Conv2d(w, k, 3, padding=1) for w in widths)
         self.combine = nn.Conv2d(k * len(widths), 2, 1)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0,
-                             persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0,
-                             persistent=False)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+        self.register_buffer("mean", torch.zeros(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.ones(1, 3, 1, 1), persistent=False)
+        self.bgr = False
+        self.set_convention(convention)
+
+    def set_convention(self, convention: str) -> None:
+        """Input normalisation matching the weights' origin (see :data:`CONVENTIONS`)."""
+        if convention not in CONVENTIONS:
+            raise ValueError(f"unknown VGG convention {convention!r}: expected {CONVENTIONS}")
+        self.convention = convention
+        if convention == "caffe":
+            # Applied after the RGB->BGR flip, so the means are in BGR order.
+            self.mean.copy_(torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1))
+            self.std.fill_(1.0)
+            self.bgr = True
+        else:
+            self.mean.copy_(torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
+            self.std.copy_(torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
+            self.bgr = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]
+        if self.bgr:
+            x = x.flip(1)
         x = (x - self.mean) / self.std
         sides = []
         start = 0

@@ -1,0 +1,71 @@
+"""End-to-end CPU inference time of one full-size volume per baseline (demo recipe widths).
+
+    python benchmarks/bench_baseline_inference.py --threads 2 --models resunet,flair-fcn
+
+Writes a two-subject release of Utrecht-sized volumes (240x240x48, 0.96x0.96x3 mm, random
+texture with a white-matter mask) to a temporary folder, trains each model for a handful of
+samples (the weights do not matter for timing), then times ``predict_folder`` on the test
+subject: reading, reorienting, the white-matter network, the WMH network, thresholding and
+writing the NIfTI. Prints seconds per volume (best of ``--repeats``) and the torch threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+
+def write_release(root: Path, size: tuple[int, int, int] = (48, 240, 240)) -> Path:
+    import numpy as np
+    import SimpleITK as sitk
+
+    rng = np.random.default_rng(0)
+    z, y, x = np.meshgrid(*(np.linspace(-1, 1, n) for n in size), indexing="ij")
+    brain = x**2 + y**2 + z**2 < 0.8
+    wm = x**2 + y**2 + z**2 < 0.3
+    for folder in ("training/Utrecht/0", "test/Utrecht/1"):
+        arrays = {"pre/FLAIR.nii.gz": brain * (300 + 20 * rng.standard_normal(size)),
+                  "pre/T1.nii.gz": brain * (500 + 200 * wm + 20 * rng.standard_normal(size)),
+                  "wmh.nii.gz": (wm & (rng.random(size) < 0.01)).astype(float),
+                  "synth/wm_mask.nii.gz": wm.astype(float)}
+        for name, array in arrays.items():
+            image = sitk.GetImageFromArray(array.astype(np.float32))
+            image.SetSpacing((0.96, 0.96, 3.0))
+            path = root / folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sitk.WriteImage(image, str(path))
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="resunet,flair-fcn,fcn-vgg")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    import torch
+    from wmheval_baselines.predict import predict_folder
+    from wmheval_baselines.train import config_from_recipe, train
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as folder:
+        root = write_release(Path(folder) / "release")
+        for model in args.models.split(","):
+            config = config_from_recipe(model, "demo", data=str(root), samples=8,
+                                        wm_samples=8 if model != "fcn-vgg" else 0,
+                                        device="cpu")
+            run = train(config, Path(folder) / model, resume=False)
+            times = []
+            for repeat in range(args.repeats):
+                start = time.perf_counter()
+                predict_folder(run, root, Path(folder) / f"{model}-{repeat}", device="cpu")
+                times.append(time.perf_counter() - start)
+            print(f"{model:10s} demo recipe: {min(times):6.2f} s per 240x240x48 volume "
+                  f"(best of {args.repeats}; all {', '.join(f'{t:.2f}' for t in times)}), "
+                  f"{torch.get_num_threads()} torch threads")
+
+
+if __name__ == "__main__":
+    main()
