@@ -341,3 +341,32 @@ def test_tiny_and_empty_inputs_are_analysed_as_far_as_possible(tmp_path):
     written = {p.name for p, _ in write_agreement_report(result, tmp_path / "b")}
     assert json.loads((tmp_path / "b" / "figures.json").read_text()) == []
     assert "notes.md" in written
+
+
+def test_agreement_writes_one_output_set(tmp_path):
+    """--out is replaced whole with a manifest; a failed run leaves it as it was; a folder of
+    someone else's files is refused with exit 2 (gap left by the first agreement version)."""
+    runner = CliRunner()
+    teams = tmp_path / "teams"
+    _score_folder(teams, "good", _cases(12, seed=5))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["agreement", str(teams), "-o", str(out)]).exit_code == 0
+    manifest = json.loads((out / "wmheval_manifest.json").read_text())
+    assert manifest["command"] == "agreement"
+    listed = {entry["path"] for entry in manifest["files"]}
+    assert "agreement.csv" in listed and "figures.json" in listed
+    (out / "stale.txt").write_text("from an earlier run")
+    before = (out / "agreement.csv").read_bytes()
+    # a failing run (bad load groups are parsed before; an unreadable input fails inside)
+    bad = _score_folder(tmp_path, "bad", pd.DataFrame({"id": ["1"], "dice": [0.5]}))
+    assert runner.invoke(app, ["agreement", str(bad), "-o", str(out)]).exit_code == 2
+    assert (out / "agreement.csv").read_bytes() == before and (out / "stale.txt").exists()
+    assert runner.invoke(app, ["agreement", str(teams), "-o", str(out)]).exit_code == 0
+    assert not (out / "stale.txt").exists()
+    foreign = tmp_path / "thesis"
+    foreign.mkdir()
+    (foreign / "chapter1.tex").write_text("precious")
+    result = runner.invoke(app, ["agreement", str(teams), "-o", str(foreign)])
+    assert result.exit_code == 2 and "thesis" in result.output
+    assert (foreign / "chapter1.tex").read_text() == "precious"
+    assert not (foreign / "agreement.csv").exists()

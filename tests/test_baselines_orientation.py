@@ -134,7 +134,7 @@ def test_network_prediction_in_reference_geometry_scores_like_original(releases,
     scores = {}
     for name, data, submission in (("ref", original, reference),
                                    (kind, copies[kind], moved)):
-        cases = score_folder(data, submission, missing="empty").cases
+        cases = score_folder(data, submission).cases
         scores[name] = cases.set_index("id").loc["1", ["dice", "avd", "recall", "f1"]]
     assert np.allclose(scores["ref"].astype(float), scores[kind].astype(float),
                        equal_nan=True)

@@ -66,3 +66,25 @@ def test_every_overlay_counts_what_the_scorer_counts(small_challenge, small_subm
             assert got == expected, (team, subject["id"])
             checked += 1
     assert checked >= 10
+
+
+@pytest.mark.parametrize("width", [3.0, 4.4, 6.6])
+def test_a_long_overlay_title_stays_inside_the_figure(width):
+    """The demo's overlays cut `baseline-resunet-cpu, subject 151 (amsterdam_ge_1p5t,
+    unseen): Dice 0.086` at both edges."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from wmheval.plots.overlay import fit_suptitle
+
+    figure = plt.figure(figsize=(width, 3))
+    text = ("baseline-resunet-cpu, subject 151 (amsterdam_ge_1p5t, unseen): Dice 0.086 "
+            "WWWWMMMM_very_long_team_name_without_any_spaces_at_all")
+    fit_suptitle(figure, text, fontsize=9)
+    figure.canvas.draw()
+    box = figure._suptitle.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= figure.bbox.width, (box, figure.bbox)
+    assert "".join(figure._suptitle.get_text().split()) == "".join(text.split())
+    plt.close(figure)

@@ -18,7 +18,6 @@ from wmheval.ranking.minmax import minmax_ranking, relative_ranks
 
 NAN = math.nan
 HIGHER = np.array([True, False, False, True, True])
-DATA = Path(__file__).parent / "data"
 
 
 def _long(team: str, rows, ids, split="test", statuses=None, seen=None) -> pd.DataFrame:
@@ -83,7 +82,8 @@ def test_add_averages_only_the_published_case_set_and_flags_partial_coverage(tmp
 
 
 def test_nnunet_per_case_results_land_ninth_of_58():
-    table = pd.read_csv(DATA / "nnunet_resencm_per_case_test110.csv")
+    table = pd.read_csv(Path(__file__).parents[1] / "leaderboard"
+                        / "nnunet_resencm_per_case_test110.csv")
     table["id"] = table["participant_id"].str.removeprefix("sub-").astype(int).astype(str)
     field = add_team(load_field(published_leaderboard_path()), table, "nnunet_resencm")
     ranking = rank_field(field).set_index("team")

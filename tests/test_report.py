@@ -121,6 +121,18 @@ def test_figure_set_errors_name_the_file(tmp_path):
     assert figure_set.title == "Agreement" and figure_set.figures[0]["png"].name == "a.png"
 
 
+def test_a_figure_set_is_titled_from_its_json_or_a_readable_folder_name(tmp_path):
+    """The demo's report showed the agreement section as `agreement` in its navigation."""
+    folder = tmp_path / "load_groups"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"\x89PNG")
+    (folder / "figures.json").write_text('[{"title": "A", "png": "a.png"}]')
+    assert read_figure_set(folder).title == "Load groups"
+    (folder / "figures.json").write_text('{"title": "Volumes", "figures": '
+                                         '[{"title": "A", "png": "a.png"}]}')
+    assert read_figure_set(folder).title == "Volumes"
+
+
 def test_report_cli_writes_an_output_set_and_drops_stale_files(tmp_path):
     from typer.testing import CliRunner
 

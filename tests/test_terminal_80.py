@@ -97,3 +97,51 @@ def test_rank_cli_prints_full_names_at_80_columns(tmp_path):
     names = {line.split()[1] for line in table.splitlines()
              if line.split() and line.split()[0].isdigit()}
     assert {"sysu_media_2", "sysu_media", "bioengineering_espol_team"} <= names
+
+
+def _commands(group, prefix=()):
+    import click
+
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+def test_every_command_help_fits_80_columns_with_whole_option_names():
+    """Rich's boxed help cut options to `--baseline-sampl…` at 80 columns."""
+    import typer
+
+    group = typer.main.get_command(app)
+    commands = list(_commands(group))
+    assert len(commands) >= 8
+    for words, command in commands:
+        result = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "80"},
+                                    terminal_width=80)
+        assert result.exit_code == 0, (words, result.output)
+        _assert_fits(result.output)
+        for parameter in command.params:
+            for option in parameter.opts:
+                if option.startswith("--"):
+                    assert option in result.output, (words, option)
+
+
+def test_the_demo_overview_fits_80_columns_with_every_value():
+    """`wmheval demo` printed the overview with its last column cut off at 80 columns."""
+    from wmheval.cli.terminal import overview_table
+
+    columns = ["dice_all", "h95_all", "avd_all", "recall_all", "f1_all", "dice_seen",
+               "dice_unseen", "missing_or_failed"]
+    teams = ["precise", "incomplete", "baseline-resunet-cpu", "baseline-threshold"]
+    rng = np.random.default_rng(0)
+    overview = pd.DataFrame({c: rng.uniform(0, 150, len(teams)) for c in columns[:-1]})
+    overview.insert(0, "team", teams)
+    overview["missing_or_failed"] = [0, 2, 0, 11]
+    text = _render([overview_table(overview, columns, "Mean per team (test subjects)")])
+    _assert_fits(text)
+    for _, row in overview.iterrows():
+        line = next(line for line in text.splitlines() if line.startswith(row["team"] + " "))
+        assert len(line.split()) == 1 + len(columns) - 1, line
+    assert "Missing or failed cases: incomplete 2, baseline-threshold 11." in \
+        " ".join(text.split())

@@ -8,4 +8,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: rich's boxed panels truncate long option names at 80 columns.
+    rich_markup_mode=None,
 )

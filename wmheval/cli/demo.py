@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from wmheval.cli.app import app
+from wmheval.cli.baseline import Model
 
 
 @app.command()
@@ -19,7 +20,7 @@ def demo(
         None, help="Training samples of the learned baseline (default: the demo recipe's)."),
     baseline_seconds: float = typer.Option(
         420.0, help="Cap on the learned baseline's training time (0: none)."),
-    baseline_model: str = typer.Option("resunet", help="resunet, flair-fcn or fcn-vgg."),
+    baseline_model: Model = typer.Option(Model.resunet, help="The learned baseline to train."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for ranking stability."),
     samples: int = typer.Option(100_000, help="Random weightings in the weight sweep."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),
@@ -35,14 +36,14 @@ def demo(
 
     console = Console(stderr=True)
     options = {"seed": seed, "baseline": baseline, "baseline_samples": baseline_samples,
-               "baseline_seconds": baseline_seconds, "baseline_model": baseline_model,
+               "baseline_seconds": baseline_seconds, "baseline_model": baseline_model.value,
                "bootstrap": bootstrap, "samples": samples}
     try:
         with staged(out, "demo", None, options) as staging:
             output = run_demo(staging, seed=seed, baseline=baseline,
                               baseline_samples=baseline_samples,
                               baseline_seconds=baseline_seconds or None,
-                              baseline_model=baseline_model, bootstrap=bootstrap,
+                              baseline_model=baseline_model.value, bootstrap=bootstrap,
                               samples=samples, jobs=jobs or None,
                               note=lambda m: console.print(m, highlight=False),
                               command=command_line())

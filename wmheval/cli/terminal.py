@@ -125,8 +125,16 @@ def ranking_tables(ranking: pd.DataFrame, show_ranks: bool = False) -> list:
 
 
 def overview_table(overview: pd.DataFrame, columns: Sequence[str], title: str):
-    """A per-team table of the given metric columns (e.g. the demo's ``dice_all``)."""
-    shown = [c for c in columns if c in overview.columns]
-    rows = [[number(r[c], c) if c != "missing_or_failed" else str(int(r[c])) for c in shown]
-            for _, r in overview.iterrows()]
-    return _table(title, "team", [str(t) for t in overview["team"]], shown, rows)
+    """A per-team table of the given metric columns (e.g. the demo's ``dice_all``); a
+    ``missing_or_failed`` column goes to the caption (teams with any), so the metrics fit 80
+    columns (the column was cut off there)."""
+    shown = [c for c in columns if c in overview.columns and c != "missing_or_failed"]
+    rows = [[number(r[c], c) for c in shown] for _, r in overview.iterrows()]
+    caption = None
+    if "missing_or_failed" in columns and "missing_or_failed" in overview.columns:
+        counts = overview.set_index("team")["missing_or_failed"].fillna(0).astype(int)
+        listed = [f"{team} {n}" for team, n in counts.items() if n]
+        caption = ("Missing or failed cases: " + ", ".join(listed) + "." if listed
+                   else "No missing or failed cases.")
+    return _table(title, "team", [str(t) for t in overview["team"]], shown, rows,
+                  caption=caption)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -467,8 +468,36 @@ def agreement_to_dir(inputs: Sequence[str | Path], out: str | Path, *,
     Without ``reference``, ``inputs`` are ``wmheval score`` output folders (or folders of
     team folders); with it, ``inputs`` are segmentation folders, each scored against the
     ``reference`` segmentation folder (:func:`wmheval.scoring.pair.score_pair`); their
-    ``cases.csv`` go to ``out/pairs/<name>/``. Returns the result and the written files.
+    ``cases.csv`` go to ``out/pairs/<name>/``. ``out`` is written as one output set
+    (:func:`wmheval.io.outputs.output_set`: replaced whole with a ``wmheval_manifest.json``,
+    untouched on error; :class:`~wmheval.io.outputs.OutputSetError` for an unusable
+    ``out``). Returns the result and the written files (their final paths).
     """
+    from wmheval.io.outputs import output_set
+
+    out = Path(out)
+    sources = {f"input_{k}": Path(p) for k, p in enumerate(inputs, start=1)}
+    sources.update({name: Path(p) for name, p in (("reference", reference),
+                                                  ("ratings", ratings)) if p is not None})
+    options = {"names": list(names or []), "rule": rule, "scales": list(scales),
+               "load_groups": [[name, low, high if math.isfinite(high) else "inf"]
+                               for name, low, high in load_groups],
+               "grading": [list(x) for x in grading] if grading else None,
+               "folds": folds, "seed": seed, "figures": figures}
+    with output_set(out, command="agreement", inputs=sources, options=options) as staging:
+        result, written = _agreement_into(
+            inputs, staging, names=names, reference=reference, manifest=manifest, rule=rule,
+            jobs=jobs, scales=scales, load_groups=load_groups, ratings=ratings,
+            grading=grading, folds=folds, seed=seed, figures=figures)
+    final = Path(os.path.abspath(out))
+    return result, [(final / Path(path).relative_to(staging), description)
+                    for path, description in written]
+
+
+def _agreement_into(inputs: Sequence[str | Path], out: Path, *, names, reference, manifest,
+                    rule, jobs, scales, load_groups, ratings, grading, folds, seed, figures
+                    ) -> tuple[AgreementResult, list[tuple[Path, str]]]:
+    """:func:`agreement_to_dir`'s work, written into the staging folder ``out``."""
     out = Path(out)
     pair_problems: list[str] = []
     written: list[tuple[Path, str]] = []

@@ -123,6 +123,19 @@ def brain_box(flair: np.ndarray, classes: np.ndarray | None = None,
             slice(max(0, xs.min() - margin), min(flair.shape[2], xs.max() + margin + 1)))
 
 
+def fit_suptitle(figure, text: str, fontsize: float = 9) -> None:
+    """Set ``text`` as the figure's title, wrapped (at spaces where it can) until it fits the
+    figure's width (a long team name and subject once ran off both edges of the overlay)."""
+    import textwrap
+
+    title = figure.suptitle(text, fontsize=fontsize)
+    renderer = figure.canvas.get_renderer()
+    characters = len(text)
+    while characters > 8 and title.get_window_extent(renderer).width > 0.96 * figure.bbox.width:
+        characters = int(characters * 0.9)
+        title.set_text(textwrap.fill(text, characters, break_long_words=True))
+
+
 def render_overlay(flair: np.ndarray, reference: np.ndarray, prediction: np.ndarray,
                    out_path: str | Path, *, t1: np.ndarray | None = None,
                    slices: Sequence[int] | None = None, title: str | None = None,
@@ -219,7 +232,7 @@ def render_overlay(flair: np.ndarray, reference: np.ndarray, prediction: np.ndar
     dice = result.dice
     heading = f"Dice {dice:.3f}" if np.isfinite(dice) else "Dice undefined (both empty)"
     heading = f"{title}: {heading}" if title else heading
-    figure.suptitle(heading, fontsize=9)
+    fit_suptitle(figure, heading, fontsize=9)
     try:
         with atomic_path(out_path) as temporary:
             figure.savefig(temporary, dpi=dpi, format=out_path.suffix.lower()[1:])

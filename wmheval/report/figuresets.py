@@ -27,8 +27,9 @@ class FigureSet:
 
 def read_figure_set(folder: str | Path, title: str | None = None) -> FigureSet:
     """Read ``folder/figures.json``: a list of ``{"title", "explanation", "png", "svg"}``,
-    or an object ``{"figures": [...], "tables": [{"title", "csv", "html"}, ...]}`` (a list
-    entry may also carry its own "tables"). Paths are relative to the folder; each must
+    or an object ``{"title", "figures": [...], "tables": [{"title", "csv", "html"}, ...]}``
+    (the set's title defaults to the folder's name, ``load_groups`` read as "Load groups";
+    a list entry may also carry its own "tables"). Paths are relative to the folder; each must
     exist. Raises :class:`FigureSetError` naming the file and the problem."""
     folder = Path(folder)
     path = folder / FIGURES_JSON
@@ -38,18 +39,20 @@ def read_figure_set(folder: str | Path, title: str | None = None) -> FigureSet:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise FigureSetError(f"{path}: cannot read JSON ({error})") from None
+    default_title = folder.name.replace("_", " ").replace("-", " ").capitalize()
     if isinstance(data, list):
         figures, tables = data, [t for entry in data if isinstance(entry, dict)
                                  for t in entry.get("tables", [])]
     elif isinstance(data, dict):
         figures, tables = data.get("figures", []), data.get("tables", [])
+        default_title = str(data.get("title") or default_title)
     else:
         raise FigureSetError(f"{path}: expected a list of figures or an object with "
                              "'figures'")
     checked_figures = [_checked(path, entry, ("title", "png"), ("png", "svg"))
                        for entry in figures]
     checked_tables = [_checked(path, entry, ("title",), ("csv", "html")) for entry in tables]
-    return FigureSet(folder, title or folder.name, checked_figures, checked_tables)
+    return FigureSet(folder, title or default_title, checked_figures, checked_tables)
 
 
 def _checked(path: Path, entry, required: tuple[str, ...], files: tuple[str, ...]) -> dict:
