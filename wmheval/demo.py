@@ -104,9 +104,11 @@ def _threshold_baseline(challenge: Path, out: Path, scores: Path, jobs: int | No
     fit = threshold_baseline(challenge, submission)
     _score_team(challenge, submission, scores / THRESHOLD_TEAM, jobs)
     teams.append(THRESHOLD_TEAM)
-    output.add("Scores per team", scores / THRESHOLD_TEAM / "summary_table.md",
-               f"{THRESHOLD_TEAM}: FLAIR z >= {fit.threshold:g} inside the white-matter mask "
-               f"(dilated {fit.dilation_mm:g} mm), fitted on the training subjects: the floor")
+    for ext in ("md", "html", "tex"):
+        output.add("Scores per team", scores / THRESHOLD_TEAM / f"summary_table.{ext}",
+                   f"{THRESHOLD_TEAM}: FLAIR z >= {fit.threshold:g} inside the white-matter "
+                   f"mask (dilated {fit.dilation_mm:g} mm), fitted on the training subjects: "
+                   "the floor")
     output.add("Baseline", fit_path(submission), "the threshold baseline's fit (threshold, "
                "dilation, training Dice curve)")
 
@@ -123,9 +125,10 @@ def _learned_baseline(challenge: Path, out: Path, scores: Path, jobs: int | None
                                    seconds=seconds, seed=seed, **overrides)
     _score_team(challenge, submission, scores / name, jobs)
     teams.append(name)
-    output.add("Scores per team", scores / name / "summary_table.md",
-               f"{name}: a small {model} trained on the CPU (recipe 'demo') on the 3 training "
-               "scanners, scored on all 5")
+    for ext in ("md", "html", "tex"):
+        output.add("Scores per team", scores / name / f"summary_table.{ext}",
+                   f"{name}: a small {model} trained on the CPU (recipe 'demo') on the 3 "
+                   "training scanners, scored on all 5")
     output.add("Baseline", out / "baseline" / "run" / "metadata.json",
                "the learned baseline's run: config, schedule, seed, weights' hash, training "
                "log with loader and step times")

@@ -162,7 +162,7 @@ def _figure_set_html(figure_set: FigureSet, out: Path) -> str:
 
 def _import_extra(figure_set: FigureSet, out: Path, index: int) -> FigureSet:
     """Copy an extra figure set's files under ``out/extras/`` so the report is self-contained."""
-    target = out / "extras" / f"{index}_{team_slug(figure_set.title)}"
+    target = out / "extras" / f"{index}_{team_slug(figure_set.title).lower()}"
 
     def copied(entry: dict, keys: tuple[str, ...]) -> dict:
         entry = dict(entry)
