@@ -103,3 +103,16 @@ def test_the_demo_shows_the_volumetric_agreement_of_every_team(demo_dir):
     assert set(agreement["team"]) == set(teams)
     assert set(agreement["scale"]) == {"ml", "log"}
     assert "## Volumetric agreement" in (demo_dir / "index.md").read_text()
+
+
+def test_no_table_config_or_report_names_the_vanished_staging_folder(demo_dir):
+    """Regression: cases.csv, nested manifests and the report's provenance named
+    ``.out.wmheval-staging-*`` folders that are gone once the demo's set is in place."""
+    texts = [p for p in demo_dir.rglob("*")
+             if p.suffix in {".csv", ".json", ".md", ".html", ".tex", ".txt"}]
+    assert len(texts) > 50
+    for path in texts:
+        assert "wmheval-staging" not in path.read_text(encoding="utf-8"), path
+    cases = pd.read_csv(demo_dir / "scores" / "precise" / "cases.csv")
+    named = [Path(p) for p in cases["prediction_path"].dropna()]
+    assert named and all(p.is_file() and demo_dir in p.parents for p in named)

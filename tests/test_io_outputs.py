@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import html
 import json
 import os
 import subprocess
@@ -204,3 +205,53 @@ def test_folder_digest_covers_names_and_contents_and_skips_hidden_and_excluded(t
     os.mkfifo(root / "fifo")
     assert len(file_digest(root)) == 64
     assert file_digest(root / "y") == hashlib.sha256(b"2").hexdigest()
+
+
+def test_files_naming_the_staging_folder_name_the_output_once_in_place(tmp_path):
+    """Regression: the demo's cases.csv, run config and report named a staging folder that
+    was gone once the set was in place (``/tmp/.out.wmheval-staging-x/...``)."""
+    out = tmp_path / "a b&c" / "out"
+    with output_set(out, command="demo") as staging:
+        (staging / "submission").mkdir()
+        (staging / "cases.csv").write_text(
+            f"id,prediction_path\n1,{staging / 'submission' / '1.nii.gz'}\n")
+        (staging / "page.html").write_text(
+            f"<code>{html.escape(str(staging), quote=True)}/x</code>")
+        (staging / "config.json").write_text(json.dumps({"data": str(staging / "c")}))
+        (staging / "image.png").write_bytes(str(staging).encode())  # binary: left alone
+        inner_out = staging / "scores" / "team"
+        with output_set(inner_out, command="score",
+                        inputs={"submission": staging / "submission"}) as inner:
+            (inner / "cases.csv").write_text(f"1,{staging / 'submission' / '1.nii.gz'}\n")
+            (inner / "self.txt").write_text(f"{inner / 'cases.csv'}\n")
+    assert (out / "cases.csv").read_text().splitlines()[1] == (
+        f"1,{out / 'submission' / '1.nii.gz'}")
+    assert (out / "page.html").read_text() == (
+        f"<code>{html.escape(str(out), quote=True)}/x</code>")
+    assert json.loads((out / "config.json").read_text()) == {"data": str(out / "c")}
+    assert (out / "image.png").read_bytes() != str(out).encode()
+    team = out / "scores" / "team"
+    assert (team / "cases.csv").read_text() == f"1,{out / 'submission' / '1.nii.gz'}\n"
+    assert (team / "self.txt").read_text() == f"{team / 'cases.csv'}\n"
+    inner_manifest = json.loads((team / MANIFEST_NAME).read_text())
+    assert inner_manifest["inputs"]["submission"]["path"] == str(out / "submission")
+    for manifest_path in (team / MANIFEST_NAME, out / MANIFEST_NAME):
+        listed = json.loads(manifest_path.read_text())["files"]
+        for entry in listed:
+            data = (manifest_path.parent / entry["path"]).read_bytes()
+            assert entry["sha256"] == hashlib.sha256(data).hexdigest(), entry["path"]
+            assert entry["bytes"] == len(data)
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix != ".png":
+            assert "wmheval-staging" not in path.read_text(), path
+
+
+def test_relocation_leaves_files_that_do_not_name_the_folder_untouched(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.csv").write_text("x\n")
+    (root / "b.md").write_text(f"{tmp_path / 'rootless'}\n")  # a longer name, same prefix?
+    before = os.stat(root / "a.csv").st_ino
+    assert outputs.relocate_paths(root, tmp_path / "elsewhere", tmp_path / "new") == []
+    assert os.stat(root / "a.csv").st_ino == before
+    assert (root / "b.md").read_text() == f"{tmp_path / 'rootless'}\n"

@@ -17,6 +17,7 @@ import ctypes
 import datetime as _dt
 import errno
 import hashlib
+import html
 import json
 import os
 import shutil
@@ -30,6 +31,8 @@ _LOCK_SUFFIX = ".wmheval-lock"
 _STAGING_TAG = ".wmheval-staging-"
 _OLD_TAG = ".wmheval-old-"
 _CHUNK = 1 << 20
+# Files a command writes that may name paths (tables, manifests, reports): see relocate_paths.
+_TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".md", ".html", ".htm", ".tex", ".txt"})
 
 
 class OutputSetError(OSError):
@@ -222,6 +225,73 @@ def _usual_mode() -> int:
     return 0o777 & ~mask
 
 
+def _spellings(path: Path) -> list[str]:
+    """How a path is written in plain text, HTML and JSON files (one entry per spelling)."""
+    from wmheval.io.paths import display_path
+
+    text = display_path(path)
+    return [text, html.escape(text, quote=True), json.dumps(text)[1:-1],
+            json.dumps(text, ensure_ascii=False)[1:-1]]
+
+
+def relocate_paths(root: str | Path, old: str | Path, new: str | Path) -> list[Path]:
+    """Make the text files under ``root`` that name the folder ``old`` name ``new`` instead.
+
+    A command builds its output set in a staging folder; what it writes there (score tables
+    with prediction paths, nested manifests, a report's provenance) would otherwise name a
+    folder that is gone once the set is in place. Tables, manifests and reports
+    (``.csv .tsv .json .md .html .htm .tex .txt``) are rewritten, plain, HTML-escaped and
+    JSON-escaped spellings alike; the manifests of nested output sets get fresh digests of
+    the files rewritten. Binary files are left alone. Returns the files rewritten.
+
+    A digest recorded for an *input* that is itself part of the set (the demo ranks the score
+    tables it has just written) is the digest of that input as it was read, before this
+    rewrite; the set's own manifest has the final digest of every file.
+    """
+    root = Path(root)
+    pairs = sorted({(o.encode("utf-8", "surrogateescape"), n.encode("utf-8", "surrogateescape"))
+                    for o, n in zip(_spellings(Path(old)), _spellings(Path(new)), strict=True)
+                    if o != n}, key=lambda pair: -len(pair[0]))
+    changed: set[Path] = set()
+    manifests: list[Path] = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = Path(folder) / name
+            if name == MANIFEST_NAME:
+                manifests.append(path)
+            if path.suffix.lower() not in _TEXT_SUFFIXES or path.is_symlink():
+                continue
+            data = path.read_bytes()
+            rewritten = data
+            for before, after in pairs:
+                rewritten = rewritten.replace(before, after)
+            if rewritten != data:
+                _rewrite(path, rewritten)
+                changed.add(path)
+    # Deepest first, so a refreshed inner manifest is itself refreshed in the one around it.
+    for manifest in sorted(manifests, key=lambda p: -len(p.parts)):
+        content = json.loads(manifest.read_text(encoding="utf-8"))
+        touched = False
+        for entry in content.get("files", []):
+            listed = manifest.parent / entry["path"]
+            if listed in changed:
+                entry["sha256"], entry["bytes"] = _hash_file(listed)
+                touched = True
+        if touched:
+            text = json.dumps(content, indent=1, default=str, ensure_ascii=False)
+            _rewrite(manifest, (text + "\n").encode("utf-8"))
+            changed.add(manifest)
+    return sorted(changed)
+
+
+def _rewrite(path: Path, data: bytes) -> None:
+    """Replace a file's content through a temporary file beside it (its mode kept)."""
+    temporary = path.with_name(f".{path.name}.relocating")
+    temporary.write_bytes(data)
+    shutil.copymode(path, temporary)
+    os.replace(temporary, path)
+
+
 @contextlib.contextmanager
 def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = None,
                options: Mapping[str, object] | None = None,
@@ -230,6 +300,9 @@ def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = N
     and replace ``out`` with it as one set (stale files of earlier runs disappear); on error
     leave ``out`` untouched and remove the staging folder. A lock refuses a concurrent run
     into ``out``.
+
+    Text files in the set that name the staging folder are made to name ``out``
+    (:func:`relocate_paths`), so no table or report points at a folder that is gone.
 
     ``digests`` may give precomputed SHA-256 digests of named inputs (e.g. over just the
     files a command read) instead of hashing whole input folders.
@@ -263,6 +336,7 @@ def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = N
         exclude = (out, staging)
         try:
             yield staging
+            relocate_paths(staging, staging, out)
             manifest = _manifest(staging, command, inputs, options, exclude, digests)
             text = json.dumps(manifest, indent=1, default=str, ensure_ascii=False)
             (staging / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
