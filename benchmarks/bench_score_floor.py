@@ -8,7 +8,8 @@ measures, each as a fresh process on the same ``--jobs`` cores, best of ``--repe
   fastest available inflater and with plain zlib;
 - ``wmheval score`` start to exit (start-up included), without cache, then again with a
   warm cache (a resumed run);
-- start-up: ``wmheval score`` on a one-subject folder (start-up, one case, outputs, exit).
+- start-up: ``wmheval score`` of a one-subject submission against that one subject's
+  reference (start-up, one case, outputs, exit).
 
     python benchmarks/bench_score_floor.py --data /tmp/wmh110 --jobs 2
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,11 +107,17 @@ def main() -> None:
         whole = timed([*score, "--no-cache"], args.repeats, env)
         subprocess.run([*score, "--cache", str(cache)], check=True, env=env)
         resumed = timed([*score, "--cache", str(cache)], args.repeats, env)
-        one = Path(temporary) / "one"
+        # One subject on both sides: against the full reference the 109 others would be
+        # missing, and imputing them (their reference's diagonal) is not start-up.
+        one, one_reference = Path(temporary) / "one", Path(temporary) / "one_reference"
         first_id = sorted(p.name for p in submission.iterdir())[0]
         (one / first_id).mkdir(parents=True)
         os.symlink(submission / first_id / "result.nii.gz", one / first_id / "result.nii.gz")
-        single = timed([python, "-m", "wmheval.cli.main", "score", str(reference), str(one),
+        subject_folder = next(p.parent for p in reference.rglob("wmh.nii.gz")
+                              if p.parent.name == first_id)
+        shutil.copytree(subject_folder,
+                        one_reference / subject_folder.relative_to(reference))
+        single = timed([python, "-m", "wmheval.cli.main", "score", str(one_reference), str(one),
                         "-o", str(Path(temporary) / "out1"), "-j", "1", "-q", "--no-cache",
                         "--split", "test"], args.repeats, env)
         help_time = timed([python, "-m", "wmheval.cli.main", "--help"], args.repeats, env)
