@@ -50,28 +50,17 @@ if __name__ == "__main__":
 
 
 def generate(data: Path) -> tuple[Path, Path]:
-    from bench_scoring import realistic_case, write
-
-    from wmheval.io.manifest import load_manifest
+    """The 110-subject folder under ``data``, written once (``data/complete`` marks it)."""
+    from bench_scoring import write_test_folder
 
     reference_root, submission = data / "reference", data / "submission"
     done = data / "complete"
     if done.exists():
         return reference_root, submission
-    test = load_manifest()
-    test = test[test["split"] == "test"]
     start = time.perf_counter()
-    for index, row in enumerate(test.itertuples()):
-        shape = (int(row.shape_x), int(row.shape_y), int(row.shape_z))
-        spacing = (float(row.spacing_x), float(row.spacing_y), float(row.spacing_z))
-        reference, prediction, geometry = realistic_case(shape, spacing, seed=100 + index)
-        folder = reference_root / row.release_path
-        folder.mkdir(parents=True, exist_ok=True)
-        write(reference, geometry, folder / "wmh.nii.gz")
-        (submission / row.id).mkdir(parents=True, exist_ok=True)
-        write(prediction, geometry, submission / row.id / "result.nii.gz")
+    reference_root, submission, count = write_test_folder(data)
     done.write_text("ok\n")
-    print(f"wrote {len(test)} test subjects in {time.perf_counter() - start:.0f} s")
+    print(f"wrote {count} test subjects in {time.perf_counter() - start:.0f} s")
     return reference_root, submission
 
 

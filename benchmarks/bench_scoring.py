@@ -104,11 +104,12 @@ def per_case_table(root: Path, repeats: int) -> None:
           "metrics); metrics = the array engine alone; read = SimpleITK reading both images")
 
 
-def folder_run(root: Path) -> None:
+def write_test_folder(root: Path) -> tuple[Path, Path, int]:
+    """Write the bundled manifest's test subjects at their real grid sizes (realistic lesion
+    patterns) as ``root/reference`` (release layout) and ``root/submission``."""
     manifest = load_manifest()
     test = manifest[manifest["split"] == "test"]
     reference_root, submission = root / "reference", root / "submission"
-    start = time.perf_counter()
     for index, row in enumerate(test.itertuples()):
         shape = (int(row.shape_x), int(row.shape_y), int(row.shape_z))
         spacing = (float(row.spacing_x), float(row.spacing_y), float(row.spacing_z))
@@ -118,14 +119,20 @@ def folder_run(root: Path) -> None:
         write(reference, geometry, folder / "wmh.nii.gz")
         (submission / row.id).mkdir(parents=True, exist_ok=True)
         write(prediction, geometry, submission / row.id / "result.nii.gz")
-    print(f"\nwrote {len(test)} test subjects in {time.perf_counter() - start:.1f} s")
+    return reference_root, submission, len(test)
+
+
+def folder_run(root: Path) -> None:
+    start = time.perf_counter()
+    reference_root, submission, count = write_test_folder(root)
+    print(f"\nwrote {count} test subjects in {time.perf_counter() - start:.1f} s")
     for jobs in (1, 2):
         start = time.perf_counter()
         result = score_folder(reference_root, submission, jobs=jobs)
         elapsed = time.perf_counter() - start
         assert result.ok, result.cases["error"].unique()
         print(f"score_folder, 110 subjects, jobs={jobs}: {elapsed:.1f} s "
-              f"({elapsed / len(test):.3f} s per subject)")
+              f"({elapsed / count:.3f} s per subject)")
 
 
 def main() -> None:
