@@ -67,7 +67,8 @@ def test_resunet_trains_checkpoints_and_resumes_exactly(data, tmp_path):
     assert metadata["threshold"] == 0.975  # class-balanced: read at p >= beta
     assert metadata["schedule"]["wmh"] == {
         "samples": 72, "slices": SLICES, "passes": 3.0, "batch_size": 4, "steps": 18,
-        "learning_rate": 3e-3, "weight_decay": 0.0, "recipe": "paper"}
+        "learning_rate": 3e-3, "weight_decay": 0.0, "lr_schedule": "constant",
+        "intensity_augment": 0.0, "recipe": "paper"}
     assert metadata["checkpoint_sha256"] == hashlib.sha256(
         checkpoint_path(straight).read_bytes()).hexdigest()
     assert set(metadata["training_subjects"]) == {"0", "2", "50", "52", "100", "101"}
@@ -183,10 +184,12 @@ def test_cli_train_and_predict(data, tmp_path):
     result = runner.invoke(app, ["baseline", "train", "resunet", str(data), "--out", str(run),
                                  "--recipe", "demo", "--samples", "8", "--wm-samples", "8",
                                  "--base-channels", "4", "--beta", "0.9", "--lr", "0.01",
-                                 "--batch-size", "4", "--device", "cpu", "--no-resume"])
+                                 "--batch-size", "4", "--device", "cpu", "--no-resume",
+                                 "--lr-schedule", "constant", "--intensity-augment", "0.2"])
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
     assert (config["recipe"], config["samples"], config["wm_samples"]) == ("demo", 8, 8)
+    assert (config["lr_schedule"], config["intensity_augment"]) == ("constant", 0.2)
     assert (config["beta"], config["learning_rate"], config["base_channels"]) == (0.9, 0.01, 4)
     assert "wmh network: 8 samples" in " ".join(result.output.split())
     assert checkpoint_path(run).is_file()
@@ -196,6 +199,9 @@ def test_cli_train_and_predict(data, tmp_path):
     assert sorted(p.name for p in sub.iterdir()) == ["1", "140", "160"]
     bad = runner.invoke(app, ["baseline", "train", "unet3d", str(data), "--out", str(run)])
     assert bad.exit_code == 2  # not one of the model choices
+    bad = runner.invoke(app, ["baseline", "train", "resunet", str(data), "--out", str(run),
+                              "--lr-schedule", "step"])
+    assert bad.exit_code == 2  # not one of the schedules
     bad = runner.invoke(app, ["baseline", "predict", str(tmp_path / "nothing"), str(data),
                               "--out", str(sub)])
     assert bad.exit_code == 1 and "no checkpoint" in " ".join(bad.output.split())

@@ -358,10 +358,20 @@ def make_loader(dataset: SliceDataset, batch_size: int, *, seed: int, epoch: int
 
 
 def augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator,
-            max_degrees: float = 15.0) -> tuple[torch.Tensor, torch.Tensor]:
+            max_degrees: float = 15.0, *, gamma_range: float = 0.0
+            ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random in-plane rotation (uniform in +-``max_degrees``) and left-right flip per
-    slice, on the tensors' device (one batched ``grid_sample``; labels nearest)."""
+    slice, on the tensors' device (one batched ``grid_sample``; labels nearest).
+
+    ``gamma_range`` > 0 also raises each slice's inputs (all channels, in [0, 1] as the
+    networks get them) to a power ``exp(U(-gamma_range, gamma_range))``: contrast changes
+    like those between scanners, with the labels unchanged. Without it the random stream is
+    exactly as before (no extra draws).
+    """
     n = x.shape[0]
+    if gamma_range > 0:
+        gammas = torch.exp((torch.rand(n, generator=generator) * 2 - 1) * gamma_range)
+        x = x.float().clamp(min=0.0).pow(gammas.to(x.device).view(n, 1, 1, 1))
     angles = (torch.rand(n, generator=generator) * 2 - 1) * np.deg2rad(max_degrees)
     flips = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
     cos, sin = torch.cos(angles), torch.sin(angles)

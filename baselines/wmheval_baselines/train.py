@@ -62,6 +62,19 @@ RESUMABLE_CHANGES = {"data", "device", "num_workers", "amp", "compile", "channel
                      "max_seconds", "samples", "wm_samples", "jobs"}
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate_at(config: TrainConfig, phase: str, samples_seen: int) -> float:
+    """The learning rate after ``samples_seen`` samples of ``phase``: constant, or a cosine
+    from the configured rate down to 0 at the phase's sample target (a function of samples
+    seen, so a resumed run continues the same curve)."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    fraction = min(max(samples_seen / max(config.target(phase), 1), 0.0), 1.0)
+    return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * fraction))
+
+
 class RunError(ValueError):
     """A run folder cannot be created, resumed or read."""
 
@@ -101,6 +114,8 @@ class TrainConfig:
     dilation_mm: float = 4.0
     area_opening_mm2: float = 60.0
     beta: float | None = 0.975  # class-balancing weight (paper 000); None: from the labels
+    lr_schedule: str = "constant"  # constant (the papers'), cosine (decay to 0 over samples)
+    intensity_augment: float = 0.0  # gamma range: each slice's input ** exp(U(-a, a)); 0 off
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -112,6 +127,14 @@ class TrainConfig:
             raise ValueError(f"beta must be in (0, 1), got {self.beta}")
         if self.learning_rate <= 0 or self.weight_decay < 0:
             raise ValueError("the learning rate must be > 0 and the weight decay >= 0")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}: expected one of "
+                             f"{LR_SCHEDULES}")
+        if self.intensity_augment and self.model == "fcn-vgg":
+            raise ValueError("intensity_augment works on [0, 1] inputs: resunet, flair-fcn")
+        if not 0.0 <= self.intensity_augment <= 1.0:
+            raise ValueError("intensity_augment must be in [0, 1], got "
+                             f"{self.intensity_augment}")
 
     @classmethod
     def from_json(cls, path: Path) -> TrainConfig:
@@ -354,7 +377,8 @@ class _Trainer:
                 "batch_size": config.batch_size,
                 "steps": math.ceil(target / config.batch_size),
                 "learning_rate": config.learning_rate, "weight_decay": config.weight_decay,
-                "recipe": config.recipe}
+                "lr_schedule": config.lr_schedule,
+                "intensity_augment": config.intensity_augment, "recipe": config.recipe}
 
     def run_training(self) -> Path:
         config = self.config
@@ -368,7 +392,8 @@ class _Trainer:
             self.metadata.setdefault("schedule", {})[phase] = schedule
             _say(self.console, f"{phase} network: {schedule['samples']} samples = "
                  f"{schedule['passes']} passes over {schedule['slices']} slices, batch "
-                 f"{schedule['batch_size']}, lr {schedule['learning_rate']:g}, weight decay "
+                 f"{schedule['batch_size']}, lr {schedule['learning_rate']:g} "
+                 f"({schedule['lr_schedule']}), weight decay "
                  f"{schedule['weight_decay']:g} (recipe {schedule['recipe']})")
             while self.progress[phase] < target:
                 done = self.progress[phase]
@@ -429,6 +454,7 @@ class _Trainer:
             dataset, config.batch_size, seed=config.seed, epoch=chunk, phase=phase_index,
             offset=offset, count=count, device=self.device, num_workers=config.num_workers)
         deadline = self.deadline()
+        offset_seen = self.progress[phase]  # samples of this phase before this pass
         total = torch.zeros((), device=self.device)
         steps, seen, stopped = 0, 0, False
         loader_seconds = step_seconds = 0.0
@@ -450,7 +476,11 @@ class _Trainer:
                 generator = torch.Generator().manual_seed(
                     ((config.seed * 1_000_003 + phase_index) * 100_003 + chunk) * 10_007
                     + batch_index)
-                x, y = augment(x, y, generator, config.rotation_degrees)
+                x, y = augment(x, y, generator, config.rotation_degrees,
+                               gamma_range=config.intensity_augment)
+                learning_rate = learning_rate_at(config, phase, offset_seen + seen)
+                for group in optimiser.param_groups:
+                    group["lr"] = learning_rate
                 if self.cuda and config.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 optimiser.zero_grad(set_to_none=True)

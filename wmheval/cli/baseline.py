@@ -51,6 +51,13 @@ class Recipe(StrEnum):
     demo = "demo"
 
 
+class LrSchedule(StrEnum):
+    """Learning-rate schedules (wmheval_baselines.train.LR_SCHEDULES)."""
+
+    constant = "constant"
+    cosine = "cosine"
+
+
 class VggConvention(StrEnum):
     """Input normalisation of pretrained VGG16 weights."""
 
@@ -123,6 +130,12 @@ def train_command(
         help="class-balancing weight (default: the recipe's, the paper's 0.975); outputs "
              "are read at p >= beta")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="learning rate (Adam)")] = None,
+    lr_schedule: Annotated[LrSchedule | None, typer.Option(
+        help="constant (the papers') or cosine (down to 0 over the samples); default: the "
+             "recipe's")] = None,
+    intensity_augment: Annotated[float | None, typer.Option(
+        help="gamma range a: each slice's inputs ** exp(U(-a, a)) (resunet, flair-fcn); "
+             "0: off; default: the recipe's")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="L2 weight decay")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
@@ -148,6 +161,8 @@ def train_command(
             model.value, data, out, recipe=recipe.value, split=split, resume=resume,
             console=_console(), samples=samples, wm_samples=wm_samples, beta=beta,
             learning_rate=lr, weight_decay=weight_decay, seed=seed, device=device,
+            lr_schedule=lr_schedule.value if lr_schedule else None,
+            intensity_augment=intensity_augment,
             vgg_weights=vgg_weights, vgg_convention=vgg_convention.value, wm_masks=wm_masks,
             batch_size=batch_size, base_channels=base_channels,
             wm_base_channels=base_channels, jobs=jobs, max_seconds=max_seconds)

@@ -1,0 +1,126 @@
+"""Baselines: the cosine learning-rate schedule and the gamma (contrast) augmentation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("SimpleITK")
+
+from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from wmheval_baselines.data import augment  # noqa: E402
+from wmheval_baselines.train import (  # noqa: E402
+    TrainConfig,
+    checkpoint_path,
+    config_from_recipe,
+    learning_rate_at,
+    train,
+)
+
+set_test_threads()
+TINY = {"base_channels": 4, "wm_base_channels": 4, "batch_size": 4, "learning_rate": 3e-3,
+        "device": "cpu"}
+
+
+@given(target=st.integers(1, 10**6), seen=st.integers(0, 10**6),
+       rate=st.floats(1e-6, 1.0))
+def test_the_cosine_falls_from_the_rate_to_zero_over_the_phase_samples(target, seen, rate):
+    config = TrainConfig(samples=target, learning_rate=rate, lr_schedule="cosine")
+    fraction = min(seen / target, 1.0)
+    expected = rate * (1 + math.cos(math.pi * fraction)) / 2  # literal definition
+    assert learning_rate_at(config, "wmh", seen) == pytest.approx(expected, abs=1e-15)
+    assert learning_rate_at(config, "wmh", 0) == pytest.approx(rate)
+    assert learning_rate_at(config, "wmh", target) == pytest.approx(0.0, abs=1e-15)
+    assert learning_rate_at(config, "wmh", seen) >= learning_rate_at(config, "wmh", seen + 1)
+    constant = TrainConfig(samples=target, learning_rate=rate)
+    assert learning_rate_at(constant, "wmh", seen) == rate
+
+
+def test_the_cosine_follows_each_phase_own_target():
+    config = TrainConfig(samples=100, wm_samples=400, learning_rate=1.0, lr_schedule="cosine")
+    assert learning_rate_at(config, "wm", 200) == pytest.approx(0.5)
+    assert learning_rate_at(config, "wmh", 50) == pytest.approx(0.5)
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match="intensity_augment"):
+        TrainConfig(intensity_augment=1.5)
+    with pytest.raises(ValueError, match="resunet, flair-fcn"):
+        TrainConfig(model="fcn-vgg", intensity_augment=0.2, beta=None)
+    paper = config_from_recipe("resunet", "paper")
+    assert paper.lr_schedule == "constant" and paper.intensity_augment == 0.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), gamma_range=st.floats(0.05, 1.0))
+def test_gamma_augmentation_is_a_per_slice_power_and_leaves_labels_alone(seed, gamma_range):
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(rng.uniform(0.05, 1.0, (3, 2, 8, 8)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 2, (3, 8, 8)).astype(np.int64))
+    plain_x, plain_y = augment(x, y, torch.Generator().manual_seed(seed), 0.0)
+    x_out, y_out = augment(x, y, torch.Generator().manual_seed(seed), 0.0,
+                           gamma_range=gamma_range)
+    # Rotation 0: only flips, drawn after the gammas. Undo them by matching the labels'
+    # geometry to the plain call (same flip per slice iff the labels agree with a flip).
+    for k in range(3):
+        flipped = not torch.equal(y_out[k], y[k])
+        source = torch.flip(x[k], dims=[-1]) if flipped else x[k]
+        assert torch.equal(y_out[k], torch.flip(y[k], dims=[-1]) if flipped else y[k])
+        exponent = torch.log(x_out[k]) / torch.log(source)
+        gamma = float(exponent.mean())
+        assert torch.allclose(exponent, torch.full_like(exponent, gamma), atol=1e-3)
+        assert math.exp(-gamma_range) - 1e-4 <= gamma <= math.exp(gamma_range) + 1e-4
+    assert plain_x.shape == x_out.shape and plain_y.dtype == y_out.dtype
+
+
+def _augment_before_the_option(x, y, generator, max_degrees):
+    """The augmentation as it was before ``gamma_range`` existed (a literal copy)."""
+    n = x.shape[0]
+    angles = (torch.rand(n, generator=generator) * 2 - 1) * np.deg2rad(max_degrees)
+    flips = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    theta = torch.stack([torch.stack([cos * flips, -sin, torch.zeros(n)], 1),
+                         torch.stack([sin * flips, cos, torch.zeros(n)], 1)], 1)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    x_out = torch.nn.functional.grid_sample(x.float(), grid, mode="bilinear",
+                                            padding_mode="zeros", align_corners=False)
+    y_out = torch.nn.functional.grid_sample(y[:, None].float(), grid, mode="nearest",
+                                            padding_mode="zeros", align_corners=False)
+    return x_out.to(x.dtype), y_out[:, 0].round().to(y.dtype)
+
+
+def test_without_gamma_the_augmentation_is_bit_for_bit_the_former_one():
+    """Runs trained before the option reproduce exactly: no extra random draws."""
+    x = torch.rand(4, 2, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = (torch.rand(4, 8, 8, generator=torch.Generator().manual_seed(2)) > 0.5).long()
+    new = augment(x, y, torch.Generator().manual_seed(3), 15.0)
+    old = _augment_before_the_option(x, y, torch.Generator().manual_seed(3), 15.0)
+    assert torch.equal(new[0], old[0]) and torch.equal(new[1], old[1])
+    with_gamma = augment(x, y, torch.Generator().manual_seed(3), 15.0, gamma_range=0.3)
+    assert not torch.equal(with_gamma[0], old[0])
+
+
+def test_a_cosine_run_with_gamma_ends_near_zero_and_resumes_exactly(tmp_path_factory):
+    data = make_tiny_release(tmp_path_factory.mktemp("tiny") / "release")
+    config = TrainConfig(model="resunet", samples=48, wm_samples=24, data=str(data),
+                         lr_schedule="cosine", intensity_augment=0.3, **TINY)
+    straight = train(config, tmp_path_factory.mktemp("straight") / "run")
+    saved = torch.load(checkpoint_path(straight), weights_only=False)
+    last_rate = saved["optimiser"]["param_groups"][0]["lr"]
+    assert last_rate == pytest.approx(learning_rate_at(config, "wmh", 48 - 4))
+    assert last_rate < 0.02 * config.learning_rate
+    # Stopped by a time budget after one batch, then resumed: the same curve, bit for bit.
+    stopped = tmp_path_factory.mktemp("stopped") / "run"
+    train(TrainConfig(**{**config.__dict__, "max_seconds": 1e-9}), stopped)
+    train(config, stopped)
+    resumed = torch.load(checkpoint_path(stopped), weights_only=False)["models"]
+    for phase in ("wm", "wmh"):
+        for key, value in saved["models"][phase].items():
+            assert torch.equal(value, resumed[phase][key]), (phase, key)
