@@ -26,6 +26,8 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from wmheval.io.atomic import write_atomic, write_text_atomic
+
 MANIFEST_NAME = "wmheval_manifest.json"
 _LOCK_SUFFIX = ".wmheval-lock"
 _STAGING_TAG = ".wmheval-staging-"
@@ -225,6 +227,11 @@ def _usual_mode() -> int:
     return 0o777 & ~mask
 
 
+def _manifest_text(manifest: Mapping) -> str:
+    """A manifest as written to ``wmheval_manifest.json``."""
+    return json.dumps(manifest, indent=1, default=str, ensure_ascii=False) + "\n"
+
+
 def _spellings(path: Path) -> list[str]:
     """How a path is written in plain text, HTML and JSON files (one entry per spelling)."""
     from wmheval.io.paths import display_path
@@ -266,7 +273,7 @@ def relocate_paths(root: str | Path, old: str | Path, new: str | Path) -> list[P
             for before, after in pairs:
                 rewritten = rewritten.replace(before, after)
             if rewritten != data:
-                _rewrite(path, rewritten)
+                write_atomic(path, lambda temporary, data=rewritten: temporary.write_bytes(data))
                 changed.add(path)
     # Deepest first, so a refreshed inner manifest is itself refreshed in the one around it.
     for manifest in sorted(manifests, key=lambda p: -len(p.parts)):
@@ -278,18 +285,9 @@ def relocate_paths(root: str | Path, old: str | Path, new: str | Path) -> list[P
                 entry["sha256"], entry["bytes"] = _hash_file(listed)
                 touched = True
         if touched:
-            text = json.dumps(content, indent=1, default=str, ensure_ascii=False)
-            _rewrite(manifest, (text + "\n").encode("utf-8"))
+            write_text_atomic(manifest, _manifest_text(content))
             changed.add(manifest)
     return sorted(changed)
-
-
-def _rewrite(path: Path, data: bytes) -> None:
-    """Replace a file's content through a temporary file beside it (its mode kept)."""
-    temporary = path.with_name(f".{path.name}.relocating")
-    temporary.write_bytes(data)
-    shutil.copymode(path, temporary)
-    os.replace(temporary, path)
 
 
 @contextlib.contextmanager
@@ -338,8 +336,7 @@ def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = N
             yield staging
             relocate_paths(staging, staging, out)
             manifest = _manifest(staging, command, inputs, options, exclude, digests)
-            text = json.dumps(manifest, indent=1, default=str, ensure_ascii=False)
-            (staging / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
+            (staging / MANIFEST_NAME).write_text(_manifest_text(manifest), encoding="utf-8")
             _commit(staging, out)
         except OutputSetError:
             raise
