@@ -1,4 +1,5 @@
-"""Baselines: the cosine learning-rate schedule and the gamma (contrast) augmentation."""
+"""Baselines: the cosine learning-rate schedule, the gamma (contrast) and bias-field
+augmentations."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ pytest.importorskip("SimpleITK")
 from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from wmheval_baselines.data import augment  # noqa: E402
+from wmheval_baselines.data import augment, random_bias_fields  # noqa: E402
 from wmheval_baselines.train import (  # noqa: E402
     TrainConfig,
     checkpoint_path,
@@ -124,3 +125,62 @@ def test_a_cosine_run_with_gamma_ends_near_zero_and_resumes_exactly(tmp_path_fac
     for phase in ("wm", "wmh"):
         for key, value in saved["models"][phase].items():
             assert torch.equal(value, resumed[phase][key]), (phase, key)
+
+
+def _polynomial_terms(height: int, width: int) -> np.ndarray:
+    """Literal design matrix: 1 and every x**i * y**j with 0 < i + j <= 3 on [-1, 1]."""
+    yy, xx = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width),
+                         indexing="ij")
+    columns = [np.ones(height * width)]
+    for i in range(4):
+        for j in range(4 - i):
+            if i + j > 0:
+                columns.append((xx ** i * yy ** j).ravel())
+    return np.stack(columns, axis=1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), bias_range=st.floats(0.01, 1.0),
+       height=st.integers(6, 20), width=st.integers(6, 20))
+def test_bias_augmentation_multiplies_by_a_smooth_cubic_field_of_bounded_strength(
+        seed, bias_range, height, width):
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(rng.uniform(0.05, 1.0, (3, 2, height, width)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 2, (3, height, width)).astype(np.int64))
+    x_out, y_out = augment(x, y, torch.Generator().manual_seed(seed), 0.0,
+                           bias_range=bias_range)
+    design = _polynomial_terms(height, width)
+    for k in range(3):
+        flipped = not torch.equal(y_out[k], y[k])
+        source = torch.flip(x[k], dims=[-1]) if flipped else x[k]
+        assert torch.equal(y_out[k], torch.flip(y[k], dims=[-1]) if flipped else y[k])
+        for channel in range(2):
+            log_field = np.log(x_out[k, channel].numpy().astype(np.float64)
+                               / source[channel].numpy())
+            if flipped:  # the field was drawn before the flip
+                log_field = log_field[:, ::-1]
+            fit, *_ = np.linalg.lstsq(design, log_field.ravel(), rcond=None)
+            assert np.abs(design @ fit - log_field.ravel()).max() < 1e-4  # a cubic
+            assert abs(log_field.mean()) < 1e-4                      # centred
+            assert log_field.std() <= bias_range * (1 + 1e-3) + 1e-5  # bounded strength
+
+
+def test_bias_fields_vary_in_strength_and_between_channels():
+    fields = torch.stack([
+        random_bias_fields(1, 2, 16, 16, torch.Generator().manual_seed(s), 0.2)[0]
+        for s in range(200)])
+    stds = fields.std(dim=(-2, -1))
+    assert float(stds.max()) <= 0.2 + 1e-4 and float(stds.max()) > 0.18
+    assert float(stds.min()) < 0.02                      # uniform in [0, 0.2]
+    assert not torch.allclose(fields[:, 0], fields[:, 1])  # T1 and FLAIR fields differ
+
+
+def test_without_bias_the_augmentation_draws_nothing_more():
+    x = torch.rand(4, 2, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = (torch.rand(4, 8, 8, generator=torch.Generator().manual_seed(2)) > 0.5).long()
+    old = _augment_before_the_option(x, y, torch.Generator().manual_seed(3), 15.0)
+    new = augment(x, y, torch.Generator().manual_seed(3), 15.0, bias_range=0.0)
+    assert torch.equal(new[0], old[0]) and torch.equal(new[1], old[1])
+    with pytest.raises(ValueError, match="bias_augment"):
+        TrainConfig(bias_augment=-0.1)
+    assert config_from_recipe("resunet", "paper").bias_augment == 0.0

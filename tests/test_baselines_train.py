@@ -68,7 +68,7 @@ def test_resunet_trains_checkpoints_and_resumes_exactly(data, tmp_path):
     assert metadata["schedule"]["wmh"] == {
         "samples": 72, "slices": SLICES, "passes": 3.0, "batch_size": 4, "steps": 18,
         "learning_rate": 3e-3, "weight_decay": 0.0, "lr_schedule": "constant",
-        "intensity_augment": 0.0, "recipe": "paper"}
+        "intensity_augment": 0.0, "bias_augment": 0.0, "recipe": "paper"}
     assert metadata["checkpoint_sha256"] == hashlib.sha256(
         checkpoint_path(straight).read_bytes()).hexdigest()
     assert set(metadata["training_subjects"]) == {"0", "2", "50", "52", "100", "101"}
@@ -185,11 +185,13 @@ def test_cli_train_and_predict(data, tmp_path):
                                  "--recipe", "demo", "--samples", "8", "--wm-samples", "8",
                                  "--base-channels", "4", "--beta", "0.9", "--lr", "0.01",
                                  "--batch-size", "4", "--device", "cpu", "--no-resume",
-                                 "--lr-schedule", "constant", "--intensity-augment", "0.2"])
+                                 "--lr-schedule", "cosine", "--intensity-augment", "0.2",
+                                 "--bias-augment", "0.1"])
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
     assert (config["recipe"], config["samples"], config["wm_samples"]) == ("demo", 8, 8)
-    assert (config["lr_schedule"], config["intensity_augment"]) == ("constant", 0.2)
+    assert (config["lr_schedule"], config["intensity_augment"], config["bias_augment"]) == (
+        "cosine", 0.2, 0.1)
     assert (config["beta"], config["learning_rate"], config["base_channels"]) == (0.9, 0.01, 4)
     assert "wmh network: 8 samples" in " ".join(result.output.split())
     assert checkpoint_path(run).is_file()
@@ -304,3 +306,4 @@ def test_predictions_are_read_at_the_runs_threshold(data, tmp_path, monkeypatch)
                         lambda *a, **k: np.ones((4, 32, 32), bool))
     mask = predict.predict_subject(trained, subject)
     assert np.array_equal(mask, (levels >= 0.8).astype(np.uint8))
+

@@ -357,18 +357,51 @@ def make_loader(dataset: SliceDataset, batch_size: int, *, seed: int, epoch: int
     return loader, first_batch
 
 
+BIAS_FIELD_ORDER = 3
+"""Polynomial order of the random bias fields (``bias_range``), as TorchIO's default."""
+
+
+def random_bias_fields(n: int, channels: int, height: int, width: int,
+                       generator: torch.Generator, bias_range: float) -> torch.Tensor:
+    """Smooth random log bias fields, shape (n, channels, height, width).
+
+    Each is a polynomial of order :data:`BIAS_FIELD_ORDER` in the slice's coordinates
+    (scaled to [-1, 1]) with Gaussian coefficients, centred and scaled to a standard
+    deviation drawn uniformly in [0, ``bias_range``] over the slice: a multiplicative
+    intensity non-uniformity ``exp(field)`` like an uncorrected coil bias.
+    """
+    rows = torch.linspace(-1.0, 1.0, height)
+    columns = torch.linspace(-1.0, 1.0, width)
+    yy, xx = torch.meshgrid(rows, columns, indexing="ij")
+    terms = torch.stack([xx ** i * yy ** j for i in range(BIAS_FIELD_ORDER + 1)
+                         for j in range(BIAS_FIELD_ORDER + 1 - i) if i + j > 0])
+    coefficients = torch.randn(n, channels, len(terms), generator=generator)
+    field = torch.einsum("nct,thw->nchw", coefficients, terms)
+    field = field - field.mean(dim=(-2, -1), keepdim=True)
+    field = field / field.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
+    strength = torch.rand(n, channels, 1, 1, generator=generator) * bias_range
+    return field * strength
+
+
 def augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator,
-            max_degrees: float = 15.0, *, gamma_range: float = 0.0
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+            max_degrees: float = 15.0, *, gamma_range: float = 0.0,
+            bias_range: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Random in-plane rotation (uniform in +-``max_degrees``) and left-right flip per
     slice, on the tensors' device (one batched ``grid_sample``; labels nearest).
 
     ``gamma_range`` > 0 also raises each slice's inputs (all channels, in [0, 1] as the
     networks get them) to a power ``exp(U(-gamma_range, gamma_range))``: contrast changes
-    like those between scanners, with the labels unchanged. Without it the random stream is
+    like those between scanners, with the labels unchanged. ``bias_range`` > 0 first
+    multiplies each slice's channels by ``exp`` of a smooth random field with a standard
+    deviation up to ``bias_range`` (:func:`random_bias_fields`): the residual bias of a
+    scanner whose correction left more non-uniformity. Without them the random stream is
     exactly as before (no extra draws).
     """
     n = x.shape[0]
+    if bias_range > 0:
+        fields = random_bias_fields(n, x.shape[1], x.shape[-2], x.shape[-1], generator,
+                                    bias_range)
+        x = x.float() * torch.exp(fields.to(x.device))
     if gamma_range > 0:
         gammas = torch.exp((torch.rand(n, generator=generator) * 2 - 1) * gamma_range)
         x = x.float().clamp(min=0.0).pow(gammas.to(x.device).view(n, 1, 1, 1))

@@ -116,6 +116,7 @@ class TrainConfig:
     beta: float | None = 0.975  # class-balancing weight (paper 000); None: from the labels
     lr_schedule: str = "constant"  # constant (the papers'), cosine (decay to 0 over samples)
     intensity_augment: float = 0.0  # gamma range: each slice's input ** exp(U(-a, a)); 0 off
+    bias_augment: float = 0.0   # random smooth log bias field, std up to this; 0 off
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -135,6 +136,8 @@ class TrainConfig:
         if not 0.0 <= self.intensity_augment <= 1.0:
             raise ValueError("intensity_augment must be in [0, 1], got "
                              f"{self.intensity_augment}")
+        if not 0.0 <= self.bias_augment <= 1.0:
+            raise ValueError(f"bias_augment must be in [0, 1], got {self.bias_augment}")
 
     @classmethod
     def from_json(cls, path: Path) -> TrainConfig:
@@ -378,7 +381,8 @@ class _Trainer:
                 "steps": math.ceil(target / config.batch_size),
                 "learning_rate": config.learning_rate, "weight_decay": config.weight_decay,
                 "lr_schedule": config.lr_schedule,
-                "intensity_augment": config.intensity_augment, "recipe": config.recipe}
+                "intensity_augment": config.intensity_augment,
+                "bias_augment": config.bias_augment, "recipe": config.recipe}
 
     def run_training(self) -> Path:
         config = self.config
@@ -477,7 +481,8 @@ class _Trainer:
                     ((config.seed * 1_000_003 + phase_index) * 100_003 + chunk) * 10_007
                     + batch_index)
                 x, y = augment(x, y, generator, config.rotation_degrees,
-                               gamma_range=config.intensity_augment)
+                               gamma_range=config.intensity_augment,
+                               bias_range=config.bias_augment)
                 learning_rate = learning_rate_at(config, phase, offset_seen + seen)
                 for group in optimiser.param_groups:
                     group["lr"] = learning_rate

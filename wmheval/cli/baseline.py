@@ -136,6 +136,9 @@ def train_command(
     intensity_augment: Annotated[float | None, typer.Option(
         help="gamma range a: each slice's inputs ** exp(U(-a, a)) (resunet, flair-fcn); "
              "0: off; default: the recipe's")] = None,
+    bias_augment: Annotated[float | None, typer.Option(
+        help="random smooth bias field: each slice's inputs * exp(field), field std up to "
+             "this; 0: off; default: the recipe's")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="L2 weight decay")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
@@ -162,7 +165,7 @@ def train_command(
             console=_console(), samples=samples, wm_samples=wm_samples, beta=beta,
             learning_rate=lr, weight_decay=weight_decay, seed=seed, device=device,
             lr_schedule=lr_schedule.value if lr_schedule else None,
-            intensity_augment=intensity_augment,
+            intensity_augment=intensity_augment, bias_augment=bias_augment,
             vgg_weights=vgg_weights, vgg_convention=vgg_convention.value, wm_masks=wm_masks,
             batch_size=batch_size, base_channels=base_channels,
             wm_base_channels=base_channels, jobs=jobs, max_seconds=max_seconds)
