@@ -1,12 +1,14 @@
-"""End-to-end CPU inference time of one full-size volume per baseline (demo recipe widths).
+"""End-to-end CPU inference time of one full-size volume per baseline and recipe width.
 
-    python benchmarks/bench_baseline_inference.py --threads 2 --models resunet,flair-fcn
+    python benchmarks/bench_baseline_inference.py --threads 2 --models resunet,flair-fcn \
+        --recipes demo,paper
 
 Writes a two-subject release of Utrecht-sized volumes (240x240x48, 0.96x0.96x3 mm, random
-texture with a white-matter mask) to a temporary folder, trains each model for a handful of
-samples (the weights do not matter for timing), then times ``predict_folder`` on the test
-subject: reading, reorienting, the white-matter network, the WMH network, thresholding and
-writing the NIfTI. Prints seconds per volume (best of ``--repeats``) and the torch threads.
+texture with a white-matter mask) to a temporary folder, trains each model with the
+recipe's network widths for two samples (the weights do not matter for timing), then times
+``predict_folder`` on the test subject: reading, reorienting, the white-matter network, the
+WMH network, thresholding and writing the NIfTI. Prints seconds per volume (best of
+``--repeats``) and the torch threads.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ def main() -> None:
     parser.add_argument("--models", default="resunet,flair-fcn,fcn-vgg")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--recipes", default="demo",
+                        help="recipes whose network widths to time: demo, paper or both")
     args = parser.parse_args()
     import torch
     from wmheval_baselines.predict import predict_folder
@@ -52,19 +56,22 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:
         root = write_release(Path(folder) / "release")
-        for model in args.models.split(","):
-            config = config_from_recipe(model, "demo", data=str(root), samples=8,
-                                        wm_samples=8 if model != "fcn-vgg" else 0,
-                                        device="cpu")
-            run = train(config, Path(folder) / model, resume=False)
-            times = []
-            for repeat in range(args.repeats):
-                start = time.perf_counter()
-                predict_folder(run, root, Path(folder) / f"{model}-{repeat}", device="cpu")
-                times.append(time.perf_counter() - start)
-            print(f"{model:10s} demo recipe: {min(times):6.2f} s per 240x240x48 volume "
-                  f"(best of {args.repeats}; all {', '.join(f'{t:.2f}' for t in times)}), "
-                  f"{torch.get_num_threads()} torch threads")
+        for recipe in args.recipes.split(","):
+            for model in args.models.split(","):
+                config = config_from_recipe(model, recipe, data=str(root), samples=2,
+                                            wm_samples=2 if model != "fcn-vgg" else 0,
+                                            batch_size=2, device="cpu")
+                run = train(config, Path(folder) / f"{model}-{recipe}", resume=False)
+                times = []
+                for repeat in range(args.repeats):
+                    start = time.perf_counter()
+                    predict_folder(run, root, Path(folder) / f"{model}-{recipe}-{repeat}",
+                                   device="cpu")
+                    times.append(time.perf_counter() - start)
+                print(f"{model:10s} {recipe:5s} recipe: {min(times):6.2f} s per 240x240x48 "
+                      f"volume (best of {args.repeats}; all "
+                      f"{', '.join(f'{t:.2f}' for t in times)}), "
+                      f"{torch.get_num_threads()} torch threads")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     python benchmarks/bench_baselines.py --size 256 --depth 48 --base-channels 64 --threads 2
 
-Random inputs (no data needed); CUDA is used when available (AMP, channels_last).
+Random inputs (no data needed); CUDA is used when available (AMP). The networks and inputs
+are channels-last (NHWC) on every device, as the trainer and ``predict`` run them.
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ def bench(model_name: str, size: int, depth: int, batch: int, steps: int, base: 
         nets = [("wmh", FcnVgg(16), 3)]
     train_seconds, infer_seconds = 0.0, 0.0
     for _, net, channels in nets:
-        net.to(device)
-        if cuda:
-            net.to(memory_format=torch.channels_last)
+        net.to(device).to(memory_format=torch.channels_last)
         optimiser = torch.optim.Adam(net.parameters(), 1e-4)
         x = torch.rand(batch, channels, size, size, device=device) * (255 if channels == 3 else 1)
+        x = x.contiguous(memory_format=torch.channels_last)
         y = (torch.rand(batch, size, size, device=device) < 0.02).long()
         for step in range(steps + 2):
             if step == 2:

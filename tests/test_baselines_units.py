@@ -296,3 +296,22 @@ def test_loader_order_depends_only_on_seed_phase_and_pass_and_resumes_mid_pass()
     assert order(offset=6) == (2, full[6:])
     assert order(offset=3, count=4) == (1, full[3:7])
     assert order(phase=1)[1] != full
+
+
+@pytest.mark.parametrize("net", [ResUNet(4), WmUNet(4), FcnVgg(k=4)])
+def test_channels_last_models_predict_the_same_probabilities(net):
+    """The networks run channels-last (NHWC) on every device (CPU: ~2.5x faster); the layout
+    must not change what they predict, and inputs follow the weights' layout."""
+    from wmheval_baselines.inference import predict_probabilities, uses_channels_last
+
+    channels = {ResUNet: 2, WmUNet: 1, FcnVgg: 3}[type(net)]
+    inputs = np.random.default_rng(0).uniform(0, 1, (5, channels, 40, 36)).astype(np.float32)
+    if isinstance(net, FcnVgg):
+        inputs *= 255
+    assert not uses_channels_last(net)
+    plain = predict_probabilities(net, inputs, torch.device("cpu"), batch_size=2)
+    net.to(memory_format=torch.channels_last)
+    assert uses_channels_last(net)
+    nhwc = predict_probabilities(net, inputs, torch.device("cpu"), batch_size=2)
+    assert nhwc.shape == plain.shape == (5, 40, 36)
+    np.testing.assert_allclose(nhwc, plain, atol=1e-5)

@@ -65,12 +65,21 @@ def weighted_output(posterior: np.ndarray | float, beta: float) -> np.ndarray | 
     return beta * p / (beta * p + (1.0 - beta) * (1.0 - p))
 
 
+def uses_channels_last(model: torch.nn.Module) -> bool:
+    """Whether the model's convolution weights are stored channels-last (NHWC), so that its
+    inputs should be too (mixed layouts cost a conversion in every layer)."""
+    return any(p.dim() == 4 and p.shape[-1] * p.shape[-2] > 1 and not p.is_contiguous()
+               and p.is_contiguous(memory_format=torch.channels_last)
+               for p in model.parameters())
+
+
 @torch.no_grad()
 def predict_probabilities(model: torch.nn.Module, inputs: np.ndarray, device: torch.device,
                           *, batch_size: int = 16, multiple: int = 16, amp: bool = True
                           ) -> np.ndarray:
     """P(class 1) for each slice of ``inputs`` (Z, C, H, W) -> (Z, H, W) float32."""
     model.eval()
+    channels_last = uses_channels_last(model)
     height, width = inputs.shape[-2:]
     padded = pad_slices(inputs, round_up(height, multiple), round_up(width, multiple))
     cuda = device.type == "cuda"
@@ -78,7 +87,7 @@ def predict_probabilities(model: torch.nn.Module, inputs: np.ndarray, device: to
     for start in range(0, padded.shape[0], batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(padded[start:start + batch_size]))
         batch = batch.to(device, non_blocking=cuda).float()
-        if cuda:
+        if channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         with autocast_context(device, amp):
             logits = model(batch)

@@ -91,6 +91,8 @@ def load_run(run: str | Path, device: str = "auto", *,
     for name, model in models.items():
         model.load_state_dict(checkpoint["models"][name])
         model.to(target).eval()
+        if config.channels_last:
+            model.to(memory_format=torch.channels_last)
     if config.model == "fcn-vgg":
         models["wmh"].set_convention(checkpoint.get("vgg_convention") or "torchvision")
     threshold = checkpoint.get("threshold")

