@@ -58,18 +58,30 @@ def run_model(model: str, data: Path, out: Path, recipe: str, overrides: dict) -
 
         submission = folder / "submission"
         threshold_baseline(data, submission)
-        trained = time.perf_counter()
-    else:
-        from wmheval_baselines.predict import predict_folder
-        from wmheval_baselines.train import config_from_recipe, train
+        done = time.perf_counter()
+        score_folder(data, submission, out=folder / "scores", split="test", jobs=2)
+        return {"model": model, "note": f"fitting and predicting {done - start:.0f} s"}
+    from wmheval_baselines.predict import predict_folder
+    from wmheval_baselines.train import (
+        config_from_recipe,
+        is_complete,
+        load_checkpoint,
+        run_progress,
+        train,
+    )
 
-        config = config_from_recipe(model, recipe, data=str(data), device="cpu", **overrides)
-        run = train(config, folder / "run", resume=True)
-        trained = time.perf_counter()
-        submission = predict_folder(run, data, folder / "submission", device="cpu")
+    config = config_from_recipe(model, recipe, data=str(data), device="cpu", **overrides)
+    run = folder / "run"
+    reused = ((run / "checkpoints" / "last.pt").is_file()
+              and is_complete(config, run_progress(load_checkpoint(run))))
+    train(config, run, resume=True)
+    trained = time.perf_counter()
+    submission = predict_folder(run, data, folder / "submission", device="cpu")
     predicted = time.perf_counter()
     score_folder(data, submission, out=folder / "scores", split="test", jobs=2)
-    return {"model": model, "train_s": trained - start, "predict_s": predicted - trained}
+    training = "a finished run reused" if reused else f"training {trained - start:.0f} s"
+    return {"model": model,
+            "note": f"{training}, predicting the test subjects {predicted - trained:.0f} s"}
 
 
 def table_rows(label: str, summary: pd.DataFrame) -> list[str]:
@@ -111,8 +123,7 @@ def main() -> None:
         summary = pd.read_csv(args.out / model / "scores" / "summary.csv")
         lines += table_rows(model, summary)
     lines.append("")
-    lines += [f"{t['model']}: training {t['train_s']:.0f} s, predicting the test subjects "
-              f"{t['predict_s']:.0f} s" for t in times]
+    lines += [f"{t['model']}: {t['note']}" for t in times]
     text = "\n".join(lines) + "\n"
     (args.out / "results.md").write_text(text, encoding="utf-8")
     print(text)
