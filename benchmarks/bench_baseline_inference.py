@@ -1,14 +1,14 @@
 """End-to-end CPU inference time of one full-size volume per baseline and recipe width.
 
     python benchmarks/bench_baseline_inference.py --threads 2 --models resunet,flair-fcn \
-        --recipes demo,paper
+        --recipes demo,paper --precisions fp32,bf16
 
 Writes a two-subject release of Utrecht-sized volumes (240x240x48, 0.96x0.96x3 mm, random
 texture with a white-matter mask) to a temporary folder, trains each model with the
 recipe's network widths for two samples (the weights do not matter for timing), then times
 ``predict_folder`` on the test subject: reading, reorienting, the white-matter network, the
 WMH network, thresholding and writing the NIfTI. Prints seconds per volume (best of
-``--repeats``) and the torch threads.
+``--repeats``) and the torch threads; ``bf16`` is ``predict --cpu-bf16``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--recipes", default="demo",
                         help="recipes whose network widths to time: demo, paper or both")
+    parser.add_argument("--precisions", default="fp32",
+                        help="fp32, bf16 (predict --cpu-bf16) or both")
     args = parser.parse_args()
     import torch
     from wmheval_baselines.predict import predict_folder
@@ -62,16 +64,18 @@ def main() -> None:
                                             wm_samples=2 if model != "fcn-vgg" else 0,
                                             batch_size=2, device="cpu")
                 run = train(config, Path(folder) / f"{model}-{recipe}", resume=False)
-                times = []
-                for repeat in range(args.repeats):
-                    start = time.perf_counter()
-                    predict_folder(run, root, Path(folder) / f"{model}-{recipe}-{repeat}",
-                                   device="cpu")
-                    times.append(time.perf_counter() - start)
-                print(f"{model:10s} {recipe:5s} recipe: {min(times):6.2f} s per 240x240x48 "
-                      f"volume (best of {args.repeats}; all "
-                      f"{', '.join(f'{t:.2f}' for t in times)}), "
-                      f"{torch.get_num_threads()} torch threads")
+                for precision in args.precisions.split(","):
+                    times = []
+                    for repeat in range(args.repeats):
+                        start = time.perf_counter()
+                        predict_folder(run, root,
+                                       Path(folder) / f"{model}-{recipe}-{precision}-{repeat}",
+                                       device="cpu", cpu_bf16=precision == "bf16")
+                        times.append(time.perf_counter() - start)
+                    print(f"{model:10s} {recipe:5s} recipe {precision}: {min(times):6.2f} s per "
+                          f"240x240x48 volume (best of {args.repeats}; all "
+                          f"{', '.join(f'{t:.2f}' for t in times)}), "
+                          f"{torch.get_num_threads()} torch threads")
 
 
 if __name__ == "__main__":

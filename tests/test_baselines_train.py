@@ -332,3 +332,35 @@ def test_runs_train_and_predict_in_the_configured_memory_layout(data, tmp_path, 
     seen.clear()
     predict.predict_folder(run, data, tmp_path / "sub", device="cpu")
     assert seen and all(s == channels_last for s in seen)
+
+
+def test_cpu_bf16_prediction_is_opt_in_and_refused_where_the_cpu_lacks_it(data, tmp_path,
+                                                                          monkeypatch):
+    """`baseline predict --cpu-bf16`: bf16 autocast on the CPU only when asked; masks close
+    to the fp32 ones; a CPU without oneDNN bf16 gets a clear error, not a slow emulation."""
+    from wmheval_baselines import predict
+    from wmheval_baselines.inference import cpu_bf16_supported
+
+    run = train(resunet(SLICES, data=str(data)), tmp_path / "run")
+    assert predict.load_run(run, "cpu").cpu_bf16 is False
+    if cpu_bf16_supported():
+        assert predict.load_run(run, "cpu", cpu_bf16=True).cpu_bf16 is True
+        runner = CliRunner()
+        outputs = {}
+        for name, extra in (("fp32", []), ("bf16", ["--cpu-bf16"])):
+            result = runner.invoke(app, ["baseline", "predict", str(run), str(data), "--out",
+                                         str(tmp_path / name), "--device", "cpu", *extra])
+            assert result.exit_code == 0, result.output
+            outputs[name] = {s: sitk.GetArrayFromImage(sitk.ReadImage(
+                str(tmp_path / name / s / "result.nii.gz"))) for s in ("1", "140", "160")}
+        for subject, mask in outputs["fp32"].items():
+            other = outputs["bf16"][subject]
+            assert other.shape == mask.shape and other.dtype == np.uint8
+            assert np.mean(other != mask) < 0.01  # bf16 moves only borderline voxels
+    monkeypatch.setattr(predict, "cpu_bf16_supported", lambda: False)
+    with pytest.raises(RunError, match="cpu-bf16"):
+        predict.load_run(run, "cpu", cpu_bf16=True)
+    result = CliRunner().invoke(app, ["baseline", "predict", str(run), str(data), "--out",
+                                      str(tmp_path / "refused"), "--cpu-bf16"])
+    assert result.exit_code == 1 and "AVX-512" in " ".join(result.output.split())
+    assert not (tmp_path / "refused").exists()

@@ -40,8 +40,18 @@ def device_amp_dtype(device: torch.device, enabled: bool = True) -> torch.dtype 
     return amp_dtype(torch.cuda.get_device_capability(device))
 
 
-def autocast_context(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA where native (fp16 otherwise); nothing on the CPU."""
+def cpu_bf16_supported() -> bool:
+    """Whether oneDNN runs bf16 convolutions on this CPU (AVX-512 or newer)."""
+    return bool(torch.backends.mkldnn.is_available()
+                and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def autocast_context(device: torch.device, enabled: bool, *, cpu_bf16: bool = False):
+    """bf16 autocast on CUDA where native (fp16 otherwise); on the CPU only when
+    ``cpu_bf16`` (opt-in: about 2x faster with AVX512-BF16, outputs differ slightly)."""
+    if device.type == "cpu":
+        return (torch.autocast(device_type="cpu", dtype=torch.bfloat16) if cpu_bf16
+                else nullcontext())
     dtype = device_amp_dtype(device, enabled)
     if dtype is None:
         return nullcontext()
@@ -75,9 +85,12 @@ def uses_channels_last(model: torch.nn.Module) -> bool:
 
 @torch.no_grad()
 def predict_probabilities(model: torch.nn.Module, inputs: np.ndarray, device: torch.device,
-                          *, batch_size: int = 16, multiple: int = 16, amp: bool = True
-                          ) -> np.ndarray:
-    """P(class 1) for each slice of ``inputs`` (Z, C, H, W) -> (Z, H, W) float32."""
+                          *, batch_size: int = 16, multiple: int = 16, amp: bool = True,
+                          cpu_bf16: bool = False) -> np.ndarray:
+    """P(class 1) for each slice of ``inputs`` (Z, C, H, W) -> (Z, H, W) float32.
+
+    ``amp``: mixed precision on CUDA; ``cpu_bf16``: bf16 autocast on the CPU (opt-in).
+    """
     model.eval()
     channels_last = uses_channels_last(model)
     height, width = inputs.shape[-2:]
@@ -89,7 +102,7 @@ def predict_probabilities(model: torch.nn.Module, inputs: np.ndarray, device: to
         batch = batch.to(device, non_blocking=cuda).float()
         if channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        with autocast_context(device, amp):
+        with autocast_context(device, amp, cpu_bf16=cpu_bf16):
             logits = model(batch)
         pieces.append(torch.softmax(logits.float(), dim=1)[:, 1, :height, :width])
     # One device->host copy at the end instead of one sync per batch.
@@ -102,9 +115,11 @@ def wm_net_input(volume: Volume) -> np.ndarray:
 
 
 def wm_mask_from_net(model: torch.nn.Module, volume: Volume, device: torch.device, *,
-                     dilation_mm: float = 4.0, amp: bool = True) -> np.ndarray:
+                     dilation_mm: float = 4.0, amp: bool = True,
+                     cpu_bf16: bool = False) -> np.ndarray:
     """White-matter U-Net on T1 -> threshold 0.5 -> largest component -> dilation."""
-    probability = predict_probabilities(model, wm_net_input(volume), device, amp=amp)
+    probability = predict_probabilities(model, wm_net_input(volume), device, amp=amp,
+                                        cpu_bf16=cpu_bf16)
     return refine_wm_mask(probability >= 0.5, volume.spacing, dilation_mm)
 
 

@@ -84,13 +84,14 @@ def train_baseline(model: str, data: str | Path, out: str | Path, *, recipe: str
 
 def predict_baseline(run: str | Path, data: str | Path, out: str | Path, *,
                      device: str = "auto", allow_incomplete: bool = False,
-                     console=None) -> Path:
-    """Predict the run's split of ``data`` into the submission folder ``out``."""
+                     cpu_bf16: bool = False, console=None) -> Path:
+    """Predict the run's split of ``data`` into the submission folder ``out``
+    (``cpu_bf16``: bf16 autocast on the CPU, opt-in, about 2x faster where native)."""
     require_baselines()
     from wmheval_baselines.predict import predict_folder
 
     return predict_folder(run, data, out, device=device, allow_incomplete=allow_incomplete,
-                          console=console)
+                          cpu_bf16=cpu_bf16, console=console)
 
 
 def threshold_baseline(data: str | Path, out: str | Path, *, split: str = "challenge",
@@ -180,14 +181,18 @@ def predict_command(
     data: Annotated[Path, typer.Argument(help="data release root")],
     out: Annotated[Path, typer.Option("--out", "-o",
                                       help="submission folder (<id>/result.nii.gz)")],
-    device: Annotated[str, typer.Option()] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     allow_incomplete: Annotated[bool, typer.Option(
         help="predict with a run stopped by its time budget (warns)")] = False,
+    cpu_bf16: Annotated[bool, typer.Option(
+        "--cpu-bf16", help="on the CPU, run the networks in bf16 (about 2x faster on CPUs "
+                           "with AVX512-BF16; outputs differ slightly from fp32)")] = False,
 ) -> None:
     """Predict the run's split into the challenge's submission layout."""
     try:
         folder = predict_baseline(run, data, out, device=device,
-                                  allow_incomplete=allow_incomplete, console=_console())
+                                  allow_incomplete=allow_incomplete, cpu_bf16=cpu_bf16,
+                                  console=_console())
     except (BaselinesUnavailable, ValueError, OSError, RuntimeError) as error:
         _fail(error)
     typer.echo(str(folder))
