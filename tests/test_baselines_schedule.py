@@ -20,6 +20,7 @@ from wmheval_baselines.train import (  # noqa: E402
     checkpoint_path,
     config_from_recipe,
     learning_rate_at,
+    pass_line,
     train,
 )
 
@@ -184,3 +185,23 @@ def test_without_bias_the_augmentation_draws_nothing_more():
     with pytest.raises(ValueError, match="bias_augment"):
         TrainConfig(bias_augment=-0.1)
     assert config_from_recipe("resunet", "paper").bias_augment == 0.0
+
+
+@given(number=st.integers(1, 99_999), loss=st.floats(0, 99, allow_nan=False),
+       speed=st.one_of(st.none(), st.floats(0, 99_999)),
+       loader=st.floats(0, 99_999), steps=st.floats(0, 99_999))
+def test_pass_line_fits_80_columns_and_says_what_it_measured(number, loss, speed, loader,
+                                                             steps):
+    import re
+
+    line = pass_line("wmh", number, loss, speed, loader, steps)
+    assert len(line) <= 80, line
+    match = re.fullmatch(r"wmh pass (\d+): loss ([\d.]+), ([\d.]+|-) samples/s; "
+                         r"data wait ([\d.]+) s, steps ([\d.]+) s", line)
+    assert match, line
+    assert int(match[1]) == number and abs(float(match[2]) - loss) <= 5e-5
+    assert (match[3] == "-") if speed is None else abs(float(match[3]) - speed) <= 0.5
+    assert abs(float(match[4]) - loader) <= 0.5 and abs(float(match[5]) - steps) <= 0.5
+    # Short waits keep two decimals (they are the ones worth reading).
+    if loader < 10:
+        assert abs(float(match[4]) - loader) <= 0.005

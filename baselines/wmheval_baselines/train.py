@@ -242,6 +242,18 @@ def _write_json(path: Path, payload: dict) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2, default=str) + "\n")
 
 
+def pass_line(phase: str, number: int, loss: float, samples_per_second: float | None,
+              loader_seconds: float, step_seconds: float) -> str:
+    """One progress line per pass, short enough for an 80-column terminal."""
+    def short(value: float, decimals: int, large: float) -> str:
+        return f"{value:.{decimals}f}" if value < large else f"{value:.0f}"
+
+    speed = "-" if samples_per_second is None else short(samples_per_second, 1, 1000)
+    return (f"{phase} pass {number}: loss {loss:.4f}, {speed} samples/s; "
+            f"data wait {short(loader_seconds, 2, 100)} s, "
+            f"steps {short(step_seconds, 2, 100)} s")
+
+
 def _say(console, message: str, style: str = "") -> None:
     if console is not None:
         console.print(message, style=style or None, highlight=False, markup=False)
@@ -515,9 +527,8 @@ class _Trainer:
                   "samples_per_second": round(seen / seconds, 2) if seconds else None,
                   "loader_seconds": round(loader_seconds, 3),
                   "step_seconds": round(step_seconds, 3), "partial": stopped}
-        _say(self.console, f"{phase} pass {chunk + 1}: loss {mean_loss:.4f}, "
-             f"{record['samples_per_second']} samples/s, waiting for data "
-             f"{loader_seconds:.2f} s vs steps {step_seconds:.2f} s")
+        _say(self.console, pass_line(phase, chunk + 1, mean_loss, record["samples_per_second"],
+                                     loader_seconds, step_seconds))
         return record, seen, stopped
 
     def _save(self, phase: str, optimiser, scaler) -> None:
