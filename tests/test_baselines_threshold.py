@@ -122,7 +122,7 @@ def test_cli_threshold(release, tmp_path):
     assert (out / "1" / "result.nii.gz").is_file() and fit_path(out).is_file()
     bad = CliRunner().invoke(app, ["baseline", "threshold", str(tmp_path / "none"), "--out",
                                    str(out)])
-    assert bad.exit_code == 1 and "not found" in " ".join(bad.output.split())
+    assert bad.exit_code == 2 and "not found" in " ".join(bad.output.split())
 
 
 def test_demo_scores_the_threshold_baseline_under_its_team_name(release, tmp_path):

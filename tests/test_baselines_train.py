@@ -210,7 +210,7 @@ def test_cli_train_and_predict(data, tmp_path):
     assert bad.exit_code == 2  # not one of the schedules
     bad = runner.invoke(app, ["baseline", "predict", str(tmp_path / "nothing"), str(data),
                               "--out", str(sub)])
-    assert bad.exit_code == 1 and "no checkpoint" in " ".join(bad.output.split())
+    assert bad.exit_code == 2 and "no checkpoint" in " ".join(bad.output.split())
 
 
 def test_cli_without_torch_names_the_fix(data, tmp_path, monkeypatch):
@@ -223,7 +223,7 @@ def test_cli_without_torch_names_the_fix(data, tmp_path, monkeypatch):
                         lambda name, *a: None if name == "torch" else real(name, *a))
     result = CliRunner().invoke(app, ["baseline", "train", "resunet", str(data), "--out",
                                       str(tmp_path / "run")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert 'pip install torch==2.13.0 && pip install "wmheval[baselines]"' in " ".join(
         result.output.split())
     with pytest.raises(baseline.BaselinesUnavailable, match="torch"):
@@ -263,7 +263,7 @@ def test_incomplete_run_predicts_only_when_allowed_and_warns(data, tmp_path):
     assert sorted(p.name for p in submission.iterdir()) == ["1", "140", "160"]
     bad = CliRunner().invoke(app, ["baseline", "predict", str(run), str(data), "--out",
                                    str(tmp_path / "cli"), "--device", "cpu"])
-    assert bad.exit_code == 1 and "INCOMPLETE" in " ".join(bad.output.split())
+    assert bad.exit_code == 2 and "INCOMPLETE" in " ".join(bad.output.split())
 
 
 def test_one_host_sync_per_pass_not_per_step(data, tmp_path, monkeypatch):
@@ -366,5 +366,26 @@ def test_cpu_bf16_prediction_is_opt_in_and_refused_where_the_cpu_lacks_it(data, 
         predict.load_run(run, "cpu", cpu_bf16=True)
     result = CliRunner().invoke(app, ["baseline", "predict", str(run), str(data), "--out",
                                       str(tmp_path / "refused"), "--cpu-bf16"])
-    assert result.exit_code == 1 and "AVX-512" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "AVX-512" in " ".join(result.output.split())
     assert not (tmp_path / "refused").exists()
+
+
+def test_cli_exit_codes_tell_input_errors_from_failed_runs(data, tmp_path, monkeypatch):
+    """Exit 2 for usage and input errors (the brief's rule), 1 when the run itself fails."""
+    from wmheval_baselines.data import DataError
+
+    from wmheval.cli import baseline
+
+    def failing(error):
+        def run(*args, **kwargs):
+            raise error
+        return run
+
+    for error, code in ((RuntimeError("CPU out of memory"), 1), (DataError("bad label"), 2),
+                        (FileNotFoundError("no such file"), 2), (RunError("no run"), 2),
+                        (baseline.BaselinesUnavailable("no torch"), 2)):
+        monkeypatch.setattr(baseline, "train_baseline", failing(error))
+        result = CliRunner().invoke(app, ["baseline", "train", "resunet", str(data), "--out",
+                                          str(tmp_path / "run")])
+        assert result.exit_code == code, (error, result.output)
+        assert str(error) in " ".join(result.output.split())

@@ -109,9 +109,18 @@ def _console():
     return Console(stderr=True)
 
 
+def exit_code_for(error: Exception) -> int:
+    """2 for usage and input errors (a bad option or setting, unreadable or inconsistent
+    data, a missing or incomplete run, the extra not installed); 1 when the run itself
+    failed (a torch RuntimeError such as running out of memory)."""
+    if isinstance(error, (ValueError, OSError, BaselinesUnavailable)):
+        return 2
+    return 1
+
+
 def _fail(error: Exception) -> None:
     _console().print(f"error: {error}", style="bold red", highlight=False, markup=False)
-    raise typer.Exit(code=1)
+    raise typer.Exit(code=exit_code_for(error))
 
 
 @baseline_app.command("train")
