@@ -53,17 +53,17 @@ def test_rank_with_an_added_team(tmp_path):
 
 def test_rank_bad_input_exit_codes(tmp_path):
     result = runner.invoke(app, ["rank", LEADERBOARD, "nobody", "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1 and "unknown team" in result.output
+    assert result.exit_code == 2 and "unknown team" in result.output
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"team": ["a"], "dice": [0.5]}).to_csv(bad, index=False)
     result = runner.invoke(app, ["rank", str(bad), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1 and "bad.csv" in result.output and "h95" in result.output
+    assert result.exit_code == 2 and "bad.csv" in result.output and "h95" in result.output
     result = runner.invoke(app, ["rank", LEADERBOARD, "--weights", "1,x", "--out",
                                  str(tmp_path / "out")])
-    assert result.exit_code == 1 and "weights" in result.output
+    assert result.exit_code == 2 and "weights" in result.output
     result = runner.invoke(app, ["rank", LEADERBOARD, "--split", "unseen", "--out",
                                  str(tmp_path / "out")])
-    assert result.exit_code == 1 and "split" in result.output
+    assert result.exit_code == 2 and "split" in result.output
     assert not (tmp_path / "out").exists()
     # A folder holding files but no manifest is refused (exit 2), never overwritten.
     result = runner.invoke(app, ["rank", LEADERBOARD, "--out", str(tmp_path)])

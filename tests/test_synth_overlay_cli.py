@@ -117,9 +117,9 @@ def test_cli_synth_and_submissions(tmp_path):
     assert sorted(p.name for p in (subs / "greedy").iterdir()) == ["1", "160"]
     result = runner.invoke(app, ["synth-submissions", str(challenge), str(subs),
                                  "--team", "nobody"])
-    assert result.exit_code == 1 and "unknown teams" in result.output
+    assert result.exit_code == 2 and "unknown teams" in result.output
     result = runner.invoke(app, ["synth", str(tmp_path / "bad"), "--id", "nope"])
-    assert result.exit_code == 1 and "not in the manifest" in result.output
+    assert result.exit_code == 2 and "not in the manifest" in result.output
 
 
 def test_cli_show(small_challenge, small_submissions, tmp_path):
@@ -133,7 +133,7 @@ def test_cli_show(small_challenge, small_submissions, tmp_path):
     assert (tmp_path / "fig.png").stat().st_size > 5_000
     result = runner.invoke(app, ["show", subject["path"], str(tmp_path / "missing.nii.gz"),
                                  "--out", str(tmp_path / "f.png")])
-    assert result.exit_code == 1 and "file not found" in result.output
+    assert result.exit_code == 2 and "file not found" in result.output
 
 
 def test_ignored_region_drawn_and_in_the_legend_only_when_present(tmp_path):

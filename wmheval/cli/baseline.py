@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from wmheval.cli.app import app
+from wmheval.cli.errors import UsageError, fail
 
 baseline_app = typer.Typer(
     help="Train and run the bundled baselines (threshold, ResU-Net, FLAIR FCN, FCN/VGG). "
@@ -24,7 +25,7 @@ app.add_typer(baseline_app, name="baseline")
 INSTALL_HINT = 'pip install torch==2.13.0 && pip install "wmheval[baselines]"'
 
 
-class BaselinesUnavailable(RuntimeError):
+class BaselinesUnavailable(UsageError, RuntimeError):
     """torch or the wmheval_baselines package is not installed."""
 
 
@@ -109,20 +110,6 @@ def _console():
     return Console(stderr=True)
 
 
-def exit_code_for(error: Exception) -> int:
-    """2 for usage and input errors (a bad option or setting, unreadable or inconsistent
-    data, a missing or incomplete run, the extra not installed); 1 when the run itself
-    failed (a torch RuntimeError such as running out of memory)."""
-    if isinstance(error, (ValueError, OSError, BaselinesUnavailable)):
-        return 2
-    return 1
-
-
-def _fail(error: Exception) -> None:
-    _console().print(f"error: {error}", style="bold red", highlight=False, markup=False)
-    raise typer.Exit(code=exit_code_for(error))
-
-
 @baseline_app.command("train")
 def train_command(
     model: Annotated[Model, typer.Argument(help="resunet, flair-fcn or fcn-vgg")],
@@ -180,7 +167,7 @@ def train_command(
             batch_size=batch_size, base_channels=base_channels,
             wm_base_channels=base_channels, jobs=jobs, max_seconds=max_seconds)
     except (BaselinesUnavailable, ValueError, OSError, RuntimeError) as error:
-        _fail(error)
+        fail(error)
     typer.echo(str(run))
 
 
@@ -203,7 +190,7 @@ def predict_command(
                                   allow_incomplete=allow_incomplete, cpu_bf16=cpu_bf16,
                                   console=_console())
     except (BaselinesUnavailable, ValueError, OSError, RuntimeError) as error:
-        _fail(error)
+        fail(error)
     typer.echo(str(folder))
 
 
@@ -221,5 +208,5 @@ def threshold_command(
     try:
         threshold_baseline(data, out, split=split, wm_masks=wm_masks, console=_console())
     except (BaselinesUnavailable, ValueError, OSError, RuntimeError) as error:
-        _fail(error)
+        fail(error)
     typer.echo(str(out))

@@ -8,6 +8,7 @@ import typer
 
 from wmheval.cli.app import app
 from wmheval.cli.baseline import Model
+from wmheval.cli.errors import fail
 
 
 @app.command()
@@ -48,8 +49,7 @@ def demo(
                               note=lambda m: console.print(m, highlight=False),
                               command=command_line())
     except (RuntimeError, ValueError, OSError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        fail(error)
     timings = output.timings
     import pandas as pd
 

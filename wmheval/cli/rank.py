@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from wmheval.cli.app import app
+from wmheval.cli.errors import fail
 from wmheval.cli.policy_options import (
     DEFAULT_POLICY,
     MISSING_HELP,
@@ -62,11 +63,6 @@ def _additions(add: list[Path] | None, name: list[str] | None) -> list[tuple[Pat
     return [(a, name[k] if k < len(name) else None) for k, a in enumerate(add)]
 
 
-def _fail(error: Exception) -> None:
-    typer.echo(f"error: {error}", err=True)
-    raise typer.Exit(code=1)
-
-
 def _note(text: str) -> None:
     """Print a loading note to stderr (``warning:``/``WARNING:`` notes keep their prefix)."""
     prefix = "" if text.lower().startswith("warning") else "note: "
@@ -101,7 +97,7 @@ def rank(
 
     Writes OUT/ranking.csv (columns position, team, score, the per-metric means and
     relative ranks, counts, comparable) and the same table as Markdown, LaTeX and HTML,
-    and OUT/notes.md (the missing/undefined policy and what loading decided). Exits 1 on
+    and OUT/notes.md (the missing/undefined policy and what loading decided). Exits 2 on
     bad input (unreadable file, missing columns, unknown team).
     """
     from wmheval.cli.outsets import final_path, input_paths, staged
@@ -120,7 +116,7 @@ def rank(
                 undefined=undefined.value, manifest=manifest, on_note=_note)
         paths = [final_path(p, staging, out) for p in paths]
     except (RankingInputError, ValueError, OSError) as error:
-        _fail(error)
+        fail(error)
     if not quiet:
         from wmheval.cli.terminal import console as make_console
         from wmheval.cli.terminal import ranking_tables
@@ -215,7 +211,7 @@ def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add
                 **analysis)
         written = [final_path(p, staging, out) for p in written]
     except (RankingInputError, FigureSetError, ValueError, OSError) as error:
-        _fail(error)
+        fail(error)
     if not quiet:
         console.print(f"{len(written)} files written to {out}; open {out / 'index.html'}",
                       highlight=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from wmheval.cli.app import app
+from wmheval.cli.errors import fail
 
 
 class Phantom(StrEnum):
@@ -40,8 +41,7 @@ def synth_command(
                                    manifest=manifest, progress=True, jobs=jobs,
                                    phantom=phantom.value)
     except (ValueError, OSError, RuntimeError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        fail(error)
     typer.echo(f"wrote {len(table)} subjects to {out_dir} "
                f"(WMH {table['wmh_ml'].min():.1f}-{table['wmh_ml'].max():.1f} ml); "
                f"see {out_dir}/synth_manifest.csv")
@@ -65,16 +65,14 @@ def synth_submissions_command(
         known = {t.name: t for t in chosen}
         unknown = [t for t in teams if t not in known]
         if unknown:
-            typer.echo(f"error: unknown teams {unknown}; known: {sorted(known)}", err=True)
-            raise typer.Exit(1)
+            fail(f"unknown teams {unknown}; known: {sorted(known)}")
         chosen = [known[t] for t in teams]
     try:
         table = generate_submissions(challenge_dir, out_dir, teams=chosen, seed=seed,
                                      split=None if split == "all" else split, progress=True,
                                      jobs=jobs)
     except (ValueError, OSError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        fail(error)
     for _, row in table.iterrows():
         extra = []
         if row["n_missing"]:
@@ -105,8 +103,7 @@ def show_command(
         figure = show_case(subject_dir, prediction, out, slices=slices or None, title=title,
                            with_t1=not no_t1, style="contour" if contour else "fill")
     except (ValueError, OSError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        fail(error)
     counts = figure.counts
     typer.echo(f"wrote {figure.path} (TP {counts['tp']}, FP {counts['fp']}, FN {counts['fn']} "
                f"voxels, Dice {figure.dice:.3f})")
