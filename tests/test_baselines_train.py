@@ -195,9 +195,12 @@ def test_cli_train_and_predict(data, tmp_path):
     assert (config["beta"], config["learning_rate"], config["base_channels"]) == (0.9, 0.01, 4)
     assert "wmh network: 8 samples" in " ".join(result.output.split())
     # One line per pass, whole at 80 columns (it used to wrap a lone "s" onto the next line).
-    passes = [line for line in result.output.splitlines() if " pass " in line]
+    lines = result.output.splitlines()
+    passes = [line for line in lines if " pass " in line]
     assert len(passes) == 2 and all(line.rstrip().endswith(" s") and "steps" in line
                                     and len(line) <= 80 for line in passes)
+    # Not a terminal: no progress bars, so no empty lines they would leave behind.
+    assert "" not in lines[lines.index(passes[0]):lines.index(passes[-1])]
     assert checkpoint_path(run).is_file()
     result = runner.invoke(app, ["baseline", "predict", str(run), str(data), "--out", str(sub),
                                  "--device", "cpu"])

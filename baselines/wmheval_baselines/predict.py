@@ -45,6 +45,7 @@ from wmheval_baselines.train import (
     load_checkpoint,
     resolve_device,
     run_progress,
+    shows_bars,
 )
 
 
@@ -165,7 +166,7 @@ def predict_folder(run: str | Path, data: str | Path, out: str | Path, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     items = chosen
-    if console is not None:
+    if shows_bars(console):
         from rich.progress import track
 
         items = track(chosen, description="predicting", console=console, transient=True)

@@ -254,6 +254,12 @@ def pass_line(phase: str, number: int, loss: float, samples_per_second: float | 
             f"steps {short(step_seconds, 2, 100)} s")
 
 
+def shows_bars(console) -> bool:
+    """Progress bars only on a terminal: in a log or a pipe each (transient) bar would
+    leave an empty line between the messages."""
+    return console is not None and console.is_terminal
+
+
 def _say(console, message: str, style: str = "") -> None:
     if console is not None:
         console.print(message, style=style or None, highlight=False, markup=False)
@@ -371,7 +377,7 @@ class _Trainer:
         return SliceDataset([x for x, _ in pairs], [y for _, y in pairs])
 
     def _progress(self, items, description: str):
-        if self.console is None:
+        if not shows_bars(self.console):
             yield from items
             return
         from rich.progress import track
@@ -476,7 +482,7 @@ class _Trainer:
         loader_seconds = step_seconds = 0.0
         start = time.monotonic()
         bar = None
-        if self.console is not None:
+        if shows_bars(self.console):
             from rich.progress import Progress
 
             bar = Progress(console=self.console, transient=True)
