@@ -1,5 +1,5 @@
-"""The exit-code rule shared by every command: 1 data problems or a failed run, 2 usage
-and input errors."""
+"""The exit-code rule shared by every command (1 data problems or a failed run, 2 usage
+and input errors) and `wmheval --version`."""
 
 from __future__ import annotations
 
@@ -36,3 +36,24 @@ def test_the_baselines_missing_extra_is_a_usage_error():
 
     assert exit_code_for(BaselinesUnavailable("torch is not installed")) == 2
     assert isinstance(BaselinesUnavailable("x"), RuntimeError)  # callers catching it still do
+
+
+def test_version_prints_the_installed_version_and_exits_0():
+    """`wmheval --version` (the brief asks for it; it was 'No such option')."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from typer.testing import CliRunner
+
+    import wmheval
+    from wmheval.cli.main import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"wmheval {wmheval.__version__}\n"
+    result = CliRunner().invoke(app, ["--version", "score"])  # eager: before any command
+    assert result.exit_code == 0 and result.output.startswith("wmheval ")
+    try:
+        installed = version("wmheval")
+    except PackageNotFoundError:
+        pytest.skip("wmheval is not installed; nothing to compare with")
+    assert installed == wmheval.__version__  # pyproject.toml and the package agree

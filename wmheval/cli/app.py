@@ -11,3 +11,20 @@ app = typer.Typer(
     # Plain help: rich's boxed panels truncate long option names at 80 columns.
     rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from wmheval import __version__
+
+        typer.echo(f"wmheval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    # Options that come before any command (only --version).
+    pass
