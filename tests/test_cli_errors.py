@@ -31,6 +31,15 @@ def test_fail_prints_the_message_and_exits_with_the_rules_code(capsys):
     assert raised.value.exit_code == 1
 
 
+def test_fail_prints_undecodable_file_names_as_escapes(capsys):
+    """Every command's error line goes through one printer: a non-UTF-8 file name (a lone
+    surrogate in Python) becomes a \\xNN escape instead of an encoding crash."""
+    with pytest.raises(typer.Exit) as raised:
+        fail(FileNotFoundError(f"{chr(0xDCFF)}bad.csv: file not found"))
+    assert raised.value.exit_code == 2
+    assert capsys.readouterr().err == "error: \\xffbad.csv: file not found\n"
+
+
 def test_the_baselines_missing_extra_is_a_usage_error():
     from wmheval.cli.baseline import BaselinesUnavailable
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from wmheval.cli.app import app
+from wmheval.cli.errors import fail
 
 
 class Scale(StrEnum):
@@ -142,8 +143,7 @@ def agreement(
                 figures=not no_figures)
     except (AgreementInputError, RatingsError, LayoutError, ManifestError, ValueError,
             OSError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+        fail(error)
     if not quiet:
         typer.echo("\n".join(_summary_lines(result)))
         for note in result.notes:

@@ -23,9 +23,11 @@ def exit_code_for(error: Exception) -> int:
     return 2 if isinstance(error, INPUT_ERRORS) else 1
 
 
-def fail(error: Exception | str, code: int | None = None) -> NoReturn:
-    """Print ``error: ...`` on stderr and exit with ``code`` (default: by the rule)."""
-    if code is None:
-        code = exit_code_for(error) if isinstance(error, Exception) else 2
-    typer.echo(f"error: {error}", err=True)
+def fail(error: Exception | str) -> NoReturn:
+    """Print ``error: ...`` on stderr (printable even for undecodable file names) and exit
+    by the rule; a plain message is a usage error (2)."""
+    from wmheval.io.paths import display_text
+
+    code = exit_code_for(error) if isinstance(error, Exception) else 2
+    typer.echo(f"error: {display_text(str(error))}", err=True)
     raise typer.Exit(code)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import typer
+from wmheval.cli.errors import fail
 
 
 def command_line() -> str:
@@ -28,8 +28,7 @@ def staged(out: Path, command: str, inputs: Mapping[str, Path] | None = None,
         with output_set(out, command=command, inputs=inputs, options=options) as staging:
             yield staging
     except OutputSetError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+        fail(error)
 
 
 def final_path(path: Path, staging: Path, out: Path) -> Path:

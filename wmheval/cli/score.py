@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from wmheval.cli.app import app
+from wmheval.cli.errors import fail
 from wmheval.cli.policy_options import (
     DEFAULT_POLICY,
     MISSING_HELP,
@@ -113,10 +114,7 @@ def score(
                 on_plan=lambda total: progress.update(bar, total=total),
                 on_done=lambda _row: progress.advance(bar))
     except (ValueError, OSError) as error:  # includes OutputSetError and SchedulerError
-        from wmheval.io.paths import display_text
-
-        typer.echo(f"error: {display_text(str(error))}", err=True)
-        raise typer.Exit(2) from None
+        fail(error)
     if not quiet:
         print_score_report(result, out, show_std=std)
     if not result.ok:
