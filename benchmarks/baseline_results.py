@@ -48,7 +48,8 @@ def parse_settings(items: list[str]) -> dict[str, dict[str, object]]:
 
 
 def run_model(model: str, data: Path, out: Path, recipe: str, overrides: dict) -> dict:
-    """Train (or reuse), predict and score one model; the seconds each step took."""
+    """Train (or reuse), predict and score one model; a note of what it did and how long
+    each step took."""
     from wmheval.scoring import score_folder
 
     folder = out / model
@@ -63,6 +64,7 @@ def run_model(model: str, data: Path, out: Path, recipe: str, overrides: dict) -
         return {"model": model, "note": f"fitting and predicting {done - start:.0f} s"}
     from wmheval_baselines.predict import predict_folder
     from wmheval_baselines.train import (
+        checkpoint_path,
         config_from_recipe,
         is_complete,
         load_checkpoint,
@@ -72,7 +74,7 @@ def run_model(model: str, data: Path, out: Path, recipe: str, overrides: dict) -
 
     config = config_from_recipe(model, recipe, data=str(data), device="cpu", **overrides)
     run = folder / "run"
-    reused = ((run / "checkpoints" / "last.pt").is_file()
+    reused = (checkpoint_path(run).is_file()
               and is_complete(config, run_progress(load_checkpoint(run))))
     train(config, run, resume=True)
     trained = time.perf_counter()
@@ -112,6 +114,8 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
+    from wmheval.io.atomic import write_text_atomic
+
     torch.set_num_threads(args.threads)
     settings = parse_settings(args.settings)
     models = args.models.split(",")
@@ -125,7 +129,7 @@ def main() -> None:
     lines.append("")
     lines += [f"{t['model']}: {t['note']}" for t in times]
     text = "\n".join(lines) + "\n"
-    (args.out / "results.md").write_text(text, encoding="utf-8")
+    write_text_atomic(args.out / "results.md", text)
     print(text)
 
 
