@@ -29,10 +29,9 @@ from wmheval_baselines.inference import (
     cpu_bf16_supported,
     decision_threshold,
     fcn_vgg_input,
-    flair_fcn_input,
     predict_probabilities,
-    resunet_input,
     wm_mask_from_net,
+    wmh_net_input,
 )
 from wmheval_baselines.splits import split_subjects
 from wmheval_baselines.train import (
@@ -119,8 +118,7 @@ def predict_subject(trained: TrainedRun, subject: Subject) -> np.ndarray:
         wm = wm_mask_from_net(trained.models["wm"], volume, trained.device,
                               dilation_mm=config.dilation_mm, amp=config.amp,
                               cpu_bf16=trained.cpu_bf16)
-        inputs = (resunet_input(volume, wm) if config.model == "resunet"
-                  else flair_fcn_input(volume))
+        inputs = wmh_net_input(config.model, volume, wm, config.input_scaling)
         probability = predict_probabilities(trained.models["wmh"], inputs, trained.device,
                                             amp=config.amp, cpu_bf16=trained.cpu_bf16)
         probability[~wm] = 0.0  # WMH confined to the white-matter mask

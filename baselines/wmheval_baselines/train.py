@@ -33,17 +33,18 @@ from wmheval_baselines.data import (
     make_loader,
 )
 from wmheval_baselines.inference import (
+    INPUT_SCALINGS,
     autocast_context,
     decision_threshold,
     device_amp_dtype,
     fcn_vgg_input,
-    flair_fcn_input,
-    resunet_input,
     wm_mask_from_net,
     wm_net_input,
+    wmh_net_input,
 )
 from wmheval_baselines.losses import balanced_cross_entropy, global_beta, plain_cross_entropy
 from wmheval_baselines.models import FcnVgg, FlairFcn, ResUNet, WmUNet
+from wmheval_baselines.models.fcn_vgg import VGG16_WIDTH, stage_widths
 from wmheval_baselines.recipes import recipe_settings
 from wmheval_baselines.splits import parse_split, split_subjects
 from wmheval_baselines.vgg_weights import apply_vgg16_features, sha256_file
@@ -99,6 +100,7 @@ class TrainConfig:
     base_channels: int = 64     # U-Net width (64 = the original U-Net's)
     wm_base_channels: int = 64  # white-matter U-Net width
     fcn_k: int = 16             # specialised maps per VGG stage
+    vgg_width: int = 64         # VGG16's first-stage width (64); less only from scratch
     seed: int = 0
     device: str = "auto"
     vgg_weights: str | None = None
@@ -117,6 +119,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # constant (the papers'), cosine (decay to 0 over samples)
     intensity_augment: float = 0.0  # gamma range: each slice's input ** exp(U(-a, a)); 0 off
     bias_augment: float = 0.0   # random smooth log bias field, std up to this; 0 off
+    input_scaling: str = "paper"  # WMH-net input: paper, wm-robust (z-score in the WM mask)
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -131,6 +134,16 @@ class TrainConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}: expected one of "
                              f"{LR_SCHEDULES}")
+        if self.input_scaling not in INPUT_SCALINGS:
+            raise ValueError(f"unknown input_scaling {self.input_scaling!r}: expected one of "
+                             f"{INPUT_SCALINGS}")
+        if self.input_scaling != "paper" and self.model == "fcn-vgg":
+            raise ValueError("input_scaling applies to resunet and flair-fcn; the FCN/VGG "
+                             "keeps its 0..255 colour slices")
+        stage_widths(self.vgg_width)  # a positive multiple of 8, or ValueError
+        if self.vgg_weights and self.vgg_width != VGG16_WIDTH:
+            raise ValueError(f"pretrained VGG16 weights need vgg_width {VGG16_WIDTH}, got "
+                             f"{self.vgg_width} (narrower VGGs train from scratch only)")
         if self.intensity_augment and self.model == "fcn-vgg":
             raise ValueError("intensity_augment works on [0, 1] inputs: resunet, flair-fcn")
         if not 0.0 <= self.intensity_augment <= 1.0:
@@ -197,7 +210,7 @@ def build_models(config: TrainConfig) -> dict[str, torch.nn.Module]:
     elif config.model == "flair-fcn":
         models["wmh"] = FlairFcn(config.base_channels)
     else:
-        models["wmh"] = FcnVgg(config.fcn_k)
+        models["wmh"] = FcnVgg(config.fcn_k, width=config.vgg_width)
     return models
 
 
@@ -367,8 +380,7 @@ class _Trainer:
             if config.model in WM_NET_MODELS:
                 mask = wm_mask_from_net(self.models["wm"], volume, self.device,
                                         dilation_mm=config.dilation_mm, amp=config.amp)
-                inputs = (resunet_input(volume, mask) if config.model == "resunet"
-                          else flair_fcn_input(volume))
+                inputs = wmh_net_input(config.model, volume, mask, config.input_scaling)
                 pairs.append(crop_to_region(inputs, volume.wmh, mask))
             else:
                 inputs = fcn_vgg_input(volume, config.area_opening_mm2, config.jobs)

@@ -20,20 +20,33 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 CONVENTIONS = ("torchvision", "caffe")
 
 
-def vgg16_features() -> nn.Sequential:
-    """VGG16's convolutional part with torchvision's module indices (so state dicts load).
+VGG16_WIDTH = 64  # the first stage's width; pretrained VGG16 weights need this width
+
+
+def stage_widths(width: int = VGG16_WIDTH) -> tuple[int, ...]:
+    """Widths of the five stages: VGG16's (64, 128, 256, 512, 512) scaled by width / 64."""
+    if width < 1 or (width * 8) % VGG16_WIDTH:
+        raise ValueError(f"VGG width must be a positive multiple of 8, got {width}")
+    return tuple(w * width // VGG16_WIDTH for w in (64, 128, 256, 512, 512))
+
+
+def vgg16_features(width: int = VGG16_WIDTH) -> nn.Sequential:
+    """VGG16's convolutional part with torchvision's module indices (so state dicts load);
+    ``width`` < 64 scales every layer's width down (from-scratch training on a CPU).
 
     The fifth pooling (index 30) is kept for index compatibility but never run: the paper
     uses the five stages separated by four poolings.
     """
+    stage_widths(width)  # validates
     layers: list[nn.Module] = []
     channels = 3
     for item in VGG16_LAYOUT:
         if item == "M":
             layers.append(nn.MaxPool2d(2, 2))
         else:
-            layers += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU(inplace=True)]
-            channels = item
+            out = item * width // VGG16_WIDTH
+            layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU(inplace=True)]
+            channels = out
     return nn.Sequential(*layers)
 
 
@@ -45,12 +58,14 @@ class FcnVgg(nn.Module):
     the way its weights expect (``convention``): ``torchvision`` (RGB / 255, ImageNet
     mean/std) or ``caffe`` (BGR, 0..255 minus the Caffe means). New networks get He
     (Kaiming) initialisation: PyTorch's default shrinks VGG16's activations ~37x by stage 5.
+    ``width``: the first stage's width (64, VGG16's, is the only one pretrained weights fit).
     """
 
-    def __init__(self, k: int = 16, convention: str = "torchvision") -> None:
+    def __init__(self, k: int = 16, convention: str = "torchvision",
+                 width: int = VGG16_WIDTH) -> None:
         super().__init__()
-        self.features = vgg16_features()
-        widths = (64, 128, 256, 512, 512)
+        self.features = vgg16_features(width)
+        widths = stage_widths(width)
         self.specialised = nn.ModuleList(nn.Conv2d(w, k, 3, padding=1) for w in widths)
         self.combine = nn.Conv2d(k * len(widths), 2, 1)
         for module in self.modules():
