@@ -25,7 +25,11 @@ from wmheval_baselines.losses import balanced_cross_entropy, global_beta  # noqa
 from wmheval_baselines.models import FcnVgg, ResUNet, WmUNet  # noqa: E402
 from wmheval_baselines.models.resunet import ResidualBlock  # noqa: E402
 from wmheval_baselines.splits import parse_split, split_subjects  # noqa: E402
-from wmheval_baselines.wm_mask import largest_component, refine_wm_mask  # noqa: E402
+from wmheval_baselines.wm_mask import (  # noqa: E402
+    MIN_COMPONENT_FRACTION,
+    main_components,
+    refine_wm_mask,
+)  # noqa: E402
 
 set_test_threads()
 
@@ -114,19 +118,70 @@ def test_area_opening_in_processes_matches_serial():
     assert np.array_equal(serial, parallel) and serial.any()
 
 
-def test_largest_component_and_dilation_hand_case():
+def test_main_components_and_dilation_hand_case():
     mask = np.zeros((3, 9, 9), bool)
-    mask[1, 3:5, 3:5] = True  # 4 voxels: the largest component
-    mask[2, 8, 8] = True      # 1 voxel, dropped
-    expected_largest = mask.copy()
-    expected_largest[2] = False
-    assert np.array_equal(largest_component(mask), expected_largest)
+    mask[1, 2:6, 2:6] = True  # 16 voxels: the largest component
+    mask[2, 8, 8] = True      # 1 voxel, under a tenth of it: dropped
+    expected_main = mask.copy()
+    expected_main[2] = False
+    assert np.array_equal(main_components(mask), expected_main)
     refined = refine_wm_mask(mask, spacing=(4.0, 4.0, 9.0), dilation_mm=4.0)  # radius 1 px
     expected = np.zeros_like(mask)
-    expected[1, 3:5, 2:6] = True  # the 2x2 block grown by a cross in-plane: 12 voxels
-    expected[1, 2:6, 3:5] = True
-    assert np.array_equal(refined, expected) and refined.sum() == 12
+    expected[1, 2:6, 1:7] = True  # the 4x4 block grown by a cross in-plane: 32 voxels
+    expected[1, 1:7, 2:6] = True
+    assert np.array_equal(refined, expected) and refined.sum() == 32
     assert not refine_wm_mask(np.zeros((2, 4, 4), bool), (1.0, 1.0, 1.0)).any()
+
+
+def oracle_main_components(mask: np.ndarray, min_fraction: float) -> np.ndarray:
+    """Literal flood fill over the 26 neighbours, then the size rule."""
+    seen = np.zeros(mask.shape, bool)
+    components = []
+    for start in zip(*np.nonzero(mask), strict=True):
+        if seen[start]:
+            continue
+        stack, members = [start], []
+        seen[start] = True
+        while stack:
+            voxel = stack.pop()
+            members.append(voxel)
+            for dz in (-1, 0, 1):
+                for dy in (-1, 0, 1):
+                    for dx in (-1, 0, 1):
+                        n = (voxel[0] + dz, voxel[1] + dy, voxel[2] + dx)
+                        if all(0 <= n[i] < mask.shape[i] for i in range(3)) and mask[n] \
+                                and not seen[n]:
+                            seen[n] = True
+                            stack.append(n)
+        components.append(members)
+    out = np.zeros(mask.shape, bool)
+    largest = max((len(c) for c in components), default=0)
+    for members in components:
+        if len(members) >= min_fraction * largest:
+            for voxel in members:
+                out[voxel] = True
+    return out
+
+
+@given(seed=st.integers(0, 10_000), density=st.floats(0.05, 0.4),
+       min_fraction=st.sampled_from([MIN_COMPONENT_FRACTION, 0.3, 1.0]))
+@settings(max_examples=40, deadline=None)
+def test_main_components_match_a_flood_fill_oracle(seed, density, min_fraction):
+    mask = np.random.default_rng(seed).random((4, 7, 8)) < density
+    assert np.array_equal(main_components(mask, min_fraction),
+                          oracle_main_components(mask, min_fraction))
+
+
+def test_a_white_matter_mask_split_in_two_hemispheres_keeps_both():
+    """Regression: the largest component alone dropped a hemisphere when the prediction
+    missed the corpus callosum (a test subject lost 55 % of its lesion voxels)."""
+    mask = np.zeros((6, 20, 30), bool)
+    mask[1:5, 4:16, 2:13] = True   # left hemisphere, 528 voxels
+    mask[1:5, 4:16, 17:27] = True  # right hemisphere, 480 voxels (no bridge)
+    mask[0, 0, 0] = True           # a spurious island
+    refined = refine_wm_mask(mask, radius_px=0)
+    assert refined[1:5, 4:16, 2:13].all() and refined[1:5, 4:16, 17:27].all()
+    assert not refined[0, 0, 0]
 
 
 def test_augment_without_rotation_flips_images_and_labels_together():
