@@ -205,30 +205,6 @@ def minmax_within(volume: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.clip(scaled, 0.0, 1.0).astype(np.float32)
 
 
-def robust_zscore(volume: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``(volume - median) / (1.4826 MAD)`` with statistics over ``mask`` (lesions, a few
-    per cent of the white matter, barely move them); an empty mask: the non-zero voxels."""
-    values = volume[mask > 0] if np.any(mask) else volume[volume > 0]
-    if values.size == 0:
-        return np.zeros(volume.shape, np.float32)
-    median = float(np.median(values))
-    mad = float(np.median(np.abs(values - median))) * 1.4826
-    return ((volume - median) / max(mad, 1e-6)).astype(np.float32)
-
-
-# z-scores in this range map linearly onto [0, 1] (WMH sit at z ~ 2-15 on FLAIR).
-WM_ROBUST_Z_RANGE = (-10.0, 20.0)
-
-
-def wm_robust_unit(volume: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """[0, 1] input from the robust z-score inside ``mask`` (:func:`robust_zscore`), z in
-    :data:`WM_ROBUST_Z_RANGE` mapped linearly, clipped: the threshold baseline's scanner-
-    independent scale, unlike a min/max that the brightest lesion voxel sets."""
-    low, high = WM_ROBUST_Z_RANGE
-    scaled = (robust_zscore(volume, mask) - low) / (high - low)
-    return np.clip(scaled, 0.0, 1.0).astype(np.float32)
-
-
 def robust_unit(volume: np.ndarray) -> np.ndarray:
     """[0, 1] scaling between the 0.5th and 99.5th percentiles of the non-zero voxels
     (input of the white-matter U-Net; the paper does not say how T1 was scaled)."""

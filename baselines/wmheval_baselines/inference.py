@@ -15,7 +15,6 @@ from wmheval_baselines.data import (
     pad_slices,
     robust_unit,
     round_up,
-    wm_robust_unit,
 )
 from wmheval_baselines.wm_mask import refine_wm_mask
 
@@ -124,38 +123,21 @@ def wm_mask_from_net(model: torch.nn.Module, volume: Volume, device: torch.devic
     return refine_wm_mask(probability >= 0.5, volume.spacing, dilation_mm)
 
 
-# How the WMH networks' inputs are scaled to [0, 1]: "paper" (ResU-Net: min/max inside the
-# white-matter mask, paper 000; FLAIR FCN: 0.5-99.5th percentiles of the volume, 001 does not
-# say) or "wm-robust" (z-score by the mask's median and MAD, :func:`wm_robust_unit`).
-INPUT_SCALINGS = ("paper", "wm-robust")
+def resunet_input(volume: Volume, wm_mask: np.ndarray) -> np.ndarray:
+    """(Z, 2, H, W): T1 and FLAIR, each scaled to [0, 1] by its min/max within the mask."""
+    return np.stack([minmax_within(volume.t1, wm_mask),
+                     minmax_within(volume.flair, wm_mask)], axis=1)
 
 
-def resunet_input(volume: Volume, wm_mask: np.ndarray, scaling: str = "paper") -> np.ndarray:
-    """(Z, 2, H, W): T1 and FLAIR, each scaled to [0, 1] by its min/max within the mask
-    (``paper``) or by its robust z-score within it (``wm-robust``)."""
-    unit = minmax_within if scaling == "paper" else wm_robust_unit
-    return np.stack([unit(volume.t1, wm_mask), unit(volume.flair, wm_mask)], axis=1)
-
-
-def flair_fcn_input(volume: Volume, wm_mask: np.ndarray | None = None,
-                    scaling: str = "paper") -> np.ndarray:
+def flair_fcn_input(volume: Volume) -> np.ndarray:
     """(Z, 1, H, W) FLAIR scaled to [0, 1] (paper 001: FLAIR only; the T1 white-matter mask
-    is applied to the output; with ``wm-robust`` it also gives the scaling's statistics)."""
-    if scaling == "paper":
-        return robust_unit(volume.flair)[:, None]
-    if wm_mask is None:
-        raise ValueError("wm-robust scaling needs the white-matter mask")
-    return wm_robust_unit(volume.flair, wm_mask)[:, None]
+    is applied to the output, not the input)."""
+    return robust_unit(volume.flair)[:, None]
 
 
-def wmh_net_input(model: str, volume: Volume, wm_mask: np.ndarray,
-                  scaling: str = "paper") -> np.ndarray:
+def wmh_net_input(model: str, volume: Volume, wm_mask: np.ndarray) -> np.ndarray:
     """The WMH network's input of a white-matter-masked model (``resunet``, ``flair-fcn``)."""
-    if scaling not in INPUT_SCALINGS:
-        raise ValueError(f"unknown input scaling {scaling!r}: expected one of {INPUT_SCALINGS}")
-    if model == "resunet":
-        return resunet_input(volume, wm_mask, scaling)
-    return flair_fcn_input(volume, wm_mask, scaling)
+    return resunet_input(volume, wm_mask) if model == "resunet" else flair_fcn_input(volume)
 
 
 def fcn_vgg_input(volume: Volume, area_mm2: float = 60.0, jobs: int = 1) -> np.ndarray:

@@ -118,7 +118,7 @@ def predict_subject(trained: TrainedRun, subject: Subject) -> np.ndarray:
         wm = wm_mask_from_net(trained.models["wm"], volume, trained.device,
                               dilation_mm=config.dilation_mm, amp=config.amp,
                               cpu_bf16=trained.cpu_bf16)
-        inputs = wmh_net_input(config.model, volume, wm, config.input_scaling)
+        inputs = wmh_net_input(config.model, volume, wm)
         probability = predict_probabilities(trained.models["wmh"], inputs, trained.device,
                                             amp=config.amp, cpu_bf16=trained.cpu_bf16)
         probability[~wm] = 0.0  # WMH confined to the white-matter mask

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from wmheval.io.atomic import write_text_atomic
-from wmheval_baselines.data import Volume, find_subjects, load_volume, robust_zscore
+from wmheval_baselines.data import Volume, find_subjects, load_volume
 from wmheval_baselines.splits import split_subjects
 from wmheval_baselines.wm_mask import in_plane_disk
 
@@ -43,6 +43,17 @@ class ThresholdFit:
         payload = asdict(self) | {"grid": list(THRESHOLD_GRID)}
         write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
         return path
+
+
+def robust_zscore(flair: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(flair - median) / (1.4826 MAD)`` with statistics over ``mask`` (lesions, a few per
+    cent of the white matter, barely move them)."""
+    values = flair[mask > 0] if np.any(mask) else flair[flair > 0]
+    if values.size == 0:
+        return np.zeros(flair.shape, np.float32)
+    median = float(np.median(values))
+    mad = float(np.median(np.abs(values - median))) * 1.4826
+    return ((flair - median) / max(mad, 1e-6)).astype(np.float32)
 
 
 def search_region(wm: np.ndarray, spacing: Sequence[float], dilation_mm: float) -> np.ndarray:

@@ -33,7 +33,6 @@ from wmheval_baselines.data import (
     make_loader,
 )
 from wmheval_baselines.inference import (
-    INPUT_SCALINGS,
     autocast_context,
     decision_threshold,
     device_amp_dtype,
@@ -119,7 +118,6 @@ class TrainConfig:
     lr_schedule: str = "constant"  # constant (the papers'), cosine (decay to 0 over samples)
     intensity_augment: float = 0.0  # gamma range: each slice's input ** exp(U(-a, a)); 0 off
     bias_augment: float = 0.0   # random smooth log bias field, std up to this; 0 off
-    input_scaling: str = "paper"  # WMH-net input: paper, wm-robust (z-score in the WM mask)
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -134,12 +132,6 @@ class TrainConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}: expected one of "
                              f"{LR_SCHEDULES}")
-        if self.input_scaling not in INPUT_SCALINGS:
-            raise ValueError(f"unknown input_scaling {self.input_scaling!r}: expected one of "
-                             f"{INPUT_SCALINGS}")
-        if self.input_scaling != "paper" and self.model == "fcn-vgg":
-            raise ValueError("input_scaling applies to resunet and flair-fcn; the FCN/VGG "
-                             "keeps its 0..255 colour slices")
         stage_widths(self.vgg_width)  # a positive multiple of 8, or ValueError
         if self.vgg_weights and self.vgg_width != VGG16_WIDTH:
             raise ValueError(f"pretrained VGG16 weights need vgg_width {VGG16_WIDTH}, got "
@@ -380,7 +372,7 @@ class _Trainer:
             if config.model in WM_NET_MODELS:
                 mask = wm_mask_from_net(self.models["wm"], volume, self.device,
                                         dilation_mm=config.dilation_mm, amp=config.amp)
-                inputs = wmh_net_input(config.model, volume, mask, config.input_scaling)
+                inputs = wmh_net_input(config.model, volume, mask)
                 pairs.append(crop_to_region(inputs, volume.wmh, mask))
             else:
                 inputs = fcn_vgg_input(volume, config.area_opening_mm2, config.jobs)

@@ -52,13 +52,6 @@ class Recipe(StrEnum):
     demo = "demo"
 
 
-class InputScaling(StrEnum):
-    """WMH-net input scalings (wmheval_baselines.inference.INPUT_SCALINGS)."""
-
-    paper = "paper"
-    wm_robust = "wm-robust"
-
-
 class LrSchedule(StrEnum):
     """Learning-rate schedules (wmheval_baselines.train.LR_SCHEDULES)."""
 
@@ -143,10 +136,6 @@ def train_command(
     bias_augment: Annotated[float | None, typer.Option(
         help="random smooth bias field: each slice's inputs * exp(field), field std up to "
              "this; 0: off; default: the recipe's")] = None,
-    input_scaling: Annotated[InputScaling | None, typer.Option(
-        help="WMH-net inputs: paper (ResU-Net min/max in the WM mask, FLAIR FCN volume "
-             "percentiles) or wm-robust (z-score by the WM mask's median and MAD); default: "
-             "the recipe's")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="L2 weight decay")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
@@ -174,7 +163,6 @@ def train_command(
             learning_rate=lr, weight_decay=weight_decay, seed=seed, device=device,
             lr_schedule=lr_schedule.value if lr_schedule else None,
             intensity_augment=intensity_augment, bias_augment=bias_augment,
-            input_scaling=input_scaling.value if input_scaling else None,
             vgg_weights=vgg_weights, vgg_convention=vgg_convention.value, wm_masks=wm_masks,
             batch_size=batch_size, base_channels=base_channels,
             wm_base_channels=base_channels, jobs=jobs, max_seconds=max_seconds)
