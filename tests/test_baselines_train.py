@@ -315,6 +315,55 @@ def test_predictions_are_read_at_the_runs_threshold(data, tmp_path, monkeypatch)
     assert np.array_equal(mask, (levels >= 0.8).astype(np.uint8))
 
 
+def test_white_matter_net_is_read_at_the_configured_threshold(monkeypatch):
+    """The white-matter probabilities are read at ``wm_threshold`` (it was a fixed 0.5;
+    the default stays 0.5, inference.WM_THRESHOLD, measured in baselines/README)."""
+    from wmheval_baselines import inference
+    from wmheval_baselines.data import Volume
+    from wmheval_baselines.wm_mask import refine_wm_mask
+
+    rng = np.random.default_rng(1)
+    probability = rng.random((3, 12, 12)).astype(np.float32)
+    monkeypatch.setattr(inference, "predict_probabilities", lambda *a, **k: probability)
+    volume = Volume(None, np.ones((3, 12, 12), np.float32), np.ones((3, 12, 12), np.float32),
+                    (1.0, 1.0, 3.0))
+    assert inference.WM_THRESHOLD == 0.5 and TrainConfig().wm_threshold == 0.5
+    for threshold in (0.1, 0.5, 0.8):
+        mask = inference.wm_mask_from_net(None, volume, torch.device("cpu"), dilation_mm=1.0,
+                                          threshold=threshold)
+        assert np.array_equal(mask, refine_wm_mask(probability >= threshold, volume.spacing,
+                                                   1.0))
+    default = inference.wm_mask_from_net(None, volume, torch.device("cpu"), dilation_mm=0.0)
+    assert np.array_equal(default, refine_wm_mask(probability >= 0.5, volume.spacing, 0.0))
+    with pytest.raises(ValueError, match="wm_threshold"):
+        TrainConfig(wm_threshold=1.0)
+
+
+def test_training_and_prediction_read_the_white_matter_net_at_the_runs_threshold(
+        data, tmp_path, monkeypatch):
+    from wmheval_baselines import inference, predict
+    from wmheval_baselines import train as train_module
+
+    seen: list[float] = []
+    original = inference.wm_mask_from_net
+
+    def spy(*args, threshold, **kwargs):
+        seen.append(threshold)
+        return original(*args, threshold=threshold, **kwargs)
+
+    monkeypatch.setattr(train_module, "wm_mask_from_net", spy)
+    monkeypatch.setattr(predict, "wm_mask_from_net", spy)
+    run = train(resunet(8, 8, data=str(data), wm_threshold=0.3), tmp_path / "run")
+    assert seen == [0.3] * 6  # the six training subjects
+    predict_folder(run, data, tmp_path / "sub", device="cpu")
+    assert seen[6:] == [0.3] * 3  # the three test subjects
+    # A run folder from before the setting existed gets the policy's default.
+    config = json.loads((run / "config.json").read_text())
+    del config["wm_threshold"]
+    (run / "config.json").write_text(json.dumps(config))
+    assert TrainConfig.from_json(run / "config.json").wm_threshold == 0.5
+
+
 @pytest.mark.parametrize("channels_last", [True, False])
 def test_runs_train_and_predict_in_the_configured_memory_layout(data, tmp_path, monkeypatch,
                                                                channels_last):

@@ -11,8 +11,11 @@ pytest.importorskip("skimage")
 pytest.importorskip("SimpleITK")
 
 from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
 from wmheval_baselines.models.fcn_vgg import FcnVgg, stage_widths  # noqa: E402
 from wmheval_baselines.train import TrainConfig, config_from_recipe, train  # noqa: E402
+
+from wmheval.cli.main import app  # noqa: E402
 
 set_test_threads()
 
@@ -37,10 +40,19 @@ def test_narrow_vgg_scales_every_stage_and_keeps_the_layer_indices():
         stage_widths(12)
 
 
-def test_pretrained_weights_need_the_full_vgg16_width(tmp_path):
+def test_pretrained_weights_need_the_full_vgg16_width(data, tmp_path):
     with pytest.raises(ValueError, match="vgg_width 64"):
         TrainConfig(model="fcn-vgg", vgg_weights=str(tmp_path / "vgg16.pth"), vgg_width=16)
     assert config_from_recipe("fcn-vgg", "paper").vgg_width == 64
+    assert config_from_recipe("fcn-vgg", "demo").vgg_width == 16
+    runner = CliRunner()
+    weights = tmp_path / "vgg16.pth"
+    weights.write_bytes(b"")
+    result = runner.invoke(app, ["baseline", "train", "fcn-vgg", str(data), "--out",
+                                 str(tmp_path / "run"), "--recipe", "demo",
+                                 "--vgg-weights", str(weights)])
+    assert result.exit_code == 2
+    assert "--vgg-width 64" in " ".join(result.output.split())
 
 
 def test_a_narrow_vgg_run_trains_and_predicts(data, tmp_path):

@@ -116,7 +116,8 @@ def predict_subject(trained: TrainedRun, subject: Subject) -> np.ndarray:
     volume = load_volume(subject, labels=False)
     if config.model in ("resunet", "flair-fcn"):
         wm = wm_mask_from_net(trained.models["wm"], volume, trained.device,
-                              dilation_mm=config.dilation_mm, amp=config.amp,
+                              dilation_mm=config.dilation_mm,
+                              threshold=config.wm_threshold, amp=config.amp,
                               cpu_bf16=trained.cpu_bf16)
         inputs = wmh_net_input(config.model, volume, wm)
         probability = predict_probabilities(trained.models["wmh"], inputs, trained.device,

@@ -33,6 +33,7 @@ from wmheval_baselines.data import (
     make_loader,
 )
 from wmheval_baselines.inference import (
+    WM_THRESHOLD,
     autocast_context,
     decision_threshold,
     device_amp_dtype,
@@ -113,6 +114,7 @@ class TrainConfig:
     max_seconds: float | None = None   # wall-clock budget for this invocation's training
     rotation_degrees: float = 15.0
     dilation_mm: float = 4.0
+    wm_threshold: float = WM_THRESHOLD  # white-matter net read at p >= this
     area_opening_mm2: float = 60.0
     beta: float | None = 0.975  # class-balancing weight (paper 000); None: from the labels
     lr_schedule: str = "constant"  # constant (the papers'), cosine (decay to 0 over samples)
@@ -134,13 +136,16 @@ class TrainConfig:
                              f"{LR_SCHEDULES}")
         stage_widths(self.vgg_width)  # a positive multiple of 8, or ValueError
         if self.vgg_weights and self.vgg_width != VGG16_WIDTH:
-            raise ValueError(f"pretrained VGG16 weights need vgg_width {VGG16_WIDTH}, got "
-                             f"{self.vgg_width} (narrower VGGs train from scratch only)")
+            raise ValueError(f"pretrained VGG16 weights need vgg_width {VGG16_WIDTH} "
+                             f"(--vgg-width {VGG16_WIDTH}), got {self.vgg_width}: narrower "
+                             "VGGs (the demo recipe's) train from scratch only")
         if self.intensity_augment and self.model == "fcn-vgg":
             raise ValueError("intensity_augment works on [0, 1] inputs: resunet, flair-fcn")
         if not 0.0 <= self.intensity_augment <= 1.0:
             raise ValueError("intensity_augment must be in [0, 1], got "
                              f"{self.intensity_augment}")
+        if not 0.0 < self.wm_threshold < 1.0:
+            raise ValueError(f"wm_threshold must be in (0, 1), got {self.wm_threshold}")
         if not 0.0 <= self.bias_augment <= 1.0:
             raise ValueError(f"bias_augment must be in [0, 1], got {self.bias_augment}")
 
@@ -371,7 +376,8 @@ class _Trainer:
                 continue
             if config.model in WM_NET_MODELS:
                 mask = wm_mask_from_net(self.models["wm"], volume, self.device,
-                                        dilation_mm=config.dilation_mm, amp=config.amp)
+                                        dilation_mm=config.dilation_mm,
+                                        threshold=config.wm_threshold, amp=config.amp)
                 inputs = wmh_net_input(config.model, volume, mask)
                 pairs.append(crop_to_region(inputs, volume.wmh, mask))
             else:

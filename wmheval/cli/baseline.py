@@ -150,6 +150,9 @@ def train_command(
                                          help="continue from the last checkpoint")] = True,
     batch_size: Annotated[int | None, typer.Option()] = None,
     base_channels: Annotated[int | None, typer.Option(help="U-Net width (paper: 64)")] = None,
+    vgg_width: Annotated[int | None, typer.Option(
+        help="fcn-vgg: VGG16's first-stage width, the others scaled alike (64: VGG16, "
+             "needed by --vgg-weights; demo recipe: 16, from scratch)")] = None,
     jobs: Annotated[int, typer.Option(help="processes for the FCN/VGG area openings")] = 1,
     max_seconds: Annotated[float | None, typer.Option(
         help="wall-clock budget; a run stopped by it is incomplete (resume to finish)")
@@ -165,7 +168,8 @@ def train_command(
             intensity_augment=intensity_augment, bias_augment=bias_augment,
             vgg_weights=vgg_weights, vgg_convention=vgg_convention.value, wm_masks=wm_masks,
             batch_size=batch_size, base_channels=base_channels,
-            wm_base_channels=base_channels, jobs=jobs, max_seconds=max_seconds)
+            wm_base_channels=base_channels, vgg_width=vgg_width, jobs=jobs,
+            max_seconds=max_seconds)
     except (BaselinesUnavailable, ValueError, OSError, RuntimeError) as error:
         fail(error)
     typer.echo(str(run))
