@@ -28,8 +28,9 @@ RECIPES: dict[str, dict[str, dict[str, object]]] = {
     # The white-matter net needs ~6,000 samples: after 1,500 its dilated mask held only 39 %
     # of the test lesion voxels (79-95 % after 4,000-6,000), capping the WMH net's recall.
     # Channels-last convolutions made CPU training ~1.4x faster, which pays for 6,000 +
-    # 16,000 samples in the time 4,000 + 12,000 took: test Dice 0.370, AVD 47.7 % (seed 0),
-    # above the threshold baseline's 0.346, but 0.326 on average over seeds 0-2, below it.
+    # 16,000 samples in the time 4,000 + 12,000 took. Test Dice 0.332, AVD 48.6 % (seed 0,
+    # after the white-matter mask's component fix; 0.370 before it), below the threshold
+    # baseline's 0.346: short runs on 12 subjects move by several hundredths with any change.
     # Gamma augmentation and a cosine rate (opt-in) helped at 4,000 + 12,000 but not at
     # this length (baselines/README).
     "demo": {
