@@ -29,7 +29,7 @@ from wmheval_baselines.wm_mask import (  # noqa: E402
     MIN_COMPONENT_FRACTION,
     main_components,
     refine_wm_mask,
-)  # noqa: E402
+)
 
 set_test_threads()
 

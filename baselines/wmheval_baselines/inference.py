@@ -122,6 +122,7 @@ def wm_net_input(volume: Volume) -> np.ndarray:
 # against 0.285), so the default stays 0.5.
 WM_THRESHOLD = 0.5
 
+
 def wm_mask_from_net(model: torch.nn.Module, volume: Volume, device: torch.device, *,
                      dilation_mm: float = 4.0, threshold: float = WM_THRESHOLD,
                      amp: bool = True, cpu_bf16: bool = False) -> np.ndarray:
