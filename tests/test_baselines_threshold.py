@@ -125,6 +125,36 @@ def test_cli_threshold(release, tmp_path):
     assert bad.exit_code == 2 and "not found" in " ".join(bad.output.split())
 
 
+def test_a_linked_test_folder_is_found_and_predicted(release, tmp_path):
+    """A split folder linked from elsewhere (the scorer follows links) holds subjects too:
+    before, ``rglob`` skipped it and the baseline wrote 0 predictions with exit 0."""
+    import shutil
+
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    shutil.copytree(release / "training", linked / "training")
+    (linked / "test").symlink_to(release / "test", target_is_directory=True)
+    assert ({s.id for s in find_subjects(linked)}
+            == {s.id for s in find_subjects(release)})
+    threshold_baseline(linked, tmp_path / "sub")
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["1", "140", "160"]
+
+
+def test_nothing_to_predict_is_an_error_not_an_empty_submission(release, tmp_path):
+    import shutil
+
+    no_test = tmp_path / "no_test"
+    shutil.copytree(release / "training", no_test / "training")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="no subjects to predict"):
+        threshold_baseline(no_test, out)
+    result = CliRunner().invoke(app, ["baseline", "threshold", str(no_test), "--out",
+                                      str(out)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "no subjects to predict" in text, result.output
+    assert str(no_test) in text and not out.exists()
+
+
 def test_demo_scores_the_threshold_baseline_under_its_team_name(release, tmp_path):
     from wmheval.demo import THRESHOLD_TEAM, DemoOutput, _threshold_baseline, learned_team
 

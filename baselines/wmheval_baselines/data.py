@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from wmheval.io import images
+from wmheval.io.layouts import walk_tree
 from wmheval.io.manifest import release_folder_scanners
 
 
@@ -59,13 +60,16 @@ def find_subjects(root: str | Path, manifest=None) -> list[Subject]:
 
     The split is the first folder below ``root``; the scanner comes from the release's
     folder names, or from ``manifest`` (a DataFrame indexed by id) for unknown folders.
+    Folders are walked as the scorer walks them (:func:`wmheval.io.layouts.walk_tree`):
+    through symbolic links (a ``test`` folder linked from elsewhere is found), each once.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found")
     subjects = []
-    for flair in root.rglob("FLAIR.nii.gz"):
-        if flair.parent.name != "pre":
+    for entry in walk_tree(root):
+        flair = entry.path
+        if not entry.is_file or flair.name != "FLAIR.nii.gz" or flair.parent.name != "pre":
             continue
         folder = flair.parent.parent
         parts = folder.relative_to(root).parts

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from wmheval.io.atomic import write_text_atomic
-from wmheval_baselines.data import Volume, find_subjects, load_volume
+from wmheval_baselines.data import DataError, Volume, find_subjects, load_volume
 from wmheval_baselines.splits import split_subjects
 from wmheval_baselines.wm_mask import in_plane_disk
 
@@ -122,6 +122,8 @@ def threshold_baseline(data: str | Path, out: str | Path, *, split: str = "chall
 
     subjects = find_subjects(data)
     train, predict = split_subjects(subjects, split)
+    if not predict:  # as predict_folder: writing nothing is an error, not a success
+        raise DataError(f"{data}: no subjects to predict for split {split!r}")
     # The fit sees the white-matter mask as read, as at test time (no lesion union).
     volumes = [load_volume(s, wm_masks=wm_masks, need_wm=True, lesions_in_wm=False)
                for s in train]
