@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -207,3 +209,30 @@ def test_unknown_ids_and_scanners_are_rejected(tmp_path):
 def test_full_size_ids_cover_scanners():
     manifest = load_manifest()
     assert {manifest.loc[i, "scanner"] for i in full_size_ids()} == set(SCANNER_ORDER)
+
+
+def test_all_subjects_keeps_the_small_grid_but_writes_every_subject(tmp_path):
+    """``all_subjects``: the release's split sizes on the small grid (the baselines' results
+    table); without it ``small`` keeps its 4 training + 3 test per scanner."""
+    from typer.testing import CliRunner
+
+    from wmheval.cli.main import app
+
+    manifest = load_manifest()
+    utrecht = manifest[manifest["scanner"] == "utrecht_philips_3t"]
+    table = pd.concat([utrecht[utrecht["split"] == "training"].head(5),
+                       utrecht[utrecht["split"] == "test"].head(4)])
+    kwargs = dict(small=True, tiny=True, seed=0, manifest=table, phantom="geometric", jobs=1)
+    selected = generate_challenge(tmp_path / "small", **kwargs)
+    every = generate_challenge(tmp_path / "all", all_subjects=True, **kwargs)
+    assert len(selected) == 4 + 3
+    assert every["id"].tolist() == table["id"].astype(str).tolist()
+    shared = selected.set_index("id")
+    for _, row in every.iterrows():  # same grid, same images as in the small selection
+        if row["id"] in shared.index:
+            assert row["spacing"] == shared.loc[row["id"], "spacing"]
+            assert np.array_equal(read_array(Path(row["path"]) / "wmh.nii.gz"),
+                                  read_array(Path(shared.loc[row["id"], "path"]) / "wmh.nii.gz"))
+    result = CliRunner().invoke(app, ["synth", str(tmp_path / "cli"), "--all-subjects"])
+    assert result.exit_code == 2 and "--all-subjects only changes --small" in result.output
+    assert not (tmp_path / "cli").exists()

@@ -24,6 +24,9 @@ def synth_command(
     out_dir: Path = typer.Argument(..., help="Folder to write the synthetic release into."),
     small: bool = typer.Option(False, "--small",
                                help="27 subjects on grids of at most 2 x 2 x 3 mm."),
+    all_subjects: bool = typer.Option(
+        False, "--all-subjects", help="With --small: all 170 subjects (60 training, 110 "
+        "test, as the release) on the small grid."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same images)."),
     ids: list[str] = typer.Option(None, "--id", help="Only these subject ids (repeatable)."),
     manifest: Path = typer.Option(None, "--manifest", help="Subject manifest CSV "
@@ -36,10 +39,13 @@ def synth_command(
     """Write a synthetic multi-scanner WMH challenge in the real release's layout."""
     from wmheval.synth import generate_challenge
 
+    if all_subjects and not small:
+        fail("--all-subjects only changes --small (without --small every subject is "
+             "written on the manifest's full grids)")
     try:
         table = generate_challenge(out_dir, small=small, seed=seed, ids=ids or None,
                                    manifest=manifest, progress=True, jobs=jobs,
-                                   phantom=phantom.value)
+                                   phantom=phantom.value, all_subjects=all_subjects)
     except (ValueError, OSError, RuntimeError) as error:
         fail(error)
     typer.echo(f"wrote {len(table)} subjects to {out_dir} "

@@ -261,7 +261,7 @@ def _resolve_manifest(manifest) -> pd.DataFrame:
 def generate_challenge(root: str | Path, *, small: bool = False, seed: int = 0,
                        ids: Iterable[str] | None = None, manifest=None, progress: bool = False,
                        jobs: int | None = None, phantom: str = "anatomical",
-                       tiny: bool = False) -> pd.DataFrame:
+                       tiny: bool = False, all_subjects: bool = False) -> pd.DataFrame:
     """Write a synthetic challenge under ``root`` in the real release's layout.
 
     Per subject: ``wmh.nii.gz`` (float32 labels 0/1/2), ``pre/FLAIR.nii.gz`` and
@@ -271,12 +271,14 @@ def generate_challenge(root: str | Path, *, small: bool = False, seed: int = 0,
     split, scanner, seen_in_training, path, shape, spacing, n_lesions, wmh_ml, ...).
     ``jobs`` worker processes (default: up to 4 for more than 8 subjects, else 1).
     ``phantom``: ``"anatomical"`` (default) or ``"geometric"`` (fast, for unit tests);
-    ``tiny`` (tests): grids of 1/4 in-plane and 1/3 of the slices.
+    ``tiny`` (tests): grids of 1/4 in-plane and 1/3 of the slices. ``all_subjects`` with
+    ``small``: every manifest subject (the release's 60 training and 110 test) on the small
+    grid, not the 27-subject selection.
     """
     if phantom not in PHANTOMS:
         raise ValueError(f"unknown phantom {phantom!r}; choose one of {PHANTOMS}")
     root = Path(root)
-    table = select_subjects(_resolve_manifest(manifest), small, ids)
+    table = select_subjects(_resolve_manifest(manifest), small and not all_subjects, ids)
     tasks = [(row, str(root), small, int(seed), phantom, tiny) for _, row in table.iterrows()]
     if jobs is None:
         busy = 2 if phantom == "anatomical" else 8
