@@ -138,6 +138,12 @@ def test_a_linked_test_folder_is_found_and_predicted(release, tmp_path):
             == {s.id for s in find_subjects(release)})
     threshold_baseline(linked, tmp_path / "sub")
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["1", "140", "160"]
+    # A FLAIR that is a broken link is named, not silently dropped with its subject.
+    flair = next((linked / "training").rglob("FLAIR.nii.gz"))
+    flair.unlink()
+    flair.symlink_to(tmp_path / "nowhere.nii.gz")
+    with pytest.raises(ValueError, match="FLAIR.nii.gz: .*broken"):
+        find_subjects(linked)
 
 
 def test_nothing_to_predict_is_an_error_not_an_empty_submission(release, tmp_path):

@@ -69,8 +69,10 @@ def find_subjects(root: str | Path, manifest=None) -> list[Subject]:
     subjects = []
     for entry in walk_tree(root):
         flair = entry.path
-        if not entry.is_file or flair.name != "FLAIR.nii.gz" or flair.parent.name != "pre":
+        if flair.name != "FLAIR.nii.gz" or flair.parent.name != "pre":
             continue
+        if not entry.is_file:  # e.g. a broken link: say so rather than drop the subject
+            raise DataError(f"{flair}: {entry.problem}")
         folder = flair.parent.parent
         parts = folder.relative_to(root).parts
         if len(parts) < 2:
