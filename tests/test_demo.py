@@ -116,3 +116,26 @@ def test_no_table_config_or_report_names_the_vanished_staging_folder(demo_dir):
     cases = pd.read_csv(demo_dir / "scores" / "precise" / "cases.csv")
     named = [Path(p) for p in cases["prediction_path"].dropna()]
     assert named and all(p.is_file() and demo_dir in p.parents for p in named)
+
+
+@pytest.mark.parametrize("baseline", [True, False])
+def test_the_learned_baseline_gets_all_60_training_subjects(tmp_path, monkeypatch, baseline):
+    """With the baselines the demo writes every training subject (a learned model overfits
+    the small selection's 12); without them it keeps the 27-subject selection."""
+    import wmheval.demo as demo_module
+    import wmheval.synth as synth
+
+    calls: list[dict] = []
+
+    class Stop(Exception):
+        pass
+
+    def recording(root, **kwargs):
+        calls.append(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(synth, "generate_challenge", recording)
+    monkeypatch.setattr(demo_module, "torch_available", lambda: True)
+    with pytest.raises(Stop):
+        demo_module.run_demo(tmp_path / "out", baseline=baseline)
+    assert calls == [{"small": True, "seed": 0, "all_training": baseline}]

@@ -236,3 +236,35 @@ def test_all_subjects_keeps_the_small_grid_but_writes_every_subject(tmp_path):
     result = CliRunner().invoke(app, ["synth", str(tmp_path / "cli"), "--all-subjects"])
     assert result.exit_code == 2 and "--all-subjects only changes --small" in result.output
     assert not (tmp_path / "cli").exists()
+
+
+def test_all_training_adds_every_training_subject_to_the_small_test_selection(tmp_path):
+    """``all_training`` (the demo's data when its learned baseline runs): every training
+    subject, the small selection's test subjects, the same images as the small selection."""
+    from typer.testing import CliRunner
+
+    from wmheval.cli.main import app
+
+    manifest = load_manifest()
+    utrecht = manifest[manifest["scanner"] == "utrecht_philips_3t"]
+    training = utrecht[utrecht["split"] == "training"].head(6)
+    test = utrecht[utrecht["split"] == "test"].head(5)
+    table = pd.concat([training, test])
+    kwargs = dict(small=True, tiny=True, seed=0, manifest=table, phantom="geometric", jobs=1)
+    selected = generate_challenge(tmp_path / "small", **kwargs)
+    widened = generate_challenge(tmp_path / "wide", all_training=True, **kwargs)
+    expected = (training["id"].astype(str).tolist()
+                + test["id"].astype(str).head(3).tolist())
+    assert widened["id"].tolist() == expected
+    assert set(selected["id"]) < set(widened["id"])
+    written = pd.read_csv(tmp_path / "wide" / "synth_manifest.csv")
+    assert written["id"].astype(str).tolist() == expected
+    shared = selected.set_index("id")
+    for _, row in widened.iterrows():
+        if row["id"] in shared.index:
+            assert np.array_equal(read_array(Path(row["path"]) / "pre" / "FLAIR.nii.gz"),
+                                  read_array(Path(shared.loc[row["id"], "path"]) / "pre"
+                                             / "FLAIR.nii.gz"))
+    result = CliRunner().invoke(app, ["synth", str(tmp_path / "cli"), "--all-training"])
+    assert result.exit_code == 2 and "--all-training only changes --small" in result.output
+    assert not (tmp_path / "cli").exists()

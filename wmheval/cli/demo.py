@@ -20,7 +20,7 @@ def demo(
     baseline_samples: int | None = typer.Option(
         None, help="Training samples of the learned baseline (default: the demo recipe's)."),
     baseline_seconds: float = typer.Option(
-        420.0, help="Cap on the learned baseline's training time (0: none)."),
+        1800.0, help="Cap on the learned baseline's training time (0: none)."),
     baseline_model: Model = typer.Option(Model.resunet, help="The learned baseline to train."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for ranking stability."),
     samples: int = typer.Option(100_000, help="Random weightings in the weight sweep."),

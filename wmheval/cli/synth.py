@@ -27,6 +27,9 @@ def synth_command(
     all_subjects: bool = typer.Option(
         False, "--all-subjects", help="With --small: all 170 subjects (60 training, 110 "
         "test, as the release) on the small grid."),
+    all_training: bool = typer.Option(
+        False, "--all-training", help="With --small: all 60 training subjects beside the "
+        "15 test subjects (what the demo's learned baseline trains on)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same images)."),
     ids: list[str] = typer.Option(None, "--id", help="Only these subject ids (repeatable)."),
     manifest: Path = typer.Option(None, "--manifest", help="Subject manifest CSV "
@@ -39,13 +42,15 @@ def synth_command(
     """Write a synthetic multi-scanner WMH challenge in the real release's layout."""
     from wmheval.synth import generate_challenge
 
-    if all_subjects and not small:
-        fail("--all-subjects only changes --small (without --small every subject is "
-             "written on the manifest's full grids)")
+    for flag, given in (("--all-subjects", all_subjects), ("--all-training", all_training)):
+        if given and not small:
+            fail(f"{flag} only changes --small (without --small every subject is written "
+                 "on the manifest's full grids)")
     try:
         table = generate_challenge(out_dir, small=small, seed=seed, ids=ids or None,
                                    manifest=manifest, progress=True, jobs=jobs,
-                                   phantom=phantom.value, all_subjects=all_subjects)
+                                   phantom=phantom.value, all_subjects=all_subjects,
+                                   all_training=all_training)
     except (ValueError, OSError, RuntimeError) as error:
         fail(error)
     typer.echo(f"wrote {len(table)} subjects to {out_dir} "

@@ -215,11 +215,13 @@ def write_subject(subject: SyntheticSubject, folder: str | Path) -> Path:
 
 
 def select_subjects(manifest: pd.DataFrame, small: bool = False,
-                    ids: Iterable[str] | None = None) -> pd.DataFrame:
+                    ids: Iterable[str] | None = None,
+                    all_training: bool = False) -> pd.DataFrame:
     """Manifest rows to generate: ``ids`` if given, else all (or the small selection).
 
     The small selection takes, in manifest order, the first 4 training subjects of each
-    training scanner and the first 3 test subjects of every scanner.
+    training scanner (every training subject with ``all_training``) and the first 3 test
+    subjects of every scanner.
     """
     if ids is not None:
         wanted = [str(i) for i in ids]
@@ -229,7 +231,8 @@ def select_subjects(manifest: pd.DataFrame, small: bool = False,
         return manifest.loc[wanted]
     if not small:
         return manifest
-    quota = {"training": SMALL_TRAINING_PER_SCANNER, "test": SMALL_TEST_PER_SCANNER}
+    quota = {"training": len(manifest) if all_training else SMALL_TRAINING_PER_SCANNER,
+             "test": SMALL_TEST_PER_SCANNER}
     keep = manifest.groupby(["split", "scanner"], sort=False, group_keys=False).apply(
         lambda group: group.head(quota.get(group.name[0], 0)))
     return manifest.loc[[i for i in manifest.index if i in set(keep.index)]]
@@ -261,7 +264,8 @@ def _resolve_manifest(manifest) -> pd.DataFrame:
 def generate_challenge(root: str | Path, *, small: bool = False, seed: int = 0,
                        ids: Iterable[str] | None = None, manifest=None, progress: bool = False,
                        jobs: int | None = None, phantom: str = "anatomical",
-                       tiny: bool = False, all_subjects: bool = False) -> pd.DataFrame:
+                       tiny: bool = False, all_subjects: bool = False,
+                       all_training: bool = False) -> pd.DataFrame:
     """Write a synthetic challenge under ``root`` in the real release's layout.
 
     Per subject: ``wmh.nii.gz`` (float32 labels 0/1/2), ``pre/FLAIR.nii.gz`` and
@@ -273,12 +277,14 @@ def generate_challenge(root: str | Path, *, small: bool = False, seed: int = 0,
     ``phantom``: ``"anatomical"`` (default) or ``"geometric"`` (fast, for unit tests);
     ``tiny`` (tests): grids of 1/4 in-plane and 1/3 of the slices. ``all_subjects`` with
     ``small``: every manifest subject (the release's 60 training and 110 test) on the small
-    grid, not the 27-subject selection.
+    grid, not the 27-subject selection. ``all_training`` with ``small``: the small
+    selection's 15 test subjects and all 60 training subjects (learned baselines overfit 12).
     """
     if phantom not in PHANTOMS:
         raise ValueError(f"unknown phantom {phantom!r}; choose one of {PHANTOMS}")
     root = Path(root)
-    table = select_subjects(_resolve_manifest(manifest), small and not all_subjects, ids)
+    table = select_subjects(_resolve_manifest(manifest), small and not all_subjects, ids,
+                            all_training=all_training)
     tasks = [(row, str(root), small, int(seed), phantom, tiny) for _, row in table.iterrows()]
     if jobs is None:
         busy = 2 if phantom == "anatomical" else 8
