@@ -15,8 +15,9 @@ from wmheval.cli.errors import fail
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Output folder."),
     seed: int = typer.Option(0, help="Seed for the data, the teams and the analyses."),
-    baseline: bool | None = typer.Option(None, "--baseline/--no-baseline", help="Train the "
-                                         "small CPU baseline (default: when torch is installed)."),
+    baseline: bool | None = typer.Option(None, "--baseline/--no-baseline", help="Fit the "
+                                         "threshold baseline and train a small CPU one on all 60 "
+                                         "training subjects (default: when torch is installed)."),
     baseline_samples: int | None = typer.Option(
         None, help="Training samples of the learned baseline (default: the demo recipe's)."),
     baseline_seconds: float = typer.Option(
