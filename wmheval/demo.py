@@ -142,7 +142,8 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     """Run the demo into ``out`` and return what it wrote (``out/index.html`` lists it all).
 
     ``baseline=None`` runs the baselines only when torch is installed; ``True`` requires
-    it: the threshold baseline (``baseline-threshold``) and a small learned model trained on
+    it (and writes all 60 training subjects, not the small selection's 12): the threshold
+    baseline (``baseline-threshold``) and a small learned model trained on
     the CPU with the ``demo`` recipe (``baseline-<model>-cpu``; ``baseline_samples``
     overrides the recipe's sample count). ``baseline_seconds`` caps the training time (a run
     stopped by it is marked incomplete and says so). Deterministic from ``seed``.
