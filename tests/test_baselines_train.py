@@ -301,15 +301,15 @@ def test_flair_fcn_trains_and_predicts_in_the_white_matter(data, tmp_path):
 
 
 def test_predictions_are_read_at_the_runs_threshold(data, tmp_path, monkeypatch):
-    from wmheval_baselines import predict
+    from wmheval_baselines import inference, predict
 
     run = train(resunet(8, 8, data=str(data), beta=0.8), tmp_path / "run")
     trained = predict.load_run(run, "cpu")
     assert trained.threshold == 0.8
     subject = next(s for s in predict.find_subjects(data) if s.id == "1")
     levels = np.linspace(0.0, 1.0, 4 * 32 * 32, dtype=np.float32).reshape(4, 32, 32)
-    monkeypatch.setattr(predict, "predict_probabilities", lambda *a, **k: levels.copy())
-    monkeypatch.setattr(predict, "wm_mask_from_net",
+    monkeypatch.setattr(inference, "predict_probabilities", lambda *a, **k: levels.copy())
+    monkeypatch.setattr(inference, "wm_mask_from_net",
                         lambda *a, **k: np.ones((4, 32, 32), bool))
     mask = predict.predict_subject(trained, subject)
     assert np.array_equal(mask, (levels >= 0.8).astype(np.uint8))
@@ -341,7 +341,7 @@ def test_white_matter_net_is_read_at_the_configured_threshold(monkeypatch):
 
 def test_training_and_prediction_read_the_white_matter_net_at_the_runs_threshold(
         data, tmp_path, monkeypatch):
-    from wmheval_baselines import inference, predict
+    from wmheval_baselines import inference
     from wmheval_baselines import train as train_module
 
     seen: list[float] = []
@@ -352,7 +352,7 @@ def test_training_and_prediction_read_the_white_matter_net_at_the_runs_threshold
         return original(*args, threshold=threshold, **kwargs)
 
     monkeypatch.setattr(train_module, "wm_mask_from_net", spy)
-    monkeypatch.setattr(predict, "wm_mask_from_net", spy)
+    monkeypatch.setattr(inference, "wm_mask_from_net", spy)  # prediction's, via wmh_output
     run = train(resunet(8, 8, data=str(data), wm_threshold=0.3), tmp_path / "run")
     assert seen == [0.3] * 6  # the six training subjects
     predict_folder(run, data, tmp_path / "sub", device="cpu")

@@ -153,3 +153,21 @@ def wmh_net_input(model: str, volume: Volume, wm_mask: np.ndarray) -> np.ndarray
 def fcn_vgg_input(volume: Volume, area_mm2: float = 60.0, jobs: int = 1) -> np.ndarray:
     """(Z, 3, H, W) 0..255 float colour slices (area-opening residue, FLAIR, T1)."""
     return fcn_input(volume.flair, volume.t1, volume.spacing, area_mm2, jobs)
+
+
+def wmh_output(config, models: dict[str, torch.nn.Module], volume: Volume,
+               device: torch.device, *, cpu_bf16: bool = False) -> np.ndarray:
+    """The WMH network's output (Z, H, W) float32 for one volume on its canonical grid, the
+    whole model pipeline of a run's ``config`` (a ``TrainConfig``): for ``resunet`` and
+    ``flair-fcn`` the white-matter net first, the output zero outside its mask."""
+    if config.model in ("resunet", "flair-fcn"):
+        wm = wm_mask_from_net(models["wm"], volume, device, dilation_mm=config.dilation_mm,
+                              threshold=config.wm_threshold, amp=config.amp,
+                              cpu_bf16=cpu_bf16)
+        output = predict_probabilities(models["wmh"], wmh_net_input(config.model, volume, wm),
+                                       device, amp=config.amp, cpu_bf16=cpu_bf16)
+        output[~wm] = 0.0  # WMH confined to the white-matter mask
+        return output
+    return predict_probabilities(
+        models["wmh"], fcn_vgg_input(volume, config.area_opening_mm2, config.jobs), device,
+        amp=config.amp, cpu_bf16=cpu_bf16)

@@ -28,10 +28,7 @@ from wmheval_baselines.data import (
 from wmheval_baselines.inference import (
     cpu_bf16_supported,
     decision_threshold,
-    fcn_vgg_input,
-    predict_probabilities,
-    wm_mask_from_net,
-    wmh_net_input,
+    wmh_output,
 )
 from wmheval_baselines.splits import split_subjects
 from wmheval_baselines.train import (
@@ -112,22 +109,9 @@ def load_run(run: str | Path, device: str = "auto", *,
 
 def predict_subject(trained: TrainedRun, subject: Subject) -> np.ndarray:
     """Binary WMH mask (z, y, x) uint8 of one subject on its *canonical* grid."""
-    config = trained.config
     volume = load_volume(subject, labels=False)
-    if config.model in ("resunet", "flair-fcn"):
-        wm = wm_mask_from_net(trained.models["wm"], volume, trained.device,
-                              dilation_mm=config.dilation_mm,
-                              threshold=config.wm_threshold, amp=config.amp,
-                              cpu_bf16=trained.cpu_bf16)
-        inputs = wmh_net_input(config.model, volume, wm)
-        probability = predict_probabilities(trained.models["wmh"], inputs, trained.device,
-                                            amp=config.amp, cpu_bf16=trained.cpu_bf16)
-        probability[~wm] = 0.0  # WMH confined to the white-matter mask
-    else:
-        probability = predict_probabilities(
-            trained.models["wmh"], fcn_vgg_input(volume, config.area_opening_mm2,
-                                                 config.jobs),
-            trained.device, amp=config.amp, cpu_bf16=trained.cpu_bf16)
+    probability = wmh_output(trained.config, trained.models, volume, trained.device,
+                             cpu_bf16=trained.cpu_bf16)
     return (probability >= trained.threshold).astype(np.uint8)
 
 

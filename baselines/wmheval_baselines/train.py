@@ -41,10 +41,18 @@ from wmheval_baselines.inference import (
     wm_mask_from_net,
     wm_net_input,
     wmh_net_input,
+    wmh_output,
 )
 from wmheval_baselines.losses import balanced_cross_entropy, global_beta, plain_cross_entropy
 from wmheval_baselines.models import FcnVgg, FlairFcn, ResUNet, WmUNet
 from wmheval_baselines.models.fcn_vgg import VGG16_WIDTH, stage_widths
+from wmheval_baselines.operating_point import (
+    OPERATING_POINTS,
+    POSTERIOR_LEVELS,
+    dice_by_threshold,
+    fit_operating_point,
+    output_threshold,
+)
 from wmheval_baselines.recipes import recipe_settings
 from wmheval_baselines.splits import parse_split, split_subjects
 from wmheval_baselines.vgg_weights import apply_vgg16_features, sha256_file
@@ -120,6 +128,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # constant (the papers'), cosine (decay to 0 over samples)
     intensity_augment: float = 0.0  # gamma range: each slice's input ** exp(U(-a, a)); 0 off
     bias_augment: float = 0.0   # random smooth log bias field, std up to this; 0 off
+    operating_point: str = "posterior"  # read at posterior 0.5 (papers'); fitted: on training
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -131,6 +140,9 @@ class TrainConfig:
             raise ValueError(f"beta must be in (0, 1), got {self.beta}")
         if self.learning_rate <= 0 or self.weight_decay < 0:
             raise ValueError("the learning rate must be > 0 and the weight decay >= 0")
+        if self.operating_point not in OPERATING_POINTS:
+            raise ValueError(f"unknown operating_point {self.operating_point!r}: expected one "
+                             f"of {OPERATING_POINTS}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}: expected one of "
                              f"{LR_SCHEDULES}")
@@ -439,11 +451,31 @@ class _Trainer:
                 self._save(phase, optimiser, scaler)
                 if stopped:
                     return self._stop_incomplete(phase)
+        if config.operating_point == "fitted":
+            self._fit_operating_point()
         self.metadata["complete"] = True
         self.metadata["stopped_by_time_budget"] = None
         self.metadata["checkpoint_sha256"] = sha256_file(checkpoint_path(self.run))
         _write_json(self.run / "metadata.json", self.metadata)
         return self.run
+
+    def _fit_operating_point(self) -> None:
+        """Fit the output threshold on the training subjects' mean Dice (the ``fitted``
+        operating point) and store it in the checkpoint, which prediction reads it from."""
+        beta = self.metadata.get("beta")
+        thresholds = [output_threshold(level, beta) for level in POSTERIOR_LEVELS]
+        curves = [dice_by_threshold(wmh_output(self.config, self.models, volume, self.device),
+                                    volume.wmh, thresholds)
+                  for volume in self._progress(self.volumes, "fitting the operating point")]
+        point = fit_operating_point(np.array(curves), beta)
+        self.metadata["threshold"] = point.threshold
+        self.metadata["operating_point"] = asdict(point)
+        state = load_checkpoint(self.run)
+        state["threshold"] = point.threshold
+        write_atomic(checkpoint_path(self.run), lambda p: torch.save(state, p))
+        _say(self.console, f"operating point: posterior {point.posterior:.2f} (output >= "
+             f"{point.threshold:.4f}), mean Dice {point.mean_dice:.3f} over "
+             f"{point.subjects} training subjects")
 
     def _stop_incomplete(self, phase: str) -> Path:
         message = INCOMPLETE_WARNING.format(run=self.run, done=self.progress[phase],

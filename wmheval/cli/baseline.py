@@ -59,6 +59,13 @@ class LrSchedule(StrEnum):
     cosine = "cosine"
 
 
+class OperatingPoint(StrEnum):
+    """Where outputs are read (wmheval_baselines.operating_point.OPERATING_POINTS)."""
+
+    posterior = "posterior"
+    fitted = "fitted"
+
+
 class VggConvention(StrEnum):
     """Input normalisation of pretrained VGG16 weights."""
 
@@ -137,6 +144,10 @@ def train_command(
         help="random smooth bias field: each slice's inputs * exp(field), field std up to "
              "this; 0: off; default: the recipe's")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="L2 weight decay")] = None,
+    operating_point: Annotated[OperatingPoint | None, typer.Option(
+        help="posterior: read outputs at posterior 0.5 (the papers'); fitted: at the "
+             "posterior level with the best mean training Dice; default: the recipe's")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     vgg_weights: Annotated[Path | None, typer.Option(
@@ -165,6 +176,7 @@ def train_command(
             console=_console(), samples=samples, wm_samples=wm_samples, beta=beta,
             learning_rate=lr, weight_decay=weight_decay, seed=seed, device=device,
             lr_schedule=lr_schedule.value if lr_schedule else None,
+            operating_point=operating_point.value if operating_point else None,
             intensity_augment=intensity_augment, bias_augment=bias_augment,
             vgg_weights=vgg_weights, vgg_convention=vgg_convention.value, wm_masks=wm_masks,
             batch_size=batch_size, base_channels=base_channels,
