@@ -182,3 +182,13 @@ def test_only_the_demo_flair_fcn_is_read_at_a_fitted_point():
     assert points == {("paper", "resunet"): "posterior", ("paper", "flair-fcn"): "posterior",
                       ("paper", "fcn-vgg"): "posterior", ("demo", "resunet"): "posterior",
                       ("demo", "flair-fcn"): "fitted", ("demo", "fcn-vgg"): "posterior"}
+
+
+def test_the_operating_point_cannot_change_on_resume(tmp_path):
+    from wmheval_baselines.train import RunError
+
+    data = make_tiny_release(tmp_path / "release")
+    settings = {"model": "flair-fcn", "data": str(data), "samples": 8, "wm_samples": 8, **TINY}
+    train(TrainConfig(**settings), tmp_path / "run")
+    with pytest.raises(RunError, match="operating_point"):
+        train(TrainConfig(**settings, operating_point="fitted"), tmp_path / "run")
