@@ -17,6 +17,9 @@ TINY_LAYOUT = {
     "test/Amsterdam/GE1T5": ["140"],
     "test/Amsterdam/Philips_VU .PETMR_01.": ["160"],
 }
+TINY_TRAINING = {"base_channels": 4, "wm_base_channels": 4, "batch_size": 4,
+                 "learning_rate": 3e-3, "device": "cpu"}
+"""TrainConfig settings that train the tests' networks in seconds on the CPU."""
 SPACING = (1.0, 1.0, 3.0)
 DIRECTION = (-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 

@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skimage")
 pytest.importorskip("SimpleITK")
 
+from baselines_fixtures import TINY_TRAINING as TINY  # noqa: E402
 from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 from wmheval_baselines.inference import decision_threshold, weighted_output  # noqa: E402
@@ -28,8 +29,6 @@ from wmheval_baselines.train import TrainConfig, checkpoint_path, train  # noqa:
 from wmheval.cli.main import app  # noqa: E402
 
 set_test_threads()
-TINY = {"base_channels": 4, "wm_base_channels": 4, "batch_size": 4, "learning_rate": 3e-3,
-        "device": "cpu"}
 
 
 def literal_dice(output: np.ndarray, labels: np.ndarray, threshold: float) -> float:

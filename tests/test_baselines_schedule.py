@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("SimpleITK")
 
+from baselines_fixtures import TINY_TRAINING as TINY  # noqa: E402
 from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -25,8 +26,6 @@ from wmheval_baselines.train import (  # noqa: E402
 )
 
 set_test_threads()
-TINY = {"base_channels": 4, "wm_base_channels": 4, "batch_size": 4, "learning_rate": 3e-3,
-        "device": "cpu"}
 
 
 @given(target=st.integers(1, 10**6), seen=st.integers(0, 10**6),

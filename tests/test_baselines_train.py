@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skimage")
 sitk = pytest.importorskip("SimpleITK")
 
+from baselines_fixtures import TINY_TRAINING as TINY  # noqa: E402
 from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 from wmheval_baselines.models.fcn_vgg import vgg16_features  # noqa: E402
@@ -21,8 +22,6 @@ from wmheval_baselines.train import RunError, TrainConfig, checkpoint_path, trai
 from wmheval.cli.main import app  # noqa: E402
 
 set_test_threads()
-TINY = {"base_channels": 4, "wm_base_channels": 4, "batch_size": 4, "learning_rate": 3e-3,
-        "device": "cpu"}
 SLICES = 24  # 6 training subjects x 4 slices in the tiny release
 
 
