@@ -191,3 +191,29 @@ def test_the_operating_point_cannot_change_on_resume(tmp_path):
     train(TrainConfig(**settings), tmp_path / "run")
     with pytest.raises(RunError, match="operating_point"):
         train(TrainConfig(**settings, operating_point="fitted"), tmp_path / "run")
+
+
+def test_a_run_stopped_during_the_fit_is_not_read_at_posterior_half(tmp_path):
+    """A fitted run killed after its last pass but before the fit has a finished schedule
+    and the posterior-0.5 threshold in its checkpoint: prediction must refuse it (it used
+    to read it at beta silently) and resuming must fit it."""
+    from wmheval_baselines.predict import IncompleteRunError, load_run
+
+    data = make_tiny_release(tmp_path / "release")
+    config = TrainConfig(model="flair-fcn", data=str(data), samples=8, wm_samples=8,
+                         operating_point="fitted", **TINY)
+    run = train(config, tmp_path / "run")
+    fitted = load_run(run, "cpu").threshold
+    state = torch.load(checkpoint_path(run), weights_only=False)
+    state["threshold"] = state["beta"]  # what the last pass saved, before the fit
+    del state["operating_point"]
+    torch.save(state, checkpoint_path(run))
+    with pytest.raises(IncompleteRunError, match="operating point"):
+        load_run(run, "cpu")
+    with pytest.warns(UserWarning, match="posterior 0.5"):
+        assert load_run(run, "cpu", allow_incomplete=True).threshold == state["beta"]
+    train(config, run)  # resuming fits it, without training further
+    assert load_run(run, "cpu").threshold == fitted
+    saved = torch.load(checkpoint_path(run), weights_only=False)
+    assert saved["operating_point"]["threshold"] == fitted
+    assert saved["progress"] == state["progress"]

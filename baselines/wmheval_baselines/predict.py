@@ -38,6 +38,7 @@ from wmheval_baselines.train import (
     build_models,
     checkpoint_path,
     is_complete,
+    lacks_operating_point,
     load_checkpoint,
     resolve_device,
     run_progress,
@@ -88,6 +89,13 @@ def load_run(run: str | Path, device: str = "auto", *,
                                                 if progress.get("wmh", 0) else
                                                 "; the WMH network has not been trained yet"))
         warnings.warn(message + "; predicting with a PART-TRAINED network", stacklevel=2)
+    elif lacks_operating_point(config, checkpoint):
+        complete = False
+        message = (f"INCOMPLETE RUN: {run} is trained but its fitted operating point is "
+                   "missing (stopped during the fit); resume training (same command) to fit it")
+        if not allow_incomplete:
+            raise IncompleteRunError(message + " (or allow an incomplete model explicitly)")
+        warnings.warn(message + "; predicting at posterior 0.5 instead", stacklevel=2)
     target = resolve_device(device)
     cpu_bf16 = cpu_bf16 and target.type == "cpu"
     if cpu_bf16 and not cpu_bf16_supported():

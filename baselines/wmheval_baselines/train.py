@@ -239,6 +239,12 @@ def is_complete(config: TrainConfig, progress: dict[str, int]) -> bool:
     return all(progress.get(phase, 0) >= config.target(phase) for phase in config.phases)
 
 
+def lacks_operating_point(config: TrainConfig, checkpoint: dict) -> bool:
+    """Whether a ``fitted`` run's checkpoint has no fitted operating point yet (the run was
+    stopped after its last pass but before the fit): it must not be read at posterior 0.5."""
+    return config.operating_point == "fitted" and not checkpoint.get("operating_point")
+
+
 def checkpoint_path(run: Path) -> Path:
     return Path(run) / "checkpoints" / "last.pt"
 
@@ -472,6 +478,7 @@ class _Trainer:
         self.metadata["operating_point"] = asdict(point)
         state = load_checkpoint(self.run)
         state["threshold"] = point.threshold
+        state["operating_point"] = asdict(point)
         write_atomic(checkpoint_path(self.run), lambda p: torch.save(state, p))
         _say(self.console, f"operating point: posterior {point.posterior:.2f} (output >= "
              f"{point.threshold:.4f}), mean Dice {point.mean_dice:.3f} over "
@@ -609,7 +616,8 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = True,
         raise RunError(f"{run}: exists and is not a folder")
     run.mkdir(parents=True, exist_ok=True)
     trainer = _Trainer(config, run, resume, console)
-    if trainer.checkpoint is not None and is_complete(config, trainer.progress):
+    if (trainer.checkpoint is not None and is_complete(config, trainer.progress)
+            and not lacks_operating_point(config, trainer.checkpoint)):
         _say(console, f"{run}: already trained ({trainer.progress} samples)")
         return run
     _write_json(run / "config.json", asdict(config))
