@@ -341,7 +341,6 @@ def test_white_matter_net_is_read_at_the_configured_threshold(monkeypatch):
 def test_training_and_prediction_read_the_white_matter_net_at_the_runs_threshold(
         data, tmp_path, monkeypatch):
     from wmheval_baselines import inference
-    from wmheval_baselines import train as train_module
 
     seen: list[float] = []
     original = inference.wm_mask_from_net
@@ -350,8 +349,8 @@ def test_training_and_prediction_read_the_white_matter_net_at_the_runs_threshold
         seen.append(threshold)
         return original(*args, threshold=threshold, **kwargs)
 
-    monkeypatch.setattr(train_module, "wm_mask_from_net", spy)
-    monkeypatch.setattr(inference, "wm_mask_from_net", spy)  # prediction's, via wmh_output
+    # Training and prediction both reach it through inference.white_matter_region.
+    monkeypatch.setattr(inference, "wm_mask_from_net", spy)
     run = train(resunet(8, 8, data=str(data), wm_threshold=0.3), tmp_path / "run")
     assert seen == [0.3] * 6  # the six training subjects
     predict_folder(run, data, tmp_path / "sub", device="cpu")

@@ -16,7 +16,7 @@ from wmheval_baselines.data import (
     robust_unit,
     round_up,
 )
-from wmheval_baselines.wm_mask import refine_wm_mask
+from wmheval_baselines.wm_mask import refine_wm_mask, search_region
 
 BF16_MIN_CAPABILITY = (8, 0)
 """Ampere and newer run bf16 natively; older GPUs (T4, V100) only emulate it, slowly."""
@@ -133,21 +133,51 @@ def wm_mask_from_net(model: torch.nn.Module, volume: Volume, device: torch.devic
     return refine_wm_mask(probability >= threshold, volume.spacing, dilation_mm)
 
 
+def white_matter_region(config, models: dict[str, torch.nn.Module], volume: Volume,
+                        device: torch.device, *, cpu_bf16: bool = False) -> np.ndarray:
+    """Where a white-matter-masked model (``resunet``, ``flair-fcn``) looks for WMH: its
+    white-matter network's mask (``wm_source`` ``net``, the papers') or the white-matter mask
+    that came with the data (``data``: ``volume.wm`` as read, as the threshold baseline
+    uses it), dilated in-plane by ``config.dilation_mm``."""
+    if config.wm_source == "data":
+        if volume.wm is None:
+            raise ValueError(f"subject {volume.subject.id}: no white-matter mask loaded")
+        return search_region(volume.wm, volume.spacing, config.dilation_mm)
+    return wm_mask_from_net(models["wm"], volume, device, dilation_mm=config.dilation_mm,
+                            threshold=config.wm_threshold, amp=config.amp, cpu_bf16=cpu_bf16)
+
+
 def resunet_input(volume: Volume, wm_mask: np.ndarray) -> np.ndarray:
     """(Z, 2, H, W): T1 and FLAIR, each scaled to [0, 1] by its min/max within the mask."""
     return np.stack([minmax_within(volume.t1, wm_mask),
                      minmax_within(volume.flair, wm_mask)], axis=1)
 
 
-def flair_fcn_input(volume: Volume) -> np.ndarray:
-    """(Z, 1, H, W) FLAIR scaled to [0, 1] (paper 001: FLAIR only; the T1 white-matter mask
-    is applied to the output, not the input)."""
-    return robust_unit(volume.flair)[:, None]
+def slice_context(volume: np.ndarray, context_slices: int) -> np.ndarray:
+    """(Z, C, H, W) from a (Z, H, W) volume: slice z and its ``(C - 1) / 2`` neighbours on
+    each side, in order, as channels (the end slices repeated beyond the volume's ends)."""
+    if context_slices < 1 or context_slices % 2 == 0:
+        raise ValueError(f"context_slices must be odd and >= 1, got {context_slices}")
+    reach = context_slices // 2
+    padded = np.pad(volume, ((reach, reach), (0, 0), (0, 0)), mode="edge")
+    depth = volume.shape[0]
+    return np.stack([padded[offset:offset + depth] for offset in range(context_slices)],
+                    axis=1)
 
 
-def wmh_net_input(model: str, volume: Volume, wm_mask: np.ndarray) -> np.ndarray:
-    """The WMH network's input of a white-matter-masked model (``resunet``, ``flair-fcn``)."""
-    return resunet_input(volume, wm_mask) if model == "resunet" else flair_fcn_input(volume)
+def flair_fcn_input(volume: Volume, context_slices: int = 1) -> np.ndarray:
+    """(Z, C, H, W) FLAIR scaled to [0, 1], ``C = context_slices`` adjacent slices (paper
+    001: FLAIR only, 3x3x3 kernels; the T1 white-matter mask is applied to the output)."""
+    return slice_context(robust_unit(volume.flair), context_slices)
+
+
+def wmh_net_input(model: str, volume: Volume, wm_mask: np.ndarray,
+                  context_slices: int = 1) -> np.ndarray:
+    """The WMH network's input of a white-matter-masked model (``resunet``, ``flair-fcn``;
+    ``context_slices`` is the FLAIR FCN's)."""
+    if model == "resunet":
+        return resunet_input(volume, wm_mask)
+    return flair_fcn_input(volume, context_slices)
 
 
 def fcn_vgg_input(volume: Volume, area_mm2: float = 60.0, jobs: int = 1) -> np.ndarray:
@@ -159,13 +189,13 @@ def wmh_output(config, models: dict[str, torch.nn.Module], volume: Volume,
                device: torch.device, *, cpu_bf16: bool = False) -> np.ndarray:
     """The WMH network's output (Z, H, W) float32 for one volume on its canonical grid, the
     whole model pipeline of a run's ``config`` (a ``TrainConfig``): for ``resunet`` and
-    ``flair-fcn`` the white-matter net first, the output zero outside its mask."""
+    ``flair-fcn`` the white-matter region first (:func:`white_matter_region`), the output
+    zero outside it."""
     if config.model in ("resunet", "flair-fcn"):
-        wm = wm_mask_from_net(models["wm"], volume, device, dilation_mm=config.dilation_mm,
-                              threshold=config.wm_threshold, amp=config.amp,
-                              cpu_bf16=cpu_bf16)
-        output = predict_probabilities(models["wmh"], wmh_net_input(config.model, volume, wm),
-                                       device, amp=config.amp, cpu_bf16=cpu_bf16)
+        wm = white_matter_region(config, models, volume, device, cpu_bf16=cpu_bf16)
+        inputs = wmh_net_input(config.model, volume, wm, config.context_slices)
+        output = predict_probabilities(models["wmh"], inputs, device, amp=config.amp,
+                                       cpu_bf16=cpu_bf16)
         output[~wm] = 0.0  # WMH confined to the white-matter mask
         return output
     return predict_probabilities(

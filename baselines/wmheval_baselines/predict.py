@@ -19,11 +19,13 @@ import torch
 
 from wmheval.io.atomic import write_atomic
 from wmheval_baselines.data import (
+    DataError,
     Subject,
     find_subjects,
     from_canonical,
     load_volume,
     read_image,
+    wm_label_path,
 )
 from wmheval_baselines.inference import (
     cpu_bf16_supported,
@@ -117,7 +119,9 @@ def load_run(run: str | Path, device: str = "auto", *,
 
 def predict_subject(trained: TrainedRun, subject: Subject) -> np.ndarray:
     """Binary WMH mask (z, y, x) uint8 of one subject on its *canonical* grid."""
-    volume = load_volume(subject, labels=False)
+    config = trained.config
+    volume = load_volume(subject, labels=False, wm_masks=config.wm_masks,
+                         need_wm=config.wm_source == "data", lesions_in_wm=False)
     probability = wmh_output(trained.config, trained.models, volume, trained.device,
                              cpu_bf16=trained.cpu_bf16)
     return (probability >= trained.threshold).astype(np.uint8)
@@ -154,6 +158,15 @@ def predict_folder(run: str | Path, data: str | Path, out: str | Path, *,
         chosen = split_subjects(subjects, trained.config.split)[1]
     if not chosen:
         raise RunError(f"{data}: no subjects to predict for split {trained.config.split!r}")
+    wm_masks = trained.config.wm_masks
+    if trained.config.wm_source == "data":
+        lacking = [s.id for s in chosen if wm_label_path(s, wm_masks) is None]
+        if lacking:  # found before any prediction is written, not half-way through
+            where = "synth/wm_mask.nii.gz" + (f" or in {wm_masks}" if wm_masks else "")
+            raise DataError(
+                f"{data}: the run takes its white-matter region from the data (wm_source "
+                f"'data') but {len(lacking)} subject(s) have no white-matter mask ({where}): "
+                f"{lacking[:5]}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     items = chosen

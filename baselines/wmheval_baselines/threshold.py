@@ -17,12 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from wmheval.io.atomic import write_text_atomic
 from wmheval_baselines.data import DataError, Volume, find_subjects, load_volume
 from wmheval_baselines.splits import split_subjects
-from wmheval_baselines.wm_mask import in_plane_disk
+from wmheval_baselines.wm_mask import search_region
 
 THRESHOLD_GRID = tuple(float(t) for t in np.round(np.arange(0.5, 10.001, 0.05), 2))
 DILATIONS_MM = (0.0, 2.0, 4.0)
@@ -54,14 +53,6 @@ def robust_zscore(flair: np.ndarray, mask: np.ndarray) -> np.ndarray:
     median = float(np.median(values))
     mad = float(np.median(np.abs(values - median))) * 1.4826
     return ((flair - median) / max(mad, 1e-6)).astype(np.float32)
-
-
-def search_region(wm: np.ndarray, spacing: Sequence[float], dilation_mm: float) -> np.ndarray:
-    """The white-matter mask dilated in-plane by ``dilation_mm`` (0: the mask itself)."""
-    radius = int(round(dilation_mm / min(spacing[0], spacing[1])))
-    if radius <= 0:
-        return wm > 0
-    return ndimage.binary_dilation(wm > 0, structure=in_plane_disk(radius))
 
 
 def dice_curve(z: np.ndarray, region: np.ndarray, labels: np.ndarray,

@@ -38,7 +38,7 @@ from wmheval_baselines.inference import (
     decision_threshold,
     device_amp_dtype,
     fcn_vgg_input,
-    wm_mask_from_net,
+    white_matter_region,
     wm_net_input,
     wmh_net_input,
     wmh_output,
@@ -59,6 +59,10 @@ from wmheval_baselines.vgg_weights import apply_vgg16_features, sha256_file
 
 MODELS = ("resunet", "flair-fcn", "fcn-vgg")
 WM_NET_MODELS = ("resunet", "flair-fcn")
+WM_SOURCES = ("net", "data")
+"""Where the white-matter region comes from: a T1 network trained first (the papers'), or
+the white-matter masks that come with the data (``synth/wm_mask.nii.gz`` or ``--wm-masks``),
+for training and predicted subjects alike, as the threshold baseline uses them."""
 BALANCED_LOSS_MODELS = ("resunet", "flair-fcn")
 SCRATCH_WARNING = ("NO PRETRAINED WEIGHTS: the FCN/VGG model was trained FROM SCRATCH "
                    "(He-initialised VGG16), unlike the paper's ImageNet transfer "
@@ -129,6 +133,8 @@ class TrainConfig:
     intensity_augment: float = 0.0  # gamma range: each slice's input ** exp(U(-a, a)); 0 off
     bias_augment: float = 0.0   # random smooth log bias field, std up to this; 0 off
     operating_point: str = "posterior"  # read at posterior 0.5 (papers'); fitted: on training
+    context_slices: int = 1     # FLAIR FCN: adjacent FLAIR slices as input channels (odd)
+    wm_source: str = "net"      # white-matter region: net (a T1 network, the papers'), data
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -146,6 +152,17 @@ class TrainConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}: expected one of "
                              f"{LR_SCHEDULES}")
+        if self.wm_source not in WM_SOURCES:
+            raise ValueError(f"unknown wm_source {self.wm_source!r}: expected one of "
+                             f"{WM_SOURCES}")
+        if self.wm_source == "data" and self.model not in WM_NET_MODELS:
+            raise ValueError(f"wm_source 'data' is for the white-matter-masked models "
+                             f"{WM_NET_MODELS}, not {self.model!r}")
+        if self.context_slices < 1 or self.context_slices % 2 == 0:
+            raise ValueError(f"context_slices must be odd and >= 1, got {self.context_slices}")
+        if self.context_slices != 1 and self.model != "flair-fcn":
+            raise ValueError("context_slices is the FLAIR FCN's (flair-fcn); other models "
+                             f"take one slice, got {self.context_slices}")
         stage_widths(self.vgg_width)  # a positive multiple of 8, or ValueError
         if self.vgg_weights and self.vgg_width != VGG16_WIDTH:
             raise ValueError(f"pretrained VGG16 weights need vgg_width {VGG16_WIDTH} "
@@ -173,7 +190,7 @@ class TrainConfig:
     @property
     def phases(self) -> tuple[str, ...]:
         """Training phases in order: ``wm`` (if the model has a white-matter net), ``wmh``."""
-        if self.model in WM_NET_MODELS and self.wm_samples > 0:
+        if self.model in WM_NET_MODELS and self.wm_source == "net" and self.wm_samples > 0:
             return ("wm", "wmh")
         return ("wmh",)
 
@@ -212,12 +229,12 @@ def build_models(config: TrainConfig) -> dict[str, torch.nn.Module]:
     """Fresh networks, initialised from ``config.seed`` (same order every time)."""
     torch.manual_seed(config.seed)
     models: dict[str, torch.nn.Module] = {}
-    if config.model in WM_NET_MODELS:
+    if config.model in WM_NET_MODELS and config.wm_source == "net":
         models["wm"] = WmUNet(config.wm_base_channels)
     if config.model == "resunet":
         models["wmh"] = ResUNet(config.base_channels)
     elif config.model == "flair-fcn":
-        models["wmh"] = FlairFcn(config.base_channels)
+        models["wmh"] = FlairFcn(config.base_channels, in_channels=config.context_slices)
     else:
         models["wmh"] = FcnVgg(config.fcn_k, width=config.vgg_width)
     return models
@@ -367,8 +384,11 @@ class _Trainer:
         config = self.config
         subjects = find_subjects(config.data)
         train, predict = split_subjects(subjects, config.split)
-        need_wm = "wm" in config.phases
-        self.volumes = [load_volume(s, wm_masks=config.wm_masks, need_wm=need_wm)
+        need_wm = "wm" in config.phases or config.wm_source == "data"
+        # The white-matter network's training label holds the lesions; a mask from the data
+        # is used as read, at training as at prediction (no labels there).
+        self.volumes = [load_volume(s, wm_masks=config.wm_masks, need_wm=need_wm,
+                                    lesions_in_wm=config.wm_source == "net")
                         for s in self._progress(train, "reading volumes")]
         self.metadata["training_subjects"] = [s.id for s in train]
         self.metadata["predict_subjects"] = [s.id for s in predict]
@@ -393,10 +413,8 @@ class _Trainer:
                 pairs.append(crop_to_region(wm_net_input(volume), volume.wm, volume.t1 > 0))
                 continue
             if config.model in WM_NET_MODELS:
-                mask = wm_mask_from_net(self.models["wm"], volume, self.device,
-                                        dilation_mm=config.dilation_mm,
-                                        threshold=config.wm_threshold, amp=config.amp)
-                inputs = wmh_net_input(config.model, volume, mask)
+                mask = white_matter_region(config, self.models, volume, self.device)
+                inputs = wmh_net_input(config.model, volume, mask, config.context_slices)
                 pairs.append(crop_to_region(inputs, volume.wmh, mask))
             else:
                 inputs = fcn_vgg_input(volume, config.area_opening_mm2, config.jobs)

@@ -49,3 +49,11 @@ def refine_wm_mask(mask: np.ndarray, spacing: Sequence[float] | None = None,
     if radius_px == 0 or not kept.any():
         return kept
     return ndimage.binary_dilation(kept, structure=in_plane_disk(radius_px))
+
+
+def search_region(wm: np.ndarray, spacing: Sequence[float], dilation_mm: float) -> np.ndarray:
+    """The white-matter mask dilated in-plane by ``dilation_mm`` (0: the mask itself)."""
+    radius = int(round(dilation_mm / min(spacing[0], spacing[1])))
+    if radius <= 0:
+        return wm > 0
+    return ndimage.binary_dilation(wm > 0, structure=in_plane_disk(radius))

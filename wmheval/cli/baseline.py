@@ -59,6 +59,13 @@ class LrSchedule(StrEnum):
     cosine = "cosine"
 
 
+class WmSource(StrEnum):
+    """Where the white-matter region comes from (wmheval_baselines.train.WM_SOURCES)."""
+
+    net = "net"
+    data = "data"
+
+
 class OperatingPoint(StrEnum):
     """Where outputs are read (wmheval_baselines.operating_point.OPERATING_POINTS)."""
 
@@ -148,6 +155,17 @@ def train_command(
         help="posterior: read outputs at posterior 0.5 (the papers'); fitted: at the "
              "posterior level with the best mean training Dice; default: the recipe's")
     ] = None,
+    context_slices: Annotated[int | None, typer.Option(
+        help="flair-fcn: adjacent FLAIR slices as input channels, odd (3: the paper's 3x3x3 "
+             "kernels' through-plane reach); default: the recipe's")] = None,
+    wm_source: Annotated[WmSource | None, typer.Option(
+        help="resunet, flair-fcn: the white-matter region from a T1 network (net, the "
+             "papers') or from the data's white-matter masks (data: synth/wm_mask.nii.gz or "
+             "--wm-masks, for predicted subjects too, as the threshold baseline); default: "
+             "the recipe's")] = None,
+    dilation_mm: Annotated[float | None, typer.Option(
+        help="in-plane dilation of the white-matter region in mm (default: the recipe's)")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     vgg_weights: Annotated[Path | None, typer.Option(
@@ -178,7 +196,9 @@ def train_command(
             lr_schedule=lr_schedule.value if lr_schedule else None,
             operating_point=operating_point.value if operating_point else None,
             intensity_augment=intensity_augment, bias_augment=bias_augment,
-            vgg_weights=vgg_weights, vgg_convention=vgg_convention.value, wm_masks=wm_masks,
+            context_slices=context_slices, dilation_mm=dilation_mm,
+            wm_source=wm_source.value if wm_source else None, vgg_weights=vgg_weights,
+            vgg_convention=vgg_convention.value, wm_masks=wm_masks,
             batch_size=batch_size, base_channels=base_channels,
             wm_base_channels=base_channels, vgg_width=vgg_width, jobs=jobs,
             max_seconds=max_seconds)
