@@ -79,3 +79,22 @@ def set_test_threads() -> None:
     import torch
 
     torch.set_num_threads(int(os.environ.get("WMHEVAL_TEST_TORCH_THREADS", "2")))
+
+
+def train_and_predict_by_cli(data: Path, folder: Path, model: str, *options: str) -> Path:
+    """``wmheval baseline train MODEL`` (demo recipe, 8 + 8 samples, CPU, extra ``options``)
+    into ``folder/run``, then ``baseline predict`` into ``folder/sub``; both must exit 0.
+    Returns the run folder."""
+    from typer.testing import CliRunner
+
+    from wmheval.cli.main import app
+
+    run, submission = folder / "run", folder / "sub"
+    trained = CliRunner().invoke(app, [
+        "baseline", "train", model, str(data), "-o", str(run), "--recipe", "demo",
+        "--samples", "8", "--wm-samples", "8", "--device", "cpu", *options])
+    assert trained.exit_code == 0, trained.output
+    predicted = CliRunner().invoke(app, [
+        "baseline", "predict", str(run), str(data), "-o", str(submission), "--device", "cpu"])
+    assert predicted.exit_code == 0, predicted.output
+    return run

@@ -15,7 +15,11 @@ pytest.importorskip("skimage")
 pytest.importorskip("SimpleITK")
 
 from baselines_fixtures import TINY_TRAINING as TINY  # noqa: E402
-from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
+from baselines_fixtures import (  # noqa: E402
+    make_tiny_release,
+    set_test_threads,
+    train_and_predict_by_cli,
+)
 from typer.testing import CliRunner  # noqa: E402
 from wmheval_baselines.data import robust_unit  # noqa: E402
 from wmheval_baselines.inference import flair_fcn_input, slice_context  # noqa: E402
@@ -121,16 +125,9 @@ def test_the_pipeline_feeds_the_neighbouring_slices_in_order(tmp_path, monkeypat
 
 def test_a_context_run_trains_predicts_and_cannot_change_on_resume(tmp_path):
     data = make_tiny_release(tmp_path / "release")
-    result = CliRunner().invoke(app, [
-        "baseline", "train", "flair-fcn", str(data), "-o", str(tmp_path / "run"),
-        "--recipe", "demo", "--samples", "8", "--wm-samples", "8", "--device", "cpu",
-        "--operating-point", "posterior", "--context-slices", "3"])
-    assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["context_slices"] == 3
-    predicted = CliRunner().invoke(app, [
-        "baseline", "predict", str(tmp_path / "run"), str(data), "-o", str(tmp_path / "sub"),
-        "--device", "cpu"])
-    assert predicted.exit_code == 0, predicted.output
+    run = train_and_predict_by_cli(data, tmp_path, "flair-fcn", "--operating-point",
+                                   "posterior", "--context-slices", "3")
+    assert json.loads((run / "config.json").read_text())["context_slices"] == 3
     assert len(list((tmp_path / "sub").glob("*/result.nii.gz"))) == 3
     settings = {"model": "flair-fcn", "data": str(data), "samples": 8, "wm_samples": 8,
                 **TINY}

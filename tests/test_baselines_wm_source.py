@@ -14,7 +14,11 @@ pytest.importorskip("skimage")
 SimpleITK = pytest.importorskip("SimpleITK")
 
 from baselines_fixtures import TINY_TRAINING as TINY  # noqa: E402
-from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
+from baselines_fixtures import (  # noqa: E402
+    make_tiny_release,
+    set_test_threads,
+    train_and_predict_by_cli,
+)
 from typer.testing import CliRunner  # noqa: E402
 from wmheval_baselines.data import DataError, find_subjects, load_volume  # noqa: E402
 from wmheval_baselines.inference import (  # noqa: E402
@@ -158,17 +162,10 @@ def test_prediction_without_a_mask_names_the_subjects_and_writes_nothing(data_ru
 
 def test_the_cli_takes_the_source_and_a_run_cannot_change_it(tmp_path):
     data = make_tiny_release(tmp_path / "release")
-    result = CliRunner().invoke(app, [
-        "baseline", "train", "resunet", str(data), "-o", str(tmp_path / "run"),
-        "--recipe", "demo", "--samples", "8", "--wm-samples", "8", "--device", "cpu",
-        "--wm-source", "data", "--dilation-mm", "2"])
-    assert result.exit_code == 0, result.output
-    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    run = train_and_predict_by_cli(data, tmp_path, "resunet", "--wm-source", "data",
+                                   "--dilation-mm", "2")
+    config = json.loads((run / "config.json").read_text())
     assert (config["wm_source"], config["dilation_mm"]) == ("data", 2.0)
-    predicted = CliRunner().invoke(app, [
-        "baseline", "predict", str(tmp_path / "run"), str(data), "-o", str(tmp_path / "sub"),
-        "--device", "cpu"])
-    assert predicted.exit_code == 0, predicted.output
     assert len(list((tmp_path / "sub").glob("*/result.nii.gz"))) == 3
     settings = {"model": "flair-fcn", "data": str(data), "samples": 8, "wm_samples": 8,
                 **TINY}
