@@ -86,7 +86,8 @@ def test_unknown_sources_and_models_without_a_white_matter_region_are_refused():
 def data_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("wmsource")
     data = lesion_free_masks(make_tiny_release(root / "release"))
-    run = train(TrainConfig(model="flair-fcn", data=str(data), samples=32, wm_samples=24,
+    # 200 samples: enough for outputs above the read thresholds (32 left every Dice 0).
+    run = train(TrainConfig(model="flair-fcn", data=str(data), samples=200, wm_samples=24,
                             wm_source="data", dilation_mm=2.0, operating_point="fitted",
                             **TINY), root / "run")
     return data, run
@@ -135,11 +136,41 @@ def test_the_fit_sees_the_masks_as_read_not_united_with_the_lesions(data_run):
         literal_dice(o, w, output_threshold(level, metadata["beta"])) for o, w in pairs]))
         for level in POSTERIOR_LEVELS}
     assert metadata["operating_point"]["curve"] == pytest.approx(expected, abs=1e-9)
+    assert max(expected.values()) > 0.3  # the network finds lesions: the curve can tell
     united = []
     for subject in training:
         volume = load_volume(subject, need_wm=True, lesions_in_wm=True)
         united.append(wmh_output(trained.config, trained.models, volume, trained.device))
     assert any(not np.array_equal(u, o) for u, (o, _) in zip(united, pairs, strict=True))
+
+
+def test_training_slices_come_from_the_data_mask_as_read(tmp_path, monkeypatch):
+    """The WMH network trains on the region prediction will use: the data's mask as read,
+    dilated (the lesion union, the white-matter network's label, is not available at
+    prediction, and would widen the region where the mask leaves lesions out)."""
+    from wmheval_baselines import train as train_module
+
+    data = lesion_free_masks(make_tiny_release(tmp_path / "release"))
+    regions: list[np.ndarray] = []
+    original = train_module.crop_to_region
+
+    def spy(inputs, labels, region, *args, **kwargs):
+        regions.append(np.array(region, copy=True))
+        return original(inputs, labels, region, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "crop_to_region", spy)
+    train(TrainConfig(model="flair-fcn", data=str(data), samples=8, wm_source="data",
+                      dilation_mm=2.0, **TINY), tmp_path / "run")
+    training, _ = split_subjects(find_subjects(data), "challenge")
+    assert len(regions) == len(training)
+    differs = False
+    for region, subject in zip(regions, training, strict=True):
+        as_read = load_volume(subject, need_wm=True, lesions_in_wm=False)
+        united = load_volume(subject, need_wm=True, lesions_in_wm=True)
+        assert np.array_equal(region, literal_region(as_read.wm > 0, as_read.spacing, 2.0))
+        differs |= not np.array_equal(region, literal_region(united.wm > 0, united.spacing,
+                                                             2.0))
+    assert differs  # the lesions reach beyond the dilated masks: the test can tell
 
 
 def test_prediction_without_a_mask_names_the_subjects_and_writes_nothing(data_run, tmp_path):
