@@ -18,6 +18,9 @@ from wmheval_baselines.data import (
 )
 from wmheval_baselines.wm_mask import refine_wm_mask, search_region
 
+WM_MASKED_MODELS = ("resunet", "flair-fcn")
+"""Models whose WMH output is confined to a white-matter region (:func:`white_matter_region`)."""
+
 BF16_MIN_CAPABILITY = (8, 0)
 """Ampere and newer run bf16 natively; older GPUs (T4, V100) only emulate it, slowly."""
 
@@ -153,11 +156,16 @@ def resunet_input(volume: Volume, wm_mask: np.ndarray) -> np.ndarray:
                      minmax_within(volume.flair, wm_mask)], axis=1)
 
 
+def check_context_slices(context_slices: int) -> None:
+    """ValueError unless ``context_slices`` is odd and >= 1 (the slice itself in the middle)."""
+    if context_slices < 1 or context_slices % 2 == 0:
+        raise ValueError(f"context_slices must be odd and >= 1, got {context_slices}")
+
+
 def slice_context(volume: np.ndarray, context_slices: int) -> np.ndarray:
     """(Z, C, H, W) from a (Z, H, W) volume: slice z and its ``(C - 1) / 2`` neighbours on
     each side, in order, as channels (the end slices repeated beyond the volume's ends)."""
-    if context_slices < 1 or context_slices % 2 == 0:
-        raise ValueError(f"context_slices must be odd and >= 1, got {context_slices}")
+    check_context_slices(context_slices)
     reach = context_slices // 2
     padded = np.pad(volume, ((reach, reach), (0, 0), (0, 0)), mode="edge")
     depth = volume.shape[0]
@@ -191,7 +199,7 @@ def wmh_output(config, models: dict[str, torch.nn.Module], volume: Volume,
     whole model pipeline of a run's ``config`` (a ``TrainConfig``): for ``resunet`` and
     ``flair-fcn`` the white-matter region first (:func:`white_matter_region`), the output
     zero outside it."""
-    if config.model in ("resunet", "flair-fcn"):
+    if config.model in WM_MASKED_MODELS:
         wm = white_matter_region(config, models, volume, device, cpu_bf16=cpu_bf16)
         inputs = wmh_net_input(config.model, volume, wm, config.context_slices)
         output = predict_probabilities(models["wmh"], inputs, device, amp=config.amp,

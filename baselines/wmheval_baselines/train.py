@@ -33,8 +33,10 @@ from wmheval_baselines.data import (
     make_loader,
 )
 from wmheval_baselines.inference import (
+    WM_MASKED_MODELS,
     WM_THRESHOLD,
     autocast_context,
+    check_context_slices,
     decision_threshold,
     device_amp_dtype,
     fcn_vgg_input,
@@ -58,7 +60,7 @@ from wmheval_baselines.splits import parse_split, split_subjects
 from wmheval_baselines.vgg_weights import apply_vgg16_features, sha256_file
 
 MODELS = ("resunet", "flair-fcn", "fcn-vgg")
-WM_NET_MODELS = ("resunet", "flair-fcn")
+WM_NET_MODELS = WM_MASKED_MODELS
 WM_SOURCES = ("net", "data")
 """Where the white-matter region comes from: a T1 network trained first (the papers'), or
 the white-matter masks that come with the data (``synth/wm_mask.nii.gz`` or ``--wm-masks``),
@@ -158,8 +160,7 @@ class TrainConfig:
         if self.wm_source == "data" and self.model not in WM_NET_MODELS:
             raise ValueError(f"wm_source 'data' is for the white-matter-masked models "
                              f"{WM_NET_MODELS}, not {self.model!r}")
-        if self.context_slices < 1 or self.context_slices % 2 == 0:
-            raise ValueError(f"context_slices must be odd and >= 1, got {self.context_slices}")
+        check_context_slices(self.context_slices)
         if self.context_slices != 1 and self.model != "flair-fcn":
             raise ValueError("context_slices is the FLAIR FCN's (flair-fcn); other models "
                              f"take one slice, got {self.context_slices}")
@@ -190,7 +191,7 @@ class TrainConfig:
     @property
     def phases(self) -> tuple[str, ...]:
         """Training phases in order: ``wm`` (if the model has a white-matter net), ``wmh``."""
-        if self.model in WM_NET_MODELS and self.wm_source == "net" and self.wm_samples > 0:
+        if self.wm_from_net and self.wm_samples > 0:
             return ("wm", "wmh")
         return ("wmh",)
 
@@ -198,6 +199,11 @@ class TrainConfig:
     def balanced(self) -> bool:
         """Whether the WMH network is trained with the class-balanced loss."""
         return self.model in BALANCED_LOSS_MODELS
+
+    @property
+    def wm_from_net(self) -> bool:
+        """Whether a white-matter network gives the model its white-matter region."""
+        return self.model in WM_NET_MODELS and self.wm_source == "net"
 
     def target(self, phase: str) -> int:
         return self.wm_samples if phase == "wm" else self.samples
@@ -229,7 +235,7 @@ def build_models(config: TrainConfig) -> dict[str, torch.nn.Module]:
     """Fresh networks, initialised from ``config.seed`` (same order every time)."""
     torch.manual_seed(config.seed)
     models: dict[str, torch.nn.Module] = {}
-    if config.model in WM_NET_MODELS and config.wm_source == "net":
+    if config.wm_from_net:
         models["wm"] = WmUNet(config.wm_base_channels)
     if config.model == "resunet":
         models["wmh"] = ResUNet(config.base_channels)
