@@ -392,6 +392,7 @@ def _zip_cases() -> list[Case]:
              "not-archive", None),
         Case("zip-appended", ".zip", lambda: forged() + b"tail" * 100, "corrupt", None),
         Case("zip-hidden-gap", ".zip", _gap_zip, "corrupt", "2/result.nii.gz"),
+        Case("zip-end-record-in-comment", ".zip", _comment_zip, "corrupt", None),
         Case("html-as-zip", ".zip",
              lambda: b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>\n",
              "not-archive", None),
@@ -399,6 +400,13 @@ def _zip_cases() -> list[Case]:
         Case("text-file", ".tar.gz", lambda: b"just some text\n" * 100, "not-archive", None),
     ]
     return cases
+
+
+def _comment_zip() -> bytes:
+    """A comment that holds a second, fake end record (two readers, two archives)."""
+    archive = raw_zip(good_entries())
+    fake = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, 46, 0, 0)
+    return archive[:-2] + struct.pack("<H", len(fake)) + fake
 
 
 def _gap_zip() -> bytes:
@@ -481,6 +489,9 @@ def _tar_cases() -> list[Case]:
             Case(f"{tag}-ustar-prefix-dotdot", suffix,
                  lambda g=good: g(tinfo("../" * 40 + "e" * 50, b"x"), fmt=tarfile.USTAR_FORMAT),
                  "path", "../../"),
+            Case(f"{tag}-pax-negative-size", suffix,
+                 lambda g=good: g(tinfo("n.nii", b"x" * 600, pax_headers={"size": "-1"})),
+                 "corrupt", "n.nii"),
             Case(f"{tag}-nul-in-pax-path", suffix,
                  lambda g=good: g(tinfo("n.nii", b"x", pax_headers={"path": "n\x00../x.nii"})),
                  "name", "n\\x00../x.nii"),

@@ -186,11 +186,15 @@ def test_archive_kind_reads_magic_bytes_not_suffixes(tmp_path):
     import gzip
 
     image.write_bytes(gzip.compress(b"\x5c\x01\x00\x00" + bytes(600)))  # a NIfTI-1 header
+    fifo = tmp_path / "pipe.zip"
+    os.mkfifo(fifo)  # never opened: an open would block
     html = tmp_path / "page.zip"
     html.write_bytes(b"<html>404</html>")
     assert [archive_kind(p) for p in (zipped, tarred, gz_tar, image, html, tmp_path,
-                                      tmp_path / "missing.zip")] == \
-        ["zip", "tar", "tar.gz", None, None, "folder", None]
+                                      tmp_path / "missing.zip", fifo)] == \
+        ["zip", "tar", "tar.gz", None, None, "folder", None, None]
+    with pytest.raises(ArchiveRejected, match=r"pipe.zip: archive rejected: not a zip"):
+        safe_extract(fifo, tmp_path / "from_fifo")
     report = safe_extract(tarred, tmp_path / "out")
     assert report.kind == "tar" and report.members == ("1.nii",)
 

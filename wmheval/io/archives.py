@@ -206,6 +206,8 @@ def archive_kind(path: Path) -> str | None:
     if path.is_dir():
         return "folder"
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the open
+            return None
         with open(path, "rb") as handle:
             head = handle.read(512)
             if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
@@ -451,6 +453,8 @@ def _zip_directory(handle, size: int, limits: ArchiveLimits) -> tuple[int, int, 
     if at < 0 or len(tail) - at < _EOCD.size:
         _reject("corrupt", "no end-of-central-directory record (truncated, or data after "
                 "the end of the zip)")
+    if any(mark in tail[at + _EOCD.size:] for mark in (b"PK\x05\x06", b"PK\x06\x07")):
+        _reject("corrupt", "an end record inside the archive comment (ambiguous)")
     (_, disk, cd_disk, disk_entries, entries, cd_size, cd_offset,
      _) = _EOCD.unpack_from(tail, at)
     eocd_at = tail_start + at
@@ -640,7 +644,7 @@ def _inflate(handle, member: _ZipMember) -> Iterator[bytes]:
                 yield account(out)
         except zlib.error as error:
             _reject("corrupt", f"deflate data is broken ({error})", member.name)
-    if inflater is not None:
+    if inflater is not None and info.compress_size:  # (an empty deflated member: no data)
         if not inflater.eof:
             _reject("corrupt", "deflate stream ends early (truncated)", member.name)
         if inflater.unused_data:
@@ -662,11 +666,14 @@ def _extract_zip(archive: Path, writer: _Writer, limits: ArchiveLimits) -> None:
         try:
             with zipfile.ZipFile(handle) as parsed:
                 infos = parsed.infolist()
+                start_dir = parsed.start_dir
         except UnicodeDecodeError:
             _reject("name", "a member name flagged UTF-8 is not UTF-8")
         except (zipfile.BadZipFile, ValueError, struct.error, EOFError,
                 NotImplementedError, OverflowError) as error:
             _reject("corrupt", f"broken zip structure ({error})")
+        if start_dir != cd_offset:
+            _reject("corrupt", "ambiguous central directory")
         if len(infos) != entries:
             _reject("corrupt", f"the central directory lists {len(infos)} members, its end "
                     f"record {entries}")
@@ -720,6 +727,8 @@ class _Stream:
         self.count = 0
 
     def read(self, size: int) -> bytes:
+        if size < 0:  # never "read everything"
+            _reject("corrupt", "negative size in a tar header")
         parts, left = [], size
         while left:
             try:
@@ -832,10 +841,9 @@ def _tar_members(stream: _Stream, limits: ArchiveLimits) -> Iterator[tuple[str, 
         if any(key.startswith("GNU.sparse") for key in records):
             _reject("special", "sparse file", name)
         if "size" in records:
-            try:
-                size = int(records["size"])
-            except ValueError:
+            if not records["size"].isdigit():  # ASCII digits only: no sign, no spaces
                 _reject("corrupt", "malformed size in a PAX header", name)
+            size = int(records["size"])
         if kind in _TAR_LINKS:
             _reject("link", _TAR_LINKS[kind], name)
         if kind in _TAR_SPECIAL:
@@ -1032,9 +1040,6 @@ def safe_extract(archive: Path, dest: Path, *, limits: ArchiveLimits = DEFAULT_L
         error.archive = label
         _clear(dest, created)
         raise
-    except RecursionError:  # not expected: every parser here is iterative
-        _clear(dest, created)
-        raise ArchiveRejected("corrupt", "nesting too deep", archive=label) from None
     except BaseException:
         _clear(dest, created)
         raise
