@@ -61,7 +61,8 @@ def print_score_report(result, out: Path | None, show_std: bool = False,
 def score(
     reference: Path = typer.Argument(..., help="Reference folder: the data release "
                                      "(training/, test/) or any tree of <id>/wmh.nii.gz."),
-    submission: Path = typer.Argument(..., help="Predictions: <id>/result.nii.gz or "
+    submission: Path = typer.Argument(..., help="Predictions: a folder (or a .zip, .tar or "
+                                      ".tar.gz archive of one) of <id>/result.nii.gz or "
                                       "<id>.nii.gz / <id>.nii, one per subject."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for cases.csv, "
                                     "summary.csv and readable tables."),
@@ -87,16 +88,22 @@ def score(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
     std: bool = typer.Option(False, "--std", help="Also print the standard deviations."),
 ) -> None:
-    """Score a folder of predicted segmentations exactly as the official challenge does.
+    """Score a folder (or archive) of predicted segmentations exactly as the official
+    challenge does.
 
     Writes one row per subject (Dice, H95, AVD, lesion recall, lesion F1, status, warnings)
     and the aggregates per scanner, for seen and unseen scanners, and overall. Exits with 1
     when any subject is missing or failed, or a file in the submission matches no subject;
-    with 2 for usage errors and an --out that cannot be written (the previous set stays).
+    with 2 for usage errors, an --out that cannot be written (the previous set stays) and
+    an archive that is rejected (one line naming the member and the rule). An archive is
+    extracted safely into a temporary folder ($TMPDIR) that is removed afterwards.
     Cases whose two files and options are unchanged are taken from the cache.
+
+    Example: wmheval score dataverse_files/ my_team.zip --out scores/my_team
     """
     from rich.progress import Progress
 
+    from wmheval.io.archives import ArchiveRejected, extracted_submission
     from wmheval.parallel import progress_columns
     from wmheval.scoring import score_folder
     from wmheval.scoring.cache import default_cache_dir
@@ -104,15 +111,19 @@ def score(
 
     cache_dir = None if no_cache else (cache or default_cache_dir())
     try:
-        with Progress(*progress_columns(), disable=quiet, transient=True) as progress:
+        with extracted_submission(submission) as (folder, kind), \
+                Progress(*progress_columns(), disable=quiet, transient=True) as progress:
             bar = progress.add_task("scoring", total=None)
 
             result = score_folder(
-                reference, submission, out, manifest=manifest, rule=binarize,
+                reference, folder, out, manifest=manifest, rule=binarize,
                 policy=make_policy(missing, undefined), split=split, jobs=jobs or None,
                 write_json=json_output, cache=cache_dir, scheduler=scheduler,
                 on_plan=lambda total: progress.update(bar, total=total),
-                on_done=lambda _row: progress.advance(bar))
+                on_done=lambda _row: progress.advance(bar),
+                submission_name=submission if kind else None)
+    except ArchiveRejected as error:  # a usage error for score (the board exits 1)
+        fail(str(error))
     except (ValueError, OSError) as error:  # includes OutputSetError and SchedulerError
         fail(error)
     if not quiet:

@@ -1053,3 +1053,56 @@ def safe_extract(archive: Path, dest: Path, *, limits: ArchiveLimits = DEFAULT_L
             members = tuple(m.split("/", 1)[1] for m in members)
     return ExtractReport(root=root, members=members, total_bytes=writer.total, kind=kind,
                          skipped=tuple(writer.skipped))
+
+
+# --- submissions given as archives ---------------------------------------------------------
+
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+
+
+def single_image_message(path: Path) -> str:
+    """What to do with one image file given where a submission was expected."""
+    name = path.name
+    stem = next((name[: -len(s)] for s in NIFTI_SUFFIXES if name.lower().endswith(s)), name)
+    suffix = name[len(stem):]
+    target = f"sub/{name}" if stem.isdigit() else f"sub/<id>{suffix}"
+    return (f"{path}: a single image, not a submission: a submission is a folder (or a .zip, "
+            f".tar or .tar.gz archive) of <id>{suffix} or <id>/result.nii.gz files, one per "
+            f"subject; put it in one, e.g. `mkdir sub && mv {path} {target}`, then score "
+            "sub")
+
+
+@contextlib.contextmanager
+def extracted_submission(path: str | os.PathLike, *, limits: ArchiveLimits = DEFAULT_LIMITS,
+                         staging_parent: str | os.PathLike | None = None
+                         ) -> Iterator[tuple[Path, str | None]]:
+    """The folder to score for a submission given as a folder or an archive.
+
+    Yields ``(folder, kind)``: a folder (or a path that does not exist, left for the layout
+    to report) comes back as it is with kind None; a ``.zip``, ``.tar`` or
+    ``.tar.gz``/``.tgz`` archive (by magic bytes) is extracted with :func:`safe_extract`
+    into a fresh temporary folder (below ``staging_parent``, default: the system's
+    temporary folder, ``$TMPDIR``), which is removed when the block ends, also on errors.
+    Raises :class:`ArchiveRejected` for a hostile or broken archive and
+    :class:`~wmheval.errors.InputError` for a single image or another kind of file (each
+    with the next step).
+    """
+    import tempfile
+
+    path = Path(path)
+    if path.is_dir() or not path.exists():
+        yield path, None
+        return
+    kind = archive_kind(path)
+    if kind is None:
+        if path.name.lower().endswith(NIFTI_SUFFIXES):
+            raise InputError(single_image_message(path))
+        if not path.name.lower().endswith(ARCHIVE_SUFFIXES):
+            raise InputError(f"{path}: not a submission folder, nor a .zip, .tar or .tar.gz "
+                             "archive")
+    staging = Path(tempfile.mkdtemp(prefix="wmheval-submission-", dir=staging_parent))
+    try:
+        report = safe_extract(path, staging / "extracted", limits=limits)
+        yield report.root, report.kind
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

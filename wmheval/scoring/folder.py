@@ -275,6 +275,7 @@ def score_folder(
     scheduler: str | None = None,
     on_plan: Callable[[int], None] | None = None,
     on_done: Callable[[dict], None] | None = None,
+    submission_name: str | Path | None = None,
 ) -> ScoreResult:
     """Score every reference subject against its prediction, as ``wmheval score`` does.
 
@@ -291,6 +292,10 @@ def score_folder(
     keyed by file contents and options (:mod:`wmheval.scoring.cache`; None: no cache).
     ``scheduler`` runs the cases on Dask (an address or ``"local"``).
     ``on_plan(n_cases)`` and ``on_done(row)`` report progress.
+    ``submission_name`` names the submission when ``submission_dir`` is a staging folder
+    (an archive extracted by :func:`wmheval.io.archives.extracted_submission`): tables,
+    messages and the manifest then say ``sub.zip:1/result.nii.gz`` instead of naming a
+    folder that is removed after scoring.
     """
     table, check_grid, _ = resolve_manifest(reference_dir, manifest)
     skip = (Path(out),) if out is not None and is_within(Path(out), Path(submission_dir)) \
@@ -309,6 +314,8 @@ def score_folder(
     summary, policy_notes = summarize(cases, policy, with_notes=True)
     result = ScoreResult(cases=cases, summary=summary, unmatched=unmatched,
                          notes=notes + policy_notes, policy=policy)
+    if submission_name is not None:
+        _name_members(result, Path(submission_dir), submission_name)
     if out is not None:
         def relative(path, root):
             return os.path.relpath(path, root) if path is not None else ""
@@ -326,10 +333,25 @@ def score_folder(
                    "json": write_json}
         with output_set(Path(out), command="score",
                         inputs={"reference": Path(reference_dir),
-                                "submission": Path(submission_dir)},
+                                "submission": Path(submission_name or submission_dir)},
                         digests=inputs_digest, options=options) as staging:
             write_score_outputs(result, staging, write_json=write_json)
     return result
+
+
+def _name_members(result: ScoreResult, folder: Path, name: str | Path) -> None:
+    """Replace the staging folder in the result's texts by ``name:`` (archive members)."""
+    prefix = display_path(os.path.abspath(folder)).rstrip(os.sep) + os.sep
+    label = f"{display_path(name)}:"
+
+    def relabel(text):
+        return text.replace(prefix, label) if isinstance(text, str) else text
+
+    for column in ("prediction_path", "error", "warnings"):
+        result.cases[column] = result.cases[column].map(relabel)
+    for column in ("path", "problem"):
+        result.unmatched[column] = result.unmatched[column].map(relabel)
+    result.notes[:] = [relabel(note) for note in result.notes]
 
 
 def write_score_outputs(result: ScoreResult, out: str | Path, write_json: bool = False
