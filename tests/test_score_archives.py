@@ -99,7 +99,7 @@ def test_a_hostile_archive_exits_2_with_one_line(release_tree, tmp_path):
                            str(release_tree), str(archive), "-o", str(tmp_path / "out")],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
-    assert done.stdout == ""
+    assert done.stdout.strip() == ""  # rich ends its transient progress with a newline
     assert done.stderr == ("error: evil.zip: archive rejected: member "
                            "'../../escaped.nii.gz': '..' path component [path]\n")
     assert sorted(os.listdir(tmp_path)) == before  # no --out, nothing escaped

@@ -103,25 +103,23 @@ def score(
     """
     from rich.progress import Progress
 
-    from wmheval.io.archives import ArchiveRejected, extracted_submission
+    from wmheval.io.archives import ArchiveRejected
     from wmheval.parallel import progress_columns
-    from wmheval.scoring import score_folder
+    from wmheval.pipelines.score import score_to_dir
     from wmheval.scoring.cache import default_cache_dir
     from wmheval.scoring.policy import make_policy
 
     cache_dir = None if no_cache else (cache or default_cache_dir())
     try:
-        with extracted_submission(submission) as (folder, kind), \
-                Progress(*progress_columns(), disable=quiet, transient=True) as progress:
+        with Progress(*progress_columns(), disable=quiet, transient=True) as progress:
             bar = progress.add_task("scoring", total=None)
 
-            result = score_folder(
-                reference, folder, out, manifest=manifest, rule=binarize,
+            result = score_to_dir(
+                reference, submission, out, manifest=manifest, rule=binarize,
                 policy=make_policy(missing, undefined), split=split, jobs=jobs or None,
                 write_json=json_output, cache=cache_dir, scheduler=scheduler,
                 on_plan=lambda total: progress.update(bar, total=total),
-                on_done=lambda _row: progress.advance(bar),
-                submission_name=submission if kind else None)
+                on_done=lambda _row: progress.advance(bar))
     except ArchiveRejected as error:  # a usage error for score (the board exits 1)
         fail(str(error))
     except (ValueError, OSError) as error:  # includes OutputSetError and SchedulerError
