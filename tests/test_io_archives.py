@@ -371,3 +371,29 @@ def test_an_under_declared_member_stops_at_its_declared_size(tmp_path):
         safe_extract(archive, tmp_path / "out")
     assert caught.value.reason == "inflates to more than the 1000 bytes declared"
     assert caught.value.rule == "size-mismatch" and not (tmp_path / "out").exists()
+
+
+INFLATE_STAGE = {"zip-under-declared", "zip-over-declared", "zip-bad-crc",
+                 "zip-trailing-deflate"}
+"""Zip members whose compressed bytes lie about their content: found while inflating (the
+member is written, then removed); every other case is refused before any write."""
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[case.id for case in CORPUS])
+def test_rejection_comes_before_any_write(case, tmp_path, monkeypatch):
+    import wmheval.io.archives as archives
+
+    class Wrote(Exception):
+        pass
+
+    def refuse(*args, **kwargs):
+        raise Wrote
+
+    monkeypatch.setattr(archives._Writer, "file", refuse)
+    monkeypatch.setattr(archives._Writer, "folder", refuse)
+    archive = tmp_path / f"submission{case.suffix}"
+    archive.write_bytes(built(case))
+    expected = Wrote if case.id in INFLATE_STAGE else ArchiveRejected
+    with pytest.raises(expected):
+        safe_extract(archive, tmp_path / "staging", limits=case.limits)
+    assert not (tmp_path / "staging").exists()

@@ -8,6 +8,9 @@ the rule) and removes everything it wrote. It never calls ``extractall`` or
 inflated, and tar streams are parsed here, header by header, so that no library default
 (links followed, sizes trusted, whole members read into memory) can reach the host.
 
+A zip's structure is checked in full before any member is inflated (only members whose
+compressed bytes lie about their size or CRC-32 are found while being written, and then
+removed); a tar is read twice through the same checks, first without writing anything.
 What is refused (the rule names are the ``rule`` attribute of the error):
 
 =====================  ====================================================================
@@ -747,6 +750,18 @@ class _Stream:
                     f"{self.limits.max_compression_ratio:g}-fold")
         return data
 
+    def skip(self, size: int, member: str) -> None:
+        """Pass over ``size`` bytes of member data (seeking in a plain tar)."""
+        if self.compressed:
+            while size:
+                size -= len(self.exact(min(size, CHUNK), member, "member data"))
+            return
+        end = self.raw.tell() + size
+        if end > os.fstat(self.raw.fileno()).st_size:
+            _reject("corrupt", "archive cut off in member data (truncated)", member)
+        self.raw.seek(end)
+        self.count += size
+
     def exact(self, size: int, member: str | None, what: str) -> bytes:
         data = self.read(size)
         if len(data) != size:
@@ -860,6 +875,16 @@ def _tar_members(stream: _Stream, limits: ArchiveLimits) -> Iterator[tuple[str, 
 
 def _extract_tar(archive: Path, writer: _Writer, limits: ArchiveLimits,
                  compressed: bool) -> None:
+    """Two passes over the same checks: the first writes nothing (a hostile tar is
+    rejected before any file exists, and fast: a plain tar's data is skipped by seeking),
+    the second writes. Checking again while writing keeps the result right even if the
+    file changed in between."""
+    _walk_tar(archive, None, limits, compressed)
+    _walk_tar(archive, writer, limits, compressed)
+
+
+def _walk_tar(archive: Path, writer: _Writer | None, limits: ArchiveLimits,
+              compressed: bool) -> None:
     names, budget = _Names(limits), _Budget(limits)
     size = archive.stat().st_size
     with open(archive, "rb") as raw:
@@ -871,9 +896,9 @@ def _extract_tar(archive: Path, writer: _Writer, limits: ArchiveLimits,
             if is_folder:
                 if member_size:
                     _reject("size-mismatch", "a folder entry holding data", name)
-                if _is_junk(bare):
+                if writer is not None and _is_junk(bare):
                     writer.skipped.append(bare + "/")
-                else:
+                elif writer is not None:
                     writer.folder(bare)
                 continue
             budget.member(name, member_size)
@@ -885,10 +910,11 @@ def _extract_tar(archive: Path, writer: _Writer, limits: ArchiveLimits,
                     left -= len(data)
                     yield data
 
-            if _is_junk(bare):
+            if writer is None:
+                stream.skip(member_size, name)
+            elif _is_junk(bare):
                 writer.skipped.append(bare)
-                for _ in chunks():
-                    pass
+                stream.skip(member_size, name)
             else:
                 writer.total += writer.file(bare, chunks())
             stream.exact(-member_size % 512, name, "member padding")
