@@ -165,7 +165,7 @@ def tar_bytes(members: list[tuple[tarfile.TarInfo, bytes | None]], *, gz: bool =
         for info, data in members:
             archive.addfile(info, io.BytesIO(data) if data is not None else None)
     raw = buffer.getvalue()
-    return gzip.compress(raw, mtime=0) if gz else raw
+    return gzip.compress(raw, compresslevel=6, mtime=0) if gz else raw
 
 
 def tinfo(name: str, data: bytes | None = b"", kind: bytes = tarfile.REGTYPE,
@@ -208,7 +208,16 @@ def resize_tar(raw: bytes, name: bytes, size: int) -> bytes:
 
 
 def tar_of_many(count: int) -> bytes:
-    blocks = [tarfile.TarInfo(f"f{i}").tobuf(tarfile.USTAR_FORMAT) for i in range(count)]
+    template = bytearray(tarfile.TarInfo("f").tobuf(tarfile.USTAR_FORMAT))
+    template[148:156] = b" " * 8
+    base = sum(template) - ord("f")
+    blocks = []
+    for i in range(count):  # the name patched and the checksum recomputed (fast)
+        name = f"f{i}".encode()
+        block = bytearray(template)
+        block[:len(name)] = name
+        block[148:156] = b"%06o\0 " % (base + sum(name))
+        blocks.append(bytes(block))
     return b"".join(blocks) + bytes(1024)
 
 
@@ -556,6 +565,9 @@ def _tar_cases() -> list[Case]:
         Case("tgz-huge-pax-header", ".tar.gz",
              lambda: tar_good(tinfo("p.nii", b"x", pax_headers={"comment": "c" * (3 * MiB)}),
                               gz=True), "corrupt", None),
+        Case("tgz-many-pax-headers", ".tar.gz",
+             lambda: tar_bytes([tinfo(f"{i}.nii", b"x", pax_headers={"comment": "c" * (MiB - 64)})
+                                for i in range(20)], gz=True), "corrupt", None),
         Case("tgz-truncated-gzip", ".tar.gz", lambda: tar_good(gz=True)[:-20], "corrupt",
              None),
     ]
@@ -563,7 +575,7 @@ def _tar_cases() -> list[Case]:
 
 
 def _maybe_gz(raw: bytes, gz: bool) -> bytes:
-    return gzip.compress(raw, mtime=0) if gz else raw
+    return gzip.compress(raw, compresslevel=6, mtime=0) if gz else raw
 
 
 def _without_end(raw: bytes) -> bytes:

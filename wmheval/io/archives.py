@@ -718,6 +718,8 @@ _TAR_SPECIAL = {b"3": "character device", b"4": "block device", b"6": "FIFO (nam
                 b"M": "multi-volume continuation", b"N": "GNU long file names (old)"}
 MAX_EXTENDED_HEADER = CHUNK
 """Largest tar extended header (PAX record set) read into memory."""
+MAX_EXTENDED_TOTAL = 16 * CHUNK
+"""All tar extended headers together (they are not members: no other cap counts them)."""
 
 
 class _Stream:
@@ -806,7 +808,7 @@ def _tar_members(stream: _Stream, limits: ArchiveLimits) -> Iterator[tuple[str, 
     the caller reads its data (rounded up to 512 bytes) before asking for the next."""
     long_name: bytes | None = None
     pax: dict[str, bytes] | None = None
-    headers = 0
+    headers = extended = 0
     while True:
         block = stream.read(512)
         if not block and headers == 0:
@@ -831,6 +833,10 @@ def _tar_members(stream: _Stream, limits: ArchiveLimits) -> Iterator[tuple[str, 
             if size > cap:
                 _reject("name-too-long" if kind == b"L" else "corrupt",
                         f"extended header of {size} bytes (at most {cap})", shown)
+            extended += size
+            if extended > MAX_EXTENDED_TOTAL:
+                _reject("corrupt", f"extended headers add up to more than "
+                        f"{MAX_EXTENDED_TOTAL} bytes", shown)
             data = stream.exact(size, shown, "an extended header")
             stream.exact(-size % 512, shown, "an extended header")
             if kind == b"L":
