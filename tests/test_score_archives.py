@@ -138,3 +138,17 @@ def test_another_file_is_not_a_submission(release_tree, tmp_path):
     result = runner.invoke(app, ["score", str(release_tree), str(notes)])
     assert result.exit_code == 2
     assert "not a submission folder, nor a .zip, .tar or .tar.gz archive" in result.output
+
+
+def test_the_temporary_folder_goes_also_on_an_interrupt(tmp_path, private_tmp):
+    from wmheval.io.archives import extracted_submission
+
+    archive = tmp_path / "sub.zip"
+    archive.write_bytes(raw_zip([Entry(b"1/result.nii.gz", b"x" * 100)]))
+    with pytest.raises(KeyboardInterrupt), extracted_submission(archive) as (folder, kind):
+        assert kind == "zip" and (folder / "1" / "result.nii.gz").read_bytes() == b"x" * 100
+        assert str(folder).startswith(str(private_tmp))
+        raise KeyboardInterrupt
+    assert os.listdir(private_tmp) == []
+    with extracted_submission(tmp_path) as (folder, kind):  # a folder passes through
+        assert (folder, kind) == (tmp_path, None)
