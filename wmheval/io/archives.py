@@ -391,7 +391,7 @@ class _Writer:
         finally:
             os.close(parent)
         size = 0
-        with os.fdopen(fd, "wb", buffering=0) as handle:
+        with os.fdopen(fd, "wb") as handle:  # buffered: each write is written whole
             for chunk in chunks:
                 handle.write(chunk)
                 size += len(chunk)
