@@ -587,7 +587,7 @@ def _check_zip_member(handle, info: zipfile.ZipInfo, names: _Names, budget: _Bud
     if (not has_descriptor or csize or usize or crc) and \
             (crc, csize, usize) != (info.CRC, info.compress_size, info.file_size):
         _reject("size-mismatch", f"local header says {usize} bytes ({csize} compressed), "
-                    f"the central directory {info.file_size} ({info.compress_size})", name)
+                f"the central directory {info.file_size} ({info.compress_size})", name)
     data_start = offset + _LOCAL.size + name_len + extra_len
     data_end = data_start + info.compress_size
     if data_end > archive_size:
