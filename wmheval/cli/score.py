@@ -65,7 +65,8 @@ def score(
         help="Reference folder: the data release (training/, test/) or any tree of "
              "<id>/wmh.nii.gz.")],
     submission: Annotated[Path, typer.Argument(
-        help="Predictions: <id>/result.nii.gz or <id>.nii.gz / <id>.nii, one per subject.")],
+        help="Predictions: a folder (or a .zip, .tar or .tar.gz archive of one) of "
+             "<id>/result.nii.gz or <id>.nii.gz / <id>.nii, one per subject.")],
     out: OptionalOutSet = None,
     manifest: ScoreManifest = None,
     binarize: Binarize = "official",
@@ -90,20 +91,25 @@ def score(
     std: Annotated[bool, typer.Option("--std", help="Also print the standard "
                                       "deviations.")] = False,
 ) -> None:
-    """Score a folder of predicted segmentations exactly as the official challenge does.
+    """Score a folder (or archive) of predicted segmentations exactly as the official
+    challenge does.
 
     Writes one row per subject (Dice, H95, AVD, lesion recall, lesion F1, status, warnings)
     and the aggregates per scanner, for seen and unseen scanners, and overall. Exits with 1
     when any subject is missing or failed, or a file in the submission matches no subject;
-    with 2 for usage errors and an --out that cannot be written (the previous set stays).
+    with 2 for usage errors, an --out that cannot be written (the previous set stays) and
+    an archive that is rejected (one line naming the member and the rule). An archive is
+    extracted safely into a temporary folder ($TMPDIR) that is removed afterwards.
     Cases whose two files and options are unchanged are taken from the cache.
 
     \b
     Example:
       wmheval score path/to/dataverse_files path/to/my_submission --out scores/
+      wmheval score dataverse_files/ my_team.zip --out scores/my_team
     """
     from rich.progress import Progress
 
+    from wmheval.io.archives import ArchiveRejected
     from wmheval.parallel import progress_columns
     from wmheval.pipelines.score import score_to_dir
     from wmheval.scoring.cache import default_cache_dir
@@ -120,6 +126,8 @@ def score(
                 write_json=json_output, cache=cache_dir, scheduler=scheduler,
                 on_plan=lambda total: progress.update(bar, total=total),
                 on_done=lambda _row: progress.advance(bar))
+    except ArchiveRejected as error:  # a usage error for score (the board exits 1)
+        fail(str(error))
     except (ValueError, OSError) as error:  # includes OutputSetError and SchedulerError
         fail(error)
     if not quiet:

@@ -1,13 +1,15 @@
-"""``wmheval score``: score a submission folder and write one output set."""
+"""``wmheval score``: score a submission (a folder or an archive) and write one output set."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from wmheval.io.archives import DEFAULT_LIMITS, ArchiveLimits, extracted_submission
 from wmheval.io.atomic import write_text_atomic
 from wmheval.io.outputs import output_set
 from wmheval.io.paths import display_path, is_within
@@ -31,6 +33,7 @@ def score_to_dir(
     scheduler: str | None = None,
     on_plan: Callable[[int], None] | None = None,
     on_done: Callable[[dict], None] | None = None,
+    archive_limits: ArchiveLimits = DEFAULT_LIMITS,
 ) -> ScoreResult:
     """What ``wmheval score`` does: :func:`wmheval.scoring.score_folder`, then, with
     ``out``, one output set (:func:`wmheval.io.outputs.output_set`): ``cases.csv``,
@@ -38,12 +41,23 @@ def score_to_dir(
     in Markdown/LaTeX/HTML, ``unmatched.csv`` when stray files exist, and the manifest
     with the inputs' digests. An ``out`` inside the submission is not indexed. The other
     arguments are :func:`~wmheval.scoring.score_folder`'s.
+
+    ``submission_dir`` may also be a ``.zip``, ``.tar`` or ``.tar.gz``/``.tgz`` archive: it
+    is extracted by :func:`wmheval.io.archives.extracted_submission` (under
+    ``archive_limits``) into a temporary folder that is removed once the cases are scored;
+    tables, messages and the manifest then name the archive and its members
+    (``sub.zip:1/result.nii.gz``), never the temporary folder. Raises
+    :class:`~wmheval.io.archives.ArchiveRejected` for an archive refused as a whole, and
+    :class:`~wmheval.errors.InputError` for a single image or another kind of file.
     """
-    skip = (Path(out),) if out is not None and is_within(Path(out), Path(submission_dir)) \
-        else ()
-    result = score_folder(reference_dir, submission_dir, manifest=manifest, rule=rule,
-                          policy=policy, split=split, jobs=jobs, cache=cache,
-                          scheduler=scheduler, skip=skip, on_plan=on_plan, on_done=on_done)
+    with extracted_submission(submission_dir, limits=archive_limits) as (folder, kind):
+        skip = (Path(out),) if out is not None and is_within(Path(out), folder) else ()
+        result = score_folder(reference_dir, folder, manifest=manifest, rule=rule,
+                              policy=policy, split=split, jobs=jobs, cache=cache,
+                              scheduler=scheduler, skip=skip, on_plan=on_plan,
+                              on_done=on_done)
+        if kind is not None:
+            _name_members(result, folder, submission_dir)
     if out is not None:
         options = {"rule": rule, "policy": policy.name, "split": split,
                    "manifest": display_path(manifest) if isinstance(manifest, str | Path)
@@ -55,6 +69,22 @@ def score_to_dir(
                         digests=result.input_digests, options=options) as staging:
             write_score_outputs(result, staging, write_json=write_json)
     return result
+
+
+def _name_members(result: ScoreResult, folder: Path, archive: str | Path) -> None:
+    """Replace the temporary folder an archive was extracted to, wherever the result's
+    texts name it, by ``<archive>:`` (so ``sub.zip:1/result.nii.gz``)."""
+    prefix = display_path(os.path.abspath(folder)).rstrip(os.sep) + os.sep
+    label = f"{display_path(archive)}:"
+
+    def relabel(text):
+        return text.replace(prefix, label) if isinstance(text, str) else text
+
+    for column in ("prediction_path", "error", "warnings"):
+        result.cases[column] = result.cases[column].map(relabel)
+    for column in ("path", "problem"):
+        result.unmatched[column] = result.unmatched[column].map(relabel)
+    result.notes[:] = [relabel(note) for note in result.notes]
 
 
 def write_score_outputs(result: ScoreResult, out: str | Path, write_json: bool = False
