@@ -104,7 +104,7 @@ def _plan_zip(archive: Path, handle: zipfile.ZipFile, limits: ArchiveLimits):
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise ArchiveRejected(archive, info.filename, "unsupported compression method "
                                   f"{info.compress_type}")
-        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
             raise ArchiveRejected(archive, info.filename, "not a regular file or folder "
                                   "(link, device or FIFO)")
         if info.compress_size > size or info.header_offset > size:
