@@ -50,8 +50,7 @@ def run(job: dict) -> dict:
     try:
         archive.extract(Path(job["blob"]), extracted, ArchiveCaps(**job["caps"]))
     except archive.ArchiveRejected as error:
-        where = f"member {error.member!r}: " if getattr(error, "member", None) else ""
-        return {"state": "rejected", "reason": f"{where}{error.rule}"}
+        return {"state": "rejected", "reason": archive.reason(error)}
     fault_point("mid_extract")
     subjects = job["subjects"] if isinstance(job["subjects"], str) else tuple(job["subjects"])
     policy = engine.make_policy(job["missing"], job["undefined"])
