@@ -12,11 +12,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from synth_fixtures import small_challenge, small_submissions  # noqa: F401
+import synth_fixtures
 
 SUBJECTS = ("1", "3", "5", "70", "117", "118")
 """Three scanners; the simulated team 'incomplete' misses 5 and has 118 truncated."""
 REPO = Path(__file__).resolve().parents[1]
+small_challenge = synth_fixtures.small_challenge
+small_submissions = synth_fixtures.small_submissions
 
 
 def cli_env(**extra: str) -> dict:
@@ -36,7 +38,7 @@ def wmheval(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="session")
-def mini_reference(small_challenge, tmp_path_factory):  # noqa: F811
+def mini_reference(small_challenge, tmp_path_factory):
     """A reference folder with the six :data:`SUBJECTS` (and the synthetic manifest)."""
     root = small_challenge[0]
     out = tmp_path_factory.mktemp("board_reference") / "reference"
@@ -50,7 +52,7 @@ def mini_reference(small_challenge, tmp_path_factory):  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def team_folders(small_submissions, tmp_path_factory):  # noqa: F811
+def team_folders(small_submissions, tmp_path_factory):
     """team name -> a folder of its predictions for the :data:`SUBJECTS`."""
     root = small_submissions[0]
     out = tmp_path_factory.mktemp("board_teams")

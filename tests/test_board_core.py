@@ -6,18 +6,15 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import board_fixtures
 import pytest
-from board_fixtures import (  # noqa: F401
-    SUBJECTS,
-    mini_reference,
-    new_board,
-    small_challenge,
-    small_submissions,
-    team_archives,
-    team_folders,
-    wmheval,
-    zip_folder,
-)
+from board_fixtures import SUBJECTS, new_board, wmheval, zip_folder
+
+mini_reference = board_fixtures.mini_reference
+small_challenge = board_fixtures.small_challenge
+small_submissions = board_fixtures.small_submissions
+team_archives = board_fixtures.team_archives
+team_folders = board_fixtures.team_folders
 
 
 def test_init_writes_config_and_ledger(tmp_path, mini_reference):
