@@ -223,13 +223,16 @@ class Board:
         return board
 
     def _sync_phases(self) -> None:
-        """Give every phase of ``challenge.toml`` its ledger row (subjects and reference
-        hash fixed when the phase is first seen)."""
-        known = {r["phase_id"] for r in self.ledger.query("SELECT phase_id FROM phases")}
+        """Give every phase of ``challenge.toml`` its ledger row: subject ids and reference
+        hash. A phase's subjects may be edited until its first submission; after that a
+        change is refused (it needs a re-evaluation)."""
+        rows = {r["phase_id"]: r for r in self.ledger.query("SELECT * FROM phases")}
+        reference = Path(self.config.reference)
         for phase in self.config.phases:
-            if phase.name in known:
+            row = rows.get(phase.name)
+            if row is not None and row["reference_path"] == str(reference) and \
+                    row["subjects_key"] == _subjects_key(phase.subjects):
                 continue
-            reference = Path(self.config.reference)
             try:
                 subjects = engine.reference_subjects(reference, phase.subjects)
             except (ValueError, OSError) as error:
@@ -240,14 +243,29 @@ class Board:
             ids = [s for s, _ in subjects]
             digest = engine.reference_digest(reference, ids)
             with self.ledger.write() as db:
-                if db.execute("SELECT 1 FROM phases WHERE phase_id = ?",
-                              (phase.name,)).fetchone():
-                    continue
-                db.execute("INSERT INTO phases (phase_id, reference_path, reference_sha256, "
-                           "subject_ids_json, created_at) VALUES (?, ?, ?, ?, ?)",
-                           (phase.name, str(reference), digest, json.dumps(ids),
-                            iso(now_utc())))
-                self.ledger.append_event("phase_added", phase.name,
+                current = db.execute("SELECT * FROM phases WHERE phase_id = ?",
+                                     (phase.name,)).fetchone()
+                values = (str(reference), digest, json.dumps(ids),
+                          _subjects_key(phase.subjects))
+                if current is None:
+                    db.execute("INSERT INTO phases (phase_id, reference_path, "
+                               "reference_sha256, subject_ids_json, subjects_key, created_at) "
+                               "VALUES (?, ?, ?, ?, ?, ?)",
+                               (phase.name, *values, iso(now_utc())))
+                    kind = "phase_added"
+                else:
+                    used = db.execute("SELECT count(*) FROM submissions WHERE phase_id = ?",
+                                      (phase.name,)).fetchone()[0]
+                    if used:
+                        raise BoardUsageError(
+                            f"phase {phase.name}: its subjects or reference changed in "
+                            "challenge.toml after submissions were scored; restore them "
+                            "(re-evaluation comes with the phases commands)")
+                    db.execute("UPDATE phases SET reference_path = ?, reference_sha256 = ?, "
+                               "subject_ids_json = ?, subjects_key = ? WHERE phase_id = ?",
+                               (*values, phase.name))
+                    kind = "phase_changed"
+                self.ledger.append_event(kind, phase.name,
                                          {"subjects": len(ids), "reference_sha256": digest})
 
     # ------------------------------------------------------------ teams
@@ -604,6 +622,10 @@ class Board:
             if os.path.exists(name):
                 os.unlink(name)
         return target
+
+
+def _subjects_key(subjects) -> str:
+    return subjects if isinstance(subjects, str) else json.dumps(sorted(subjects))
 
 
 def _finite(value) -> float | None:

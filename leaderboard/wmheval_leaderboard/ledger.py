@@ -50,6 +50,7 @@ MIGRATIONS: tuple[str, ...] = (
         reference_path TEXT NOT NULL,
         reference_sha256 TEXT NOT NULL,
         subject_ids_json TEXT NOT NULL,
+        subjects_key TEXT NOT NULL,
         created_at TEXT NOT NULL,
         frozen_at TEXT
     );

@@ -244,14 +244,20 @@ def _significant(value: float) -> str:
 
 def _id_patterns(subject_id: str) -> list[re.Pattern]:
     """Where a subject id would show: anywhere for ids that cannot be confused with other
-    text (not all digits, or 4+ characters); for short numeric ids, in id-like contexts
-    (``subject 3``, ``case 3``, ``"id": "3"``, ``/3/``, ``3/result``, ``3.nii``)."""
+    text (not all digits, or 4+ characters); for short numeric ids, in id-like contexts:
+    ``subject 3``, ``case 3``, ``"id": "3"``, a JSON key ``"3":``, a path ``/3/``,
+    ``3/result``, ``3.nii``, a bare table cell ``<td>3</td>`` (the board's own numeric cells
+    always carry attributes) and a CSV line starting ``3,``."""
     quoted = re.escape(subject_id)
     if not subject_id.isdigit() or len(subject_id) >= 4:
         return [re.compile(rf"(?<![\w]){quoted}(?![\w])")]
-    return [re.compile(rf"(?i)(?<![a-z])(?:subject|case|id)[\s\"':=_#-]{{0,4}}{quoted}(?![\w.])"),
+    return [re.compile(rf"(?i)(?<![a-z])(?:subject|case|id)[\s\"':=_#-]{{0,4}}{quoted}"
+                       rf"(?![\w.])"),
             re.compile(rf"(?<![\w.]){quoted}(?:/|\.nii)"),
-            re.compile(rf"/{quoted}(?![\w.])")]
+            re.compile(rf"/{quoted}(?![\w.])"),
+            re.compile(rf"\"{quoted}\"\s*:"),
+            re.compile(rf"<t[dh]>\s*{quoted}\s*</t[dh]>"),
+            re.compile(rf"(?m)^{quoted},")]
 
 
 def leak_check(folder: Path, subject_ids, case_values, paths) -> list[str]:

@@ -129,8 +129,9 @@ def compute_standings(board, phase: Phase, n_resamples: int):
         "USING (team_id) WHERE s.phase_id = ? AND s.state IN ('failed', 'rejected') "
         "ORDER BY s.received_at, s.submission_id", (phase.name,))]
     values = cases[list(engine.metrics())].to_numpy(dtype=float).ravel() if len(cases) else []
-    subject_ids = [sid for sid, _ in engine.reference_subjects(
-        __import__("pathlib").Path(config.reference), phase.subjects)]
+    subject_ids = json.loads(board.ledger.connection.execute(
+        "SELECT subject_ids_json FROM phases WHERE phase_id = ?",
+        (phase.name,)).fetchone()[0])
     return Standings(phase.name, rows, not_ranked, policy.name,
                      engine.missing_wording(policy), n_resamples, seed, digest,
                      [float(v) for v in values if math.isfinite(v)], subject_ids)
