@@ -140,7 +140,8 @@ def test_rank_intervals_top_group_and_separability(field_board):
         assert entries[team]["rank_hi"] == positions[int(np.ceil(0.975 * 299))]
     page = (site / "index.html").read_text()
     tops = [t for t, e in entries.items() if e["rank_lo"] == 1]
-    assert f"Top group (interval contains 1): {', '.join(tops)}." in page
+    shown = ", ".join(f"<bdi>{t}</bdi>" for t in tops)
+    assert f"Top group (interval contains 1): {shown}." in page
     twins = [s for s in standings.rows if s.team in ("greedy", "twin")]
     assert twins[0].separable_from_next is False  # identical entries never separate
     assert "≈ next" in page
