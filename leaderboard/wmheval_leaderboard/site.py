@@ -148,10 +148,34 @@ def build_site(board, out: str | Path, *, view: str = "public",
         from wmheval_leaderboard.store import fault_point
 
         fault_point("mid_build")
+        snapshot = json.loads((staging / "board.json").read_text(encoding="utf-8"))
         _swap(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    record_snapshot(board, snapshot, view)
     return report
+
+
+def record_snapshot(board, snapshot: dict, view: str) -> str:
+    """Store the published board (``board.json``) in the ledger, named by its content's
+    hash, with an event when it is new: the history the phases issue builds on."""
+    import hashlib
+
+    from wmheval_leaderboard.config import iso, now_utc
+
+    text = json.dumps(snapshot, sort_keys=True, ensure_ascii=True)
+    snapshot_id = hashlib.sha256(text.encode()).hexdigest()
+    with board.ledger.write() as db:
+        known = db.execute("SELECT 1 FROM snapshots WHERE snapshot_id = ?",
+                           (snapshot_id,)).fetchone()
+        if known is None:
+            db.execute("INSERT INTO snapshots (snapshot_id, phase_id, created_at, trigger, "
+                       "inputs_sha256, board_json) VALUES (?, ?, ?, ?, ?, ?)",
+                       (snapshot_id, snapshot["phase"], iso(now_utc()), f"build:{view}",
+                        snapshot.get("inputs_sha256", ""), text))
+            board.ledger.append_event("snapshot", snapshot_id, {"phase": snapshot["phase"],
+                                                                "view": view})
+    return snapshot_id
 
 
 def _write_site(board, folder: Path, view: str, n_resamples: int) -> BuildReport:
