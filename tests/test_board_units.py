@@ -9,7 +9,6 @@ import tomllib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from wmheval_leaderboard.config import toml_value, window_seconds
 from wmheval_leaderboard.errors import BoardUsageError
 
