@@ -24,7 +24,8 @@ board_app = typer.Typer(name="board", no_args_is_help=True, rich_markup_mode=Non
                         "publish a static board.\n\nExample: wmheval board init challenge "
                         "--reference data/ --limit 5")
 team_app = typer.Typer(name="team", no_args_is_help=True, rich_markup_mode=None,
-                       help="Teams of the board.")
+                       help="Teams of the board.\n\nExample: wmheval board team add "
+                       "challenge \"Team A\" --baseline")
 board_app.add_typer(team_app, name="team")
 app.add_typer(board_app, name="board")
 
