@@ -266,29 +266,36 @@ def _significant(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _id_patterns(subject_id: str) -> list[re.Pattern]:
-    """Where a subject id would show: anywhere for ids that cannot be confused with other
-    text (not all digits, or 4+ characters); for short numeric ids, in id-like contexts:
-    ``subject 3``, ``case 3``, ``"id": "3"``, a JSON key ``"3":``, a path ``/3/``,
-    ``3/result``, ``3.nii``, a bare table cell ``<td>3</td>`` (the board's own numeric cells
-    always carry attributes) and a CSV line starting ``3,``."""
-    quoted = re.escape(subject_id)
-    if not subject_id.isdigit() or len(subject_id) >= 4:
-        return [re.compile(rf"(?<![\w]){quoted}(?![\w])")]
-    return [re.compile(rf"(?i)(?<![a-z])(?:subject|case|id)[\s\"':=_#-]{{0,4}}{quoted}"
+def _id_patterns(subject_ids) -> list[re.Pattern]:
+    """Where a subject id would show (one alternation per context, group ``id``): anywhere
+    for ids that cannot be confused with other text (not all digits, or 4+ characters); for
+    short numeric ids, in id-like contexts: ``subject 3``, ``case 3``, ``"id": "3"``, a JSON
+    key ``"3":``, a path ``/3/``, ``3/result``, ``3.nii``, a bare table cell ``<td>3</td>``
+    (the board's own numeric cells always carry attributes) and a CSV line starting ``3,``."""
+    ids = sorted(set(subject_ids), key=lambda i: (-len(i), i))
+    plain = [re.escape(i) for i in ids if not i.isdigit() or len(i) >= 4]
+    short = [re.escape(i) for i in ids if i.isdigit() and len(i) < 4]
+    patterns = []
+    if plain:
+        patterns.append(re.compile(rf"(?<![\w])(?P<id>{'|'.join(plain)})(?![\w])"))
+    if short:
+        group = f"(?P<id>{'|'.join(short)})"
+        patterns += [
+            re.compile(rf"(?i)(?<![a-z])(?:subject|case|id)[\s\"':=_#-]{{0,4}}{group}"
                        rf"(?![\w.])"),
-            re.compile(rf"(?<![\w.]){quoted}(?:/|\.nii)"),
-            re.compile(rf"/{quoted}(?![\w.])"),
-            re.compile(rf"\"{quoted}\"\s*:"),
-            re.compile(rf"<t[dh]>\s*{quoted}\s*</t[dh]>"),
-            re.compile(rf"(?m)^{quoted},")]
+            re.compile(rf"(?<![\w.]){group}(?:/|\.nii)"),
+            re.compile(rf"/{group}(?![\w.])"),
+            re.compile(rf"\"{group}\"\s*:"),
+            re.compile(rf"<t[dh]>\s*{group}\s*</t[dh]>"),
+            re.compile(rf"(?m)^{group},")]
+    return patterns
 
 
 def leak_check(folder: Path, subject_ids, case_values, paths) -> list[str]:
     """Every hit of a hidden subject id, a per-case value (6 significant digits; values
     with fewer than 4 significant digits such as 0, 1 or 0.5 are too common to test) or
     the reference's path in any file below ``folder``, one line each."""
-    patterns = [(sid, p) for sid in sorted(subject_ids) for p in _id_patterns(sid)]
+    patterns = _id_patterns(subject_ids)
     values = {_significant(v) for v in case_values}
     values = {v for v in values if len(re.sub(r"[^0-9]", "", v.split("e")[0]).strip("0")) >= 4}
     hits = []
@@ -298,9 +305,10 @@ def leak_check(folder: Path, subject_ids, case_values, paths) -> list[str]:
         for path in paths:
             if path and path in text:
                 hits.append(f"{name}: the reference's path")
-        for sid, pattern in patterns:
-            if pattern.search(text):
-                hits.append(f"{name}: hidden subject id {sid!r}")
+        for pattern in patterns:
+            match = pattern.search(text)
+            if match:
+                hits.append(f"{name}: hidden subject id {match.group('id')!r}")
                 break
         for match in NUMBER.finditer(text):
             if _significant(float(match.group())) in values:
