@@ -404,6 +404,9 @@ class Board:
                 "SELECT means_json FROM evaluations WHERE submission_id = ? AND active = 1",
                 (row["submission_id"],)).fetchone()
             means = json.loads(evaluation["means_json"]) if evaluation else {}
+            if duplicate:  # nothing changed: the last published board says where it stands
+                return SubmitOutcome(row["submission_id"], row["state"], "", True, means,
+                                     self._published_position(row), line)
             standings = self.standings(phase.name, bootstrap=0)
             for standing in standings.rows:
                 if standing.submission_id == row["submission_id"]:
@@ -412,6 +415,22 @@ class Board:
                                 if standing.position else "baseline (not ranked)")
         return SubmitOutcome(row["submission_id"], row["state"], row["reason"] or "",
                              duplicate, means, position, line)
+
+    def _published_position(self, row: sqlite3.Row) -> str:
+        """The submission's position on the latest stored board of its phase (a resubmission
+        changes nothing, so this answers without ranking again)."""
+        snapshot = self.ledger.connection.execute(
+            "SELECT board_json, created_at FROM snapshots WHERE phase_id = ? "
+            "ORDER BY created_at DESC LIMIT 1", (row["phase_id"],)).fetchone()
+        if snapshot is not None:
+            entries = json.loads(snapshot["board_json"])["entries"]
+            ranked = sum(1 for e in entries if e["position"])
+            for entry in entries:
+                if entry["submission_id"] == row["submission_id"]:
+                    where = (f"{entry['position']} of {ranked}" if entry["position"]
+                             else "baseline (not ranked)")
+                    return f"{where} on the board built {snapshot['created_at'][:19]}Z"
+        return "not on a built board yet (run 'wmheval board build')"
 
     # ------------------------------------------------------------ scoring
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # numpy and pandas load only when scoring or ranking (fast start-up)
+    import numpy as np
+    import pandas as pd
 
 LONG_COLUMNS = ("team", "id", "scanner", "split", "seen_in_training", "status", "dice", "h95",
                 "avd", "recall", "f1", "reference_diagonal_mm")
@@ -146,6 +148,8 @@ def relative_score(means: np.ndarray, field_means: np.ndarray) -> float:
     participants' best and worst means as bounds (so the baseline moves no one), weighted
     with the library's weights. Can fall outside [0, 1]: a baseline better than every
     participant on a metric scores below 0 on it."""
+    import numpy as np
+
     from wmheval.ranking.minmax import higher_is_better, normalise_weights, weighted_scores
 
     higher = higher_is_better(metrics())

@@ -58,6 +58,15 @@ def safe_url(url: str) -> str | None:
     return None
 
 
+MEMBER = re.compile(r"member '(?:[^'\\]|\\.)*': ")
+
+
+def public_reason(reason: str) -> str:
+    """A rejection reason for the public view: the rule without the archive member's name
+    (names can hold subject ids; the submitter saw the full reason when submitting)."""
+    return MEMBER.sub("a member: ", reason or "")
+
+
 def csv_cell(value) -> str:
     """A CSV cell that a spreadsheet will not run: text starting with = + - @ (or a tab or
     carriage return) gets a leading apostrophe. Numbers are written as numbers."""
@@ -78,6 +87,7 @@ def _environment():
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["safe_url"] = safe_url
+    env.filters["public_reason"] = public_reason
     env.filters["num"] = lambda v, digits=4: "" if v is None or not math.isfinite(v) \
         else f"{v:.{digits}f}"
     env.filters["day"] = lambda text: text[:16].replace("T", " ") + " UTC" if text else ""
@@ -111,7 +121,7 @@ def _finite(value):
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _board_files(standings) -> tuple[str, str]:
+def _board_files(standings, view: str = "public") -> tuple[str, str]:
     entries = [_entry_dict(s) for s in standings.rows]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -121,8 +131,10 @@ def _board_files(standings) -> tuple[str, str]:
     payload = {"phase": standings.phase, "policy": standings.policy_name,
                "bootstrap": standings.bootstrap, "inputs_sha256": standings.inputs_sha256,
                "columns": list(BOARD_COLUMNS), "entries": entries,
-               "not_ranked": [{k: r[k] for k in ("team", "submission_id", "state", "reason",
-                                                 "submitted_at")}
+               "not_ranked": [{"team": r["team"], "submission_id": r["submission_id"],
+                               "state": r["state"], "submitted_at": r["submitted_at"],
+                               "reason": r["reason"] if view == "private"
+                               else public_reason(r["reason"])}
                               for r in standings.not_ranked]}
     return buffer.getvalue(), json.dumps(payload, indent=1, ensure_ascii=False,
                                          allow_nan=False) + "\n"
@@ -228,7 +240,7 @@ def _write_site(board, folder: Path, view: str, n_resamples: int) -> BuildReport
             title=f"{config.name}: {team['name']}")
     first = phases[0]
     if first["visible"]:
-        board_csv, board_json = _board_files(first["standings"])
+        board_csv, board_json = _board_files(first["standings"], view)
     else:
         board_csv, board_json = ",".join(BOARD_COLUMNS) + "\n", json.dumps(
             {"phase": first["phase"].name, "entries": [], "not_ranked": [],
@@ -262,10 +274,6 @@ def _team_cases(board, entry) -> list[dict]:
 NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?:[eE][-+]?\d+)?")
 
 
-def _significant(value: float) -> str:
-    return f"{value:.6g}"
-
-
 def _id_patterns(subject_ids) -> list[re.Pattern]:
     """Where a subject id would show (one alternation per context, group ``id``): anywhere
     for ids that cannot be confused with other text (not all digits, or 4+ characters); for
@@ -291,13 +299,31 @@ def _id_patterns(subject_ids) -> list[re.Pattern]:
     return patterns
 
 
+def _digits(token: str) -> int:
+    """Significant digits written in a number token (``0.0012340`` has 5)."""
+    mantissa = re.split(r"[eE]", token.lstrip("-"))[0].replace(".", "")
+    return len(mantissa.lstrip("0"))
+
+
 def leak_check(folder: Path, subject_ids, case_values, paths) -> list[str]:
-    """Every hit of a hidden subject id, a per-case value (6 significant digits; values
-    with fewer than 4 significant digits such as 0, 1 or 0.5 are too common to test) or
-    the reference's path in any file below ``folder``, one line each."""
+    """Every hit of a hidden subject id, a per-case value or the reference's path in any
+    file below ``folder``, one line each.
+
+    A number written with k >= 6 significant digits is a hit when a per-case value rounds
+    to it at k digits (so a value printed at 6 digits is found, and a full-precision team
+    mean is compared at full precision, which keeps a field of hundreds of teams free of
+    chance collisions). Values with fewer than 4 significant digits (0, 1, 0.5) are too
+    common to test."""
     patterns = _id_patterns(subject_ids)
-    values = {_significant(v) for v in case_values}
-    values = {v for v in values if len(re.sub(r"[^0-9]", "", v.split("e")[0]).strip("0")) >= 4}
+    values = [v for v in case_values
+              if len(re.sub(r"[^0-9]", "", f"{v:.6g}".split("e")[0]).strip("0")) >= 4]
+    rounded: dict[int, set[str]] = {}
+
+    def known(k: int) -> set[str]:
+        if k not in rounded:
+            rounded[k] = {f"{v:.{k}g}" for v in values}
+        return rounded[k]
+
     hits = []
     for file in sorted(p for p in folder.rglob("*") if p.is_file()):
         text = file.read_text(encoding="utf-8", errors="replace")
@@ -311,7 +337,8 @@ def leak_check(folder: Path, subject_ids, case_values, paths) -> list[str]:
                 hits.append(f"{name}: hidden subject id {match.group('id')!r}")
                 break
         for match in NUMBER.finditer(text):
-            if _significant(float(match.group())) in values:
+            k = min(_digits(match.group()), 17)
+            if k >= 6 and f"{float(match.group()):.{k}g}" in known(k):
                 hits.append(f"{name}: a per-case value ({match.group()})")
                 break
     return hits
