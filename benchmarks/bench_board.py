@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,6 +44,25 @@ def run(*args) -> tuple[float, subprocess.CompletedProcess]:
     done = subprocess.run([sys.executable, "-m", "wmheval.cli.main", *map(str, args)],
                           capture_output=True, text=True, env=_env())
     return time.perf_counter() - start, done
+
+
+MEASURE = ("import resource, subprocess, sys\n"
+           "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+           "sys.stderr.write(done.stderr)\n"
+           "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+           "print(use.ru_utime + use.ru_stime, use.ru_maxrss)\n"
+           "sys.exit(done.returncode)\n")
+
+
+def run_measured(*args) -> tuple[float, subprocess.CompletedProcess, float, float]:
+    """Like :func:`run`, plus the largest peak RSS (MB) and the CPU seconds of the command
+    and every process it started (measured by a fresh parent, so nothing else counts)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", MEASURE, sys.executable, "-m",
+                           "wmheval.cli.main", *map(str, args)],
+                          capture_output=True, text=True, env=_env())
+    cpu, rss = done.stdout.split()[-2:]
+    return time.perf_counter() - start, done, int(rss) / 1024, float(cpu)
 
 
 def zip_folder(folder: Path, target: Path) -> Path:
@@ -144,32 +162,36 @@ def main() -> None:
     config = (root / "challenge.toml").read_text()
     (root / "challenge.toml").write_text(config.replace('subjects = "all"', 'subjects = "test"'))
     run("board", "team", "add", root, args.team)
+    print("3. hostile archives (time and the largest peak RSS of the submit process and its "
+          "scoring child):")
+    for label, path in hostile_archives(work / "hostile").items():
+        seconds, done, peak, _ = run_measured("board", "submit", root, path, "--team",
+                                              args.team)
+        line = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+        print(f"   {label}: exit {done.returncode} in {seconds:.2f} s, peak RSS {peak:.0f} MB; "
+              f"{line[:100]}")
     folder = args.teams / args.team
     n_subjects = sum(1 for _ in folder.glob("*/result.nii.gz"))
     archive = zip_folder(folder, work / f"{args.team}.zip")
     print(f"1. one submission: {n_subjects} subjects, zip of {archive.stat().st_size / 1e6:.1f} "
           "MB")
-    seconds, done = run("score", args.challenge, folder, "--out", work / "score", "--no-cache",
-                        "-j", "1", "-q", "--split", "test")
-    print(f"   wmheval score (no cache, 1 job): {seconds:.2f} s (exit {done.returncode})")
-    seconds, done = run("board", "submit", root, archive, "--team", args.team)
+    seconds, done, _, cpu = run_measured("score", args.challenge, folder, "--out",
+                                         work / "score", "--no-cache", "-j", "1", "-q",
+                                         "--split", "test")
+    print(f"   wmheval score (no cache, 1 job): {seconds:.2f} s wall, {cpu:.2f} s CPU "
+          f"(exit {done.returncode})")
+    seconds, done, _, cpu = run_measured("board", "submit", root, archive, "--team",
+                                         args.team)
     assert done.returncode == 0, done.stderr
-    print(f"   wmheval board submit, to scored: {seconds:.2f} s")
+    print(f"   wmheval board submit, to scored: {seconds:.2f} s wall, {cpu:.2f} s CPU")
     seconds, done = run("board", "submit", root, archive, "--team", args.team)
     print(f"2. resubmitting the same bytes: {seconds:.2f} s "
           f"({'deduplicated' if 'no quota used' in done.stdout else 'NOT deduplicated'})")
-    print("3. hostile archives (time of the submit process; peak RSS of its scoring child):")
-    for label, path in hostile_archives(work / "hostile").items():
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        seconds, done = run("board", "submit", root, path, "--team", args.team)
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        line = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
-        print(f"   {label}: exit {done.returncode} in {seconds:.2f} s, max RSS of any child "
-              f"so far {max(peak, before) / 1024:.0f} MB; {line[:110]}")
     fill_ledger(root, args.entries)
-    seconds, done = run("board", "build", root, "--out", work / "site", "--bootstrap",
-                        args.bootstrap)
+    seconds, done, peak, cpu = run_measured("board", "build", root, "--out", work / "site",
+                                            "--bootstrap", args.bootstrap)
     assert done.returncode == 0, done.stderr
+    print(f"   (build: {cpu:.2f} s CPU, peak RSS {peak:.0f} MB)")
     size = (work / "site" / "index.html").stat().st_size
     print(f"4. build: {args.entries + 1} entries x {n_subjects} subjects, B = "
           f"{args.bootstrap}: {seconds:.2f} s; index.html {size / 1e6:.2f} MB, "
