@@ -65,3 +65,31 @@ def test_rejection_on_the_command_line(tmp_path, mini_reference, team_archives):
     assert not (tmp_path.parent / "evil.txt").exists() and not (root / "evil.txt").exists()
     ok = wmheval("board", "submit", root, team_archives["precise"], "--team", "a")
     assert ok.returncode == 0 and "1 of 1 used" in ok.stdout
+
+
+def test_rejected_member_names_stay_out_of_the_public_board(tmp_path, mini_reference):
+    """A rejected member named after a hidden subject must not fail (or leak into) the
+    public board: the public reason keeps the rule and drops the name."""
+    import io
+    import json
+    import tarfile
+
+    root = tmp_path / "ch"
+    board = new_board(root, mini_reference, teams=["a"], bootstrap=0)
+    link = tmp_path / "link.tar"
+    with tarfile.open(link, "w") as archive:
+        info = tarfile.TarInfo("117/result.nii.gz")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(info, io.BytesIO())
+    outcome = board.submit(link, "a")
+    assert outcome.state == "rejected" and "117/result.nii.gz" in outcome.reason
+    board.close()
+    public = wmheval("board", "build", root, "--out", tmp_path / "public")
+    assert public.returncode == 0, public.stderr
+    (row,) = json.loads((tmp_path / "public" / "board.json").read_text())["not_ranked"]
+    assert "117" not in row["reason"] and "[link]" in row["reason"]
+    assert "117/result" not in (tmp_path / "public" / "index.html").read_text()
+    private = wmheval("board", "build", root, "--out", tmp_path / "private", "--view",
+                      "private")
+    assert private.returncode == 0
+    assert "117/result.nii.gz" in (tmp_path / "private" / "board.json").read_text()
