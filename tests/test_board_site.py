@@ -83,6 +83,15 @@ def test_baseline_badged_and_out_of_normalisation(field_board):
     participants = board[board["baseline"] == False]  # noqa: E712
     # positions of the participants are 1..n with the tie, untouched by the baseline
     assert sorted(participants["position"].astype(int)) == [1, 2, 2, 4, 5]
+    # its score: the min-max rule with the participants' best and worst means as bounds
+    # (a literal re-computation from the published columns)
+    higher = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
+    relative = []
+    for metric, up in higher.items():
+        values = participants[metric].astype(float)
+        best, worst = (values.max(), values.min()) if up else (values.min(), values.max())
+        relative.append((float(baseline[metric]) - best) / (worst - best))
+    assert float(baseline["score"]) == pytest.approx(sum(relative) / 5, rel=1e-12)
     page = (site / "index.html").read_text()
     assert "badge base" in page and ">B<" in page
 
