@@ -235,3 +235,23 @@ def test_only_http_urls_become_links(url, linked):
     from wmheval_leaderboard.site import safe_url
 
     assert (safe_url(url) is not None) is linked
+
+
+@pytest.mark.parametrize(("visibility", "closes", "shown"), [
+    ("private", "", False), ("after_close", "2999-01-01T00:00:00", False),
+    ("after_close", "2000-01-01T00:00:00", True)])
+def test_board_visibility(visibility, closes, shown, tmp_path, mini_reference, team_archives):
+    root = tmp_path / "ch"
+    board = new_board(root, mini_reference, teams=["a"], bootstrap=0)
+    board.submit(team_archives["precise"], "a")
+    board.close()
+    config = (root / "challenge.toml").read_text()
+    config = config.replace('board = "public"', f'board = "{visibility}"')
+    (root / "challenge.toml").write_text(config.replace('closes = ""', f'closes = "{closes}"'))
+    assert wmheval("board", "build", root, "--out", tmp_path / "public").returncode == 0
+    entries = json.loads((tmp_path / "public" / "board.json").read_text())["entries"]
+    page = (tmp_path / "public" / "index.html").read_text()
+    assert bool(entries) is shown and ("precise" in page or ">a<" in page) is shown
+    assert wmheval("board", "build", root, "--out", tmp_path / "private", "--view",
+                   "private").returncode == 0
+    assert len(json.loads((tmp_path / "private" / "board.json").read_text())["entries"]) == 1
