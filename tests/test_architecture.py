@@ -31,7 +31,7 @@ SKIPPED = {"plots": {"scoring"}}
 """Lower layers a package must not import all the same: figures draw results, they do not
 score folders (issue 26: ``plots/agreement.py`` scored and owned an output folder)."""
 
-PLUG_IN = {"wmheval.pipelines.baselines"}
+PLUG_IN = {"wmheval.pipelines.baselines", "wmheval.pipelines.board"}
 """The documented modules that may import the applications (lazily)."""
 
 OUTPUT_SET_OWNERS = ("wmheval.pipelines", "wmheval.io.outputs")

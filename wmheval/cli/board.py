@@ -1,8 +1,9 @@
 """``wmheval board``: the challenge board (init, team add, submit, status, build, recover,
 verify, backup).
 
-This module is the plug-in point of the board application: it parses the arguments and
-imports the ``wmheval_leaderboard`` package (``leaderboard/``) lazily, inside each command,
+This module parses the arguments of the board commands and
+reaches the ``wmheval_leaderboard`` package (``leaderboard/``) through
+:mod:`wmheval.pipelines.board`, lazily, inside each command,
 so ``wmheval`` starts without it and nothing else in ``wmheval/`` imports it.
 Exit codes: 0 success; 1 a rejected or failed submission, a full quota, problems found by
 ``verify``, a leak found by ``build``; 2 usage (no board, unknown team or phase, bad option,
@@ -62,9 +63,9 @@ def _run(action):
 
 
 def _open(folder: Path):
-    from wmheval_leaderboard.board import Board
+    from wmheval.pipelines.board import open_board
 
-    return Board.open(folder)
+    return open_board(folder)
 
 
 @board_app.command("init")
@@ -86,9 +87,9 @@ def init(
     Example: wmheval board init challenge --reference synth/ --limit 5 --window 24h
     """
     def action():
-        from wmheval_leaderboard.board import Board
+        from wmheval.pipelines.board import board_class
 
-        board = Board.init(folder, reference, name=name, limit=limit, window=window.value)
+        board = board_class().init(folder, reference, name=name, limit=limit, window=window.value)
         phase = board.config.phases[0]
         typer.echo(f"board {board.config.name!r} created in {folder}: phase {phase.name} "
                    f"({phase.subjects} subjects), limit {limit or 'none'} per "
@@ -139,7 +140,9 @@ def submit(
     Example: wmheval board submit challenge team_a.zip --team "Team A" --note "v2"
     """
     def action():
-        from wmheval_leaderboard.errors import OverLimit, SubmissionRejected
+        from wmheval.pipelines.board import submission_refusals
+
+        OverLimit, SubmissionRejected = submission_refusals()  # noqa: N806
 
         with _open(folder) as board:
             try:
@@ -215,10 +218,10 @@ def build(
     Example: wmheval board build challenge --out site --view public --bootstrap 1000
     """
     def action():
-        from wmheval_leaderboard.site import build_site
+        from wmheval.pipelines.board import build_board_site
 
         with _open(folder) as board:
-            report = build_site(board, out, view=view.value, bootstrap=bootstrap)
+            report = build_board_site(board, out, view=view.value, bootstrap=bootstrap)
         typer.echo(f"{report.n_files} files written to {out} ({report.n_ranked} ranked, "
                    f"{report.n_not_ranked} not ranked; B = {report.bootstrap}); open "
                    f"{out / 'index.html'}")
@@ -255,7 +258,7 @@ def verify(
     Example: wmheval board verify challenge
     """
     def action():
-        from wmheval_leaderboard.board import verify as verify_board
+        from wmheval.pipelines.board import verify_board
 
         if not (folder / "challenge.toml").is_file():
             _open(folder)  # the usual 'no board here' message, exit 2

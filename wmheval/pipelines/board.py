@@ -1,0 +1,45 @@
+"""The board pipeline: the one place the library reaches the challenge board application.
+
+The board (``wmheval_leaderboard``, in ``leaderboard/``) is an application on top of the
+library, like the baselines; nothing else in ``wmheval/`` imports it. The ``wmheval
+board`` commands reach it through these functions, each importing it lazily, so that
+``import wmheval`` never loads it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def board_class() -> Any:
+    """The ``Board`` class (opens, creates and changes a challenge folder)."""
+    from wmheval_leaderboard.board import Board
+
+    return Board
+
+
+def open_board(folder: Path) -> Any:
+    """Open the board of a challenge folder (exit 2 errors when there is none)."""
+    return board_class().open(folder)
+
+
+def submission_refusals() -> tuple[type[Exception], type[Exception]]:
+    """The two ways a submission is refused: ``(OverLimit, SubmissionRejected)``."""
+    from wmheval_leaderboard.errors import OverLimit, SubmissionRejected
+
+    return OverLimit, SubmissionRejected
+
+
+def build_board_site(board: Any, out: Path, *, view: str, bootstrap: int | None) -> Any:
+    """Build the static site of ``board`` into ``out`` (an atomic output set, leak-checked)."""
+    from wmheval_leaderboard.site import build_site
+
+    return build_site(board, out, view=view, bootstrap=bootstrap)
+
+
+def verify_board(folder: Path) -> list[str]:
+    """Every integrity problem of a challenge folder (empty when it checks out)."""
+    from wmheval_leaderboard.board import verify
+
+    return verify(folder)
