@@ -22,7 +22,13 @@ from wmheval.metrics import METRICS
 from wmheval.metrics.binarize import parse_rule
 from wmheval.parallel import parallel_map
 from wmheval.scoring.aggregate import summarize, wide_summary
-from wmheval.scoring.cache import CaseCache, case_key, content_digest
+from wmheval.scoring.cache import (
+    CacheMiss,
+    CaseCache,
+    case_key,
+    content_digest,
+    key_inputs,
+)
 from wmheval.scoring.case import (
     COUNT_COLUMNS,
     SCORED_STATUSES,
@@ -216,23 +222,30 @@ def run_case(task: CaseTask, cache_dir: str | None = None) -> dict:
     output manifest; :func:`score_folder` removes it.
     """
     digests = (content_digest(task.reference_path), content_digest(task.prediction_path))
-    cache = key = None
+    cache = key = inputs = None
+    cache_note = ""
     if cache_dir is not None and digests[0] is not None and not task.duplicate_paths and (
             task.prediction_path is None or digests[1] is not None):
         options = {"rule": task.rule, "geometry_tolerance": task.geometry_tolerance}
+        inputs = key_inputs(digests[0], digests[1], options)
         cache, key = CaseCache(cache_dir), case_key(digests[0], digests[1], options)
-        row = cache.get(key)
-        if row is not None:
-            row.update(id=task.id, prediction_path=display_path(task.prediction_path)
-                       if task.prediction_path else "")
-            row["_digests"] = digests
-            return row
+        found = cache.lookup(key, inputs)
+        if not isinstance(found, CacheMiss):
+            found.update(id=task.id, prediction_path=display_path(task.prediction_path)
+                         if task.prediction_path else "")
+            found["_digests"] = digests
+            return found
+        if not found.absent:
+            cache_note = (f"cache entry {display_path(cache.entry_path(key))} not used "
+                          f"({found.reason}): scored afresh")
     row = safe_score_case(task)
     row["id"] = task.id
     for column in ("prediction_path", "error", "warnings"):
         row[column] = display_path(row[column])
     if cache is not None and row["status"] in SCORED_STATUSES:
-        cache.put(key, row)
+        cache.put(key, inputs, row)
+    if cache_note:
+        row["warnings"] = " | ".join(w for w in (row["warnings"], cache_note) if w)
     row["_digests"] = digests
     return row
 
