@@ -88,6 +88,8 @@ def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
     lines = ["# How this ranking was computed", "", describe_policy(field.policy), ""]
     if field.case_ids is not None:
         lines += [f"Case set: {len(field.case_ids)} {field.case_label or 'subjects'}.", ""]
+    elif field.case_label:
+        lines += [f"Case set: {field.case_label}.", ""]
     if field.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in field.notes] + [""]
     return write_text_atomic(Path(out_dir) / "notes.md", "\n".join(lines))
