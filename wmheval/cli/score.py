@@ -67,7 +67,10 @@ def score(
                                     "summary.csv and readable tables."),
     manifest: Path | None = typer.Option(None, help="Subject manifest CSV mapping ids to "
                                          "scanners (default: the bundled 170-subject one)."),
-    binarize: str = typer.Option("official", "--binarize", help=RULES_HELP),
+    binarize: str | None = typer.Option(
+        None, "--binarize", help=f"{RULES_HELP}. Left out: official, and a prediction it "
+        "would misread (a 0-255 or 0-100 probability map, a 0/255 uint8 mask) fails with "
+        "the fix in its message."),
     missing: MissingPolicy = typer.Option(
         DEFAULT_POLICY.missing.value, "--missing", help=MISSING_HELP),
     undefined: UndefinedPolicy = typer.Option(

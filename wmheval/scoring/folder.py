@@ -37,6 +37,7 @@ from wmheval.scoring.case import (
     CaseTask,
     safe_score_case,
 )
+from wmheval.scoring.encodings import submission_note
 from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy
 
 CASE_COLUMNS = (
@@ -159,7 +160,8 @@ def resolve_manifest(reference_dir: str | Path,
 
 def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
                manifest: pd.DataFrame, rule: str = "official", split: str = "auto",
-               check_grid: bool = False, skip: tuple[Path, ...] = ()
+               check_grid: bool = False, skip: tuple[Path, ...] = (),
+               check_encoding: bool = False
                ) -> tuple[list[CaseTask], pd.DataFrame, pd.DataFrame, list[str]]:
     """Match reference subjects to predictions: (tasks, case info, unmatched files, notes).
 
@@ -194,7 +196,8 @@ def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
         tasks.append(CaseTask(
             id=case.id, reference_path=case.path,
             prediction_path=index.predictions.get(case.id), rule=rule,
-            duplicate_paths=tuple(index.duplicates.get(case.id, ()))))
+            duplicate_paths=tuple(index.duplicates.get(case.id, ())),
+            check_encoding=check_encoding))
         row = rows.get(case.id)
         info.append({
             "id": display_path(case.id),
@@ -226,7 +229,8 @@ def run_case(task: CaseTask, cache_dir: str | None = None) -> dict:
     cache_note = ""
     if cache_dir is not None and digests[0] is not None and not task.duplicate_paths and (
             task.prediction_path is None or digests[1] is not None):
-        options = {"rule": task.rule, "geometry_tolerance": task.geometry_tolerance}
+        options = {"rule": task.rule, "geometry_tolerance": task.geometry_tolerance,
+                   "check_encoding": task.check_encoding}
         inputs = key_inputs(digests[0], digests[1], options)
         cache, key = CaseCache(cache_dir), case_key(digests[0], digests[1], options)
         found = cache.lookup(key, inputs)
@@ -279,7 +283,7 @@ def score_folder(
     out: str | Path | None = None,
     *,
     manifest: str | Path | pd.DataFrame | None = None,
-    rule: str = "official",
+    rule: str | None = None,
     policy: ScoringPolicy = DEFAULT_POLICY,
     split: str = "auto",
     jobs: int | None = None,
@@ -303,18 +307,27 @@ def score_folder(
     ``out`` inside the submission is not indexed. ``cache`` is a folder of per-case results
     keyed by file contents and options (:mod:`wmheval.scoring.cache`; None: no cache).
     ``scheduler`` runs the cases on Dask (an address or ``"local"``).
-    ``on_plan(n_cases)`` and ``on_done(row)`` report progress.
+    ``on_plan(n_cases)`` and ``on_done(row)`` report progress. ``rule`` None is the
+    official rule with a check: a prediction it would misread (a 0-255 or 0-100
+    probability map, a 0/255 uint8 mask) fails with the fix in its message, and one note
+    counts them; a rule given explicitly (``"official"`` too) scores the values as it
+    reads them.
     """
+    check_encoding = rule is None
+    rule = rule or "official"
     table, check_grid, _ = resolve_manifest(reference_dir, manifest)
     skip = (Path(out),) if out is not None and is_within(Path(out), Path(submission_dir)) \
         else ()
     tasks, info, unmatched, notes = plan_tasks(
         reference_dir, submission_dir, manifest=table, rule=rule, split=split,
-        check_grid=check_grid, skip=skip)
+        check_grid=check_grid, skip=skip, check_encoding=check_encoding)
     if on_plan:
         on_plan(len(tasks))
     rows = run_tasks(tasks, jobs=jobs, on_done=on_done, cache_dir=cache, scheduler=scheduler)
     digests = [row.pop("_digests", (None, None)) for row in rows]
+    encoding_note = submission_note(rows)
+    if encoding_note:
+        notes.append(encoding_note)
     scored = pd.DataFrame(rows, columns=[c for c in CASE_COLUMNS if c not in
                                          ("scanner", "split", "seen_in_training")])
     scored["id"] = [display_path(task.id) for task in tasks]
@@ -333,7 +346,8 @@ def score_folder(
                                          for t, d in zip(tasks, digests, strict=True)
                                          if t.prediction_path is not None]),
         }
-        options = {"rule": rule, "policy": policy.name, "split": split,
+        options = {"rule": rule, "encoding_check": check_encoding,
+                   "policy": policy.name, "split": split,
                    "manifest": display_path(manifest) if isinstance(manifest, str | Path)
                    else ("custom table" if manifest is not None else "bundled"),
                    "json": write_json}
