@@ -339,6 +339,10 @@ def read_cases_table(path: str | Path, team: str | None = None) -> pd.DataFrame:
                    for p in np.flatnonzero(blank_ids.to_numpy())], "rows without an id")
     table = _check_status(table, path, notes)
     table = with_numbers(table, TEXT_COLUMNS)
+    if "seen_in_training" in table.columns:  # True/False as booleans, as pandas reads them
+        flags = seen_flags(table["seen_in_training"])
+        if flags.notna().all():
+            table["seen_in_training"] = flags.astype(bool)
     duplicated = table.duplicated(["team", "id"])
     if duplicated.any():
         first = table.loc[duplicated, ["team", "id"]].iloc[0].tolist()

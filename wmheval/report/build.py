@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -152,15 +151,22 @@ def _figure_set_html(figure_set: FigureSet, out: Path) -> str:
 
 def _import_extra(figure_set: FigureSet, out: Path, index: int) -> FigureSet:
     """Copy an extra figure set's files under ``out/extras/`` so the report is self-contained."""
+    from wmheval.report.figuresets import MAX_FIGURE_FILE_BYTES, read_regular_file
+
     target = out / "extras" / f"{index}_{safe_file_name(figure_set.title).lower()}"
+    taken: set[str] = set()
 
     def copied(entry: dict, keys: tuple[str, ...]) -> dict:
         entry = dict(entry)
         for key in keys:
             if entry.get(key):
-                destination = target / entry[key].name
+                source = Path(entry[key])
+                # Read again without following links (checked when the set was read).
+                data = read_regular_file(source, MAX_FIGURE_FILE_BYTES)
+                destination = target / (safe_file_name(source.stem, taken)
+                                        + source.suffix.lower())
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(entry[key], destination)
+                destination.write_bytes(data)
                 entry[key] = destination
         return entry
 
