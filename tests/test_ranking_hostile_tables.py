@@ -85,8 +85,8 @@ def test_a_team_folder_whose_name_is_not_utf8_is_ranked_under_an_escaped_name(tm
     ("gamma,80,4,15,0.8,0.7", "row 3, team 'gamma': dice 80 is outside 0-1 (a percentage? "
                               "give 0.8, not 80)"),
     ("gamma,7,4,15,0.8,0.7", "dice 7 is outside 0-1"),
-    ("gamma,0.7,-4,15,0.8,0.7", "h95 -4 is outside 0-inf"),
-    ("gamma,0.7,4,-1,0.8,0.7", "avd -1 is outside 0-inf"),
+    ("gamma,0.7,-4,15,0.8,0.7", "h95 -4 is negative"),
+    ("gamma,0.7,4,-1,0.8,0.7", "avd -1 is negative"),
     ("gamma,0.7,inf,15,0.8,0.7", "h95 is infinite"),
     ("gamma,0.7,4,15,abc,0.7", "recall 'abc' is not a number"),
     ("gamma,0.7,4,15,0.8,1e999", "f1 is infinite"),

@@ -134,8 +134,9 @@ def _check_metrics(table: pd.DataFrame, path) -> pd.DataFrame:
             hint = ""
             if high == 1.0 and 1.0 < value <= 100.0:
                 hint = f" (a percentage? give {value / 100:g}, not {value:g})"
-            problems.append(f"{_row_label(table, position)}: {metric} {value:g} is outside "
-                            f"{low:g}-{high:g}{hint}")
+            allowed = f"outside {low:g}-{high:g}" if math.isfinite(high) else "negative"
+            problems.append(f"{_row_label(table, position)}: {metric} {value:g} is "
+                            f"{allowed}{hint}")
         table[metric] = numbers
     _refuse(path, problems, "values that cannot be right")
     return table
