@@ -163,6 +163,14 @@ def score_case(task: CaseTask) -> dict:
     return row
 
 
+def crashed_row(task: CaseTask, reason: str) -> dict:
+    """The row of a case whose worker process died while scoring it (e.g. killed by the
+    out-of-memory killer): an error naming the file; the other cases are kept."""
+    where = task.prediction_path or task.reference_path
+    return _empty_row(task, STATUS_ERROR, f"{where}: scoring stopped: {reason}; the other "
+                                          "cases are kept (too large for the memory here?)")
+
+
 def safe_score_case(task: CaseTask) -> dict:
     """:func:`score_case`, turning any unexpected exception into an error row."""
     try:

@@ -35,6 +35,7 @@ from wmheval.scoring.case import (
     STATUS_ERROR,
     STATUS_MISSING,
     CaseTask,
+    crashed_row,
     safe_score_case,
 )
 from wmheval.scoring.encodings import submission_note
@@ -266,7 +267,17 @@ def run_tasks(tasks: list[CaseTask], jobs: int | None = None,
 
         return dask_map(function, tasks, scheduler, jobs=jobs, on_done=on_done,
                         initializer=_worker_init)
-    return parallel_map(function, tasks, jobs, on_done=on_done, initializer=_worker_init)
+    return parallel_map(function, tasks, jobs, on_done=on_done, initializer=_worker_init,
+                        on_crash=_crashed)
+
+
+def _crashed(task: CaseTask, reason: str) -> dict:
+    """The row of a task whose worker died (see :func:`wmheval.parallel.parallel_map`)."""
+    row = crashed_row(task, reason)
+    for column in ("prediction_path", "error", "warnings"):
+        row[column] = display_path(row[column])
+    row["_digests"] = (None, None)
+    return row
 
 
 def _input_digest(paths: list[tuple[str, str | None]]) -> str:
