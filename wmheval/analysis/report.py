@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,20 @@ from wmheval.ranking.schemes import available_schemes, compare_schemes
 FORMAT_NAMES = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX", "html": "HTML"}
 
 
+def _sweep_note(field: Field, samples: int, grid_steps: int) -> str:
+    """The note of a weight sweep that will be cut to the memory bound, or ''."""
+    from wmheval.analysis.weights import MAX_SWEEP_CELLS
+    from wmheval.analysis.weights import simplex_grid as grid_of
+
+    n_grid = grid_of(grid_steps, len(METRICS)).shape[1] if grid_steps else 0
+    room = MAX_SWEEP_CELLS // max(len(field.teams), 1) - n_grid
+    if samples > max(room, 1000):
+        return (f"weight sweep: {max(room, 1000)} random weightings instead of {samples} "
+                f"for {len(field.teams)} teams (memory bound: teams x weightings at most "
+                f"{MAX_SWEEP_CELLS:,})")
+    return ""
+
+
 def _described(paths: list[Path], text: str) -> list[tuple[Path, str]]:
     described = []
     for path in paths:
@@ -34,11 +49,37 @@ def _tables(table: pd.DataFrame, stem: Path, text: str) -> list[tuple[Path, str]
     return _described(write_table_formats(table, stem, TABLE_FORMATS, caption=text), text)
 
 
+MAX_PAIRWISE_TEAMS = 200
+"""Above this many teams the pairwise tests (test-based scheme, significance counts and
+map: teams squared x cases) are skipped with a note (``--max-teams-tests``)."""
+MAX_FIGURE_TEAMS = 100
+"""Above this many teams no figures are drawn (one column or row per team would be
+unreadable and slow), with a note (``--max-teams-figures``)."""
+
+
+def size_limits(field: Field, max_pairwise_teams: int = MAX_PAIRWISE_TEAMS,
+                max_figure_teams: int = MAX_FIGURE_TEAMS) -> tuple[bool, bool, list[str]]:
+    """(run the pairwise tests, draw figures, notes) for a field of this many teams."""
+    n = len(field.teams)
+    tests, figures, notes = n <= max_pairwise_teams, n <= max_figure_teams, []
+    if not tests:
+        notes.append(f"{n} teams: the pairwise tests (test-based scheme, significance "
+                     f"counts) are skipped above {max_pairwise_teams} teams (their cost "
+                     "grows with teams squared x cases); raise --max-teams-tests to run them")
+    if not figures:
+        notes.append(f"{n} teams: no figures above {max_figure_teams} teams (one column per "
+                     "team would be unreadable); raise --max-teams-figures to draw them")
+    return tests, figures, notes
+
+
 def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 1000,
                          seed: int = 0, samples: int = 100_000, grid_steps: int = 10,
                          weights=None, alpha: float = 0.05, figures: bool = True,
                          ties: str = "min", p_adjust: str = "holm",
-                         progress: Callable[[str], None] | None = None
+                         progress: Callable[[str], None] | None = None,
+                         max_pairwise_teams: int = MAX_PAIRWISE_TEAMS,
+                         max_figure_teams: int = MAX_FIGURE_TEAMS,
+                         on_note: Callable[[str], None] | None = None
                          ) -> list[tuple[Path, str]]:
     """Write the ranking and its sensitivity analyses for ``field`` under ``out_dir``.
 
@@ -57,6 +98,16 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     step = progress or (lambda _message: None)
+    # Bounds for many teams (issue 33 item 6): notes go to notes.md and to on_note.
+    run_tests, draw, limit_notes = size_limits(field, max_pairwise_teams, max_figure_teams)
+    figures = figures and draw
+    sweep_note = _sweep_note(field, samples, grid_steps)
+    limit_notes += [sweep_note] if sweep_note else []
+    if limit_notes:
+        field = replace(field, notes=tuple(field.notes) + tuple(limit_notes))
+        for note in limit_notes:
+            if on_note is not None:
+                on_note(note)
     label = f"split {field.split}" if field.split != "all" else "all subjects"
     written: list[tuple[Path, str]] = []
 
@@ -92,8 +143,10 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
                        "Kendall tau between each weighting's ranking and the default")
 
     step("ranking schemes")
-    schemes = compare_schemes(field, alpha=alpha, ties=ties, p_adjust=p_adjust)
-    scheme_names = list(available_schemes(field))
+    scheme_names = [name for name in available_schemes(field)
+                    if run_tests or name != "test_based"]
+    schemes = compare_schemes(field, schemes=scheme_names, alpha=alpha, ties=ties,
+                              p_adjust=p_adjust)
     if field.published is not None and "published_position" in field.published:
         published = field.published["published_position"].reindex(schemes["team"])
         schemes.insert(1, "published", published.to_numpy())
@@ -115,6 +168,7 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
         }])
         written += _tables(tau_table, out / "bootstrap_tau",
                            "Kendall tau between bootstrap rankings and the full-data ranking")
+    if field.has_cases and run_tests:
         step("significance tests")
         wins = significance_counts(field.cube.values, higher_is_better(METRICS), alpha,
                                    p_adjust)
@@ -132,7 +186,7 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
     if figures:
         written += _figures(field, out, ranking, sweep, schemes, scheme_names,
                             boot if field.has_cases else None, alpha, step, dependence,
-                            p_adjust)
+                            p_adjust, tests=run_tests)
     return written
 
 
@@ -203,7 +257,7 @@ FIGURE_TEXTS = {
 
 def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.DataFrame,
              scheme_names: list[str], boot, alpha: float, step, dependence=None,
-             p_adjust: str = "holm") -> list[tuple[Path, str]]:
+             p_adjust: str = "holm", tests: bool = True) -> list[tuple[Path, str]]:
     """Draw the figure set, write ``figures.json`` (report contract 3), return the files."""
     from wmheval.plots.challenger import (
         plot_dots_boxes,
@@ -231,10 +285,12 @@ def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.
         drawn.append(("rank_heatmap", plot_rank_heatmap(values, order, out / "rank_heatmap")))
         from wmheval.analysis.significance import wilcoxon_wins
 
-        wins = {m: wilcoxon_wins(values[:, :, k], bool(higher_is_better([m])[0]), alpha,
-                                 p_adjust) for k, m in enumerate(METRICS)}
-        drawn.append(("significance_map",
-                      plot_significance_map(wins, order, out / "significance_map", alpha)))
+        if tests:
+            wins = {m: wilcoxon_wins(values[:, :, k], bool(higher_is_better([m])[0]), alpha,
+                                     p_adjust) for k, m in enumerate(METRICS)}
+            drawn.append(("significance_map",
+                          plot_significance_map(wins, order, out / "significance_map",
+                                                alpha)))
         drawn.append(("bootstrap_blobs",
                       plot_bootstrap_blobs(boot.distribution, boot.full_positions,
                                            out / "bootstrap_blobs")))

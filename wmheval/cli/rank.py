@@ -157,6 +157,11 @@ def sensitivity(
     p_adjust: PAdjust = typer.Option(PAdjust.HOLM.value, "--p-adjust", help="test_based: "
                                      "holm (default) or none (challengeR's default)."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Tables only."),
+    max_teams_tests: int = typer.Option(
+        200, "--max-teams-tests", help="Skip the pairwise tests (test-based scheme, "
+        "significance) above this many teams: their cost grows with teams squared."),
+    max_teams_figures: int = typer.Option(
+        100, "--max-teams-figures", help="Draw no figures above this many teams."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or file list."),
 ) -> None:
     """Ranking sensitivity: metric weights, ranking schemes, bootstrap, significance.
@@ -169,7 +174,9 @@ def sensitivity(
                 manifest=manifest, quiet=quiet,
                 analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
                           "grid_steps": grid_steps, "alpha": alpha, "ties": ties.value,
-                          "p_adjust": p_adjust.value, "figures": not no_figures})
+                          "p_adjust": p_adjust.value, "figures": not no_figures,
+                          "max_pairwise_teams": max_teams_tests,
+                          "max_figure_teams": max_teams_figures})
 
 
 def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add, name,
@@ -245,6 +252,11 @@ def report(
     undefined: UndefinedPolicy = typer.Option(DEFAULT_POLICY.undefined.value, "--undefined",
                                               help=UNDEFINED_HELP),
     manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+    max_teams_tests: int = typer.Option(
+        200, "--max-teams-tests", help="Skip the pairwise tests (test-based scheme, "
+        "significance) above this many teams: their cost grows with teams squared."),
+    max_teams_figures: int = typer.Option(
+        100, "--max-teams-figures", help="Draw no figures above this many teams."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
 ) -> None:
     """An HTML report for a paper: sortable leaderboard, per-scanner and per-team pages,
@@ -253,5 +265,6 @@ def report(
                 split=split, missing=missing.value, undefined=undefined.value,
                 manifest=manifest, quiet=quiet,
                 analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
-                          "alpha": alpha},
+                          "alpha": alpha, "max_pairwise_teams": max_teams_tests,
+                          "max_figure_teams": max_teams_figures},
                 reference=reference, predictions=predictions, extra=extra, title=title)

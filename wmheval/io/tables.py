@@ -214,14 +214,16 @@ def html_table(table: pd.DataFrame, caption: str | None = None, *, sortable: boo
     parts.append("</tr></thead><tbody>")
     row_classes = list(row_classes) if row_classes is not None else None
     custom = {k: list(v) for k, v in (cell_html or {}).items()}
-    for r, (_, row) in enumerate(table.iterrows()):
+    texts = shown.to_numpy(dtype=object)
+    raw = [table.iloc[:, k].to_numpy() for k in range(table.shape[1])]
+    for r in range(len(table)):
         cls = f" class='{html.escape(row_classes[r])}'" if row_classes and row_classes[r] else ""
         cells = []
-        for column in table.columns:
-            text = shown.iloc[r][column]
+        for k, column in enumerate(table.columns):
+            text = texts[r, k]
             content = custom[column][r] if column in custom else html.escape(text)
             if numeric[column]:
-                value = row[column]
+                value = raw[k][r]
                 data = "" if pd.isna(value) else repr(float(value))
                 cells.append(f"<td class='num' data-value='{data}'>{content}</td>")
             else:

@@ -108,9 +108,17 @@ def check_team_name(name: str, where: str) -> str:
 
 
 def _check_team_column(table: pd.DataFrame, path) -> None:
-    for position, name in enumerate(table["team"]):
-        table.iloc[position, table.columns.get_loc("team")] = check_team_name(
-            name, f"{display_path(path)}, {_row_label(table, position).split(',')[0]}")
+    """Check every distinct team name once (:func:`check_team_name`), naming the first row
+    of a refused one; the column is replaced by the stripped names."""
+    names = table["team"].astype(str)
+    cleaned: dict[str, str] = {}
+    for name in names.unique():
+        try:
+            cleaned[name] = check_team_name(name, "")
+        except RankingInputError as error:
+            first = int(np.flatnonzero((names == name).to_numpy())[0])
+            raise RankingInputError(f"{display_path(path)}, row {first + 1}{error}") from None
+    table["team"] = names.map(cleaned).to_numpy()
 
 
 def _check_metrics(table: pd.DataFrame, path) -> pd.DataFrame:

@@ -327,6 +327,8 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     out.mkdir(parents=True, exist_ok=True)
     step = progress or (lambda _message: None)
     written: list[Path] = []
+    # Extra sets from others are checked before any work (a bad one fails at once).
+    checked_extras = [read_figure_set(Path(folder)) for folder in extra_sets]
     if analysis:
         from wmheval.analysis.report import write_ranking_report
 
@@ -335,8 +337,8 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     step("report pages")
     ranking = rank_field(field, analysis_options.get("weights"))
     own = read_figure_set(out, "Ranking analysis") if (out / FIGURES_JSON).is_file() else None
-    extras = [_import_extra(read_figure_set(Path(folder)), out, k)
-              for k, folder in enumerate(extra_sets, start=1)]
+    extras = [_import_extra(figure_set, out, k)
+              for k, figure_set in enumerate(checked_extras, start=1)]
     written += [f[key] for s in extras for f in [*s.figures, *s.tables]
                 for key in ("png", "svg", "csv", "html") if f.get(key)]
 
@@ -441,4 +443,4 @@ def report_to_dir(source: str | Path, out: str | Path, *, teams=None, add=(), sp
     for note in field.notes:
         if on_note is not None:
             on_note(note)
-    return write_report(field, out, **options)
+    return write_report(field, out, on_note=on_note, **options)
