@@ -354,8 +354,10 @@ def read_table_bytes(path: str | Path, max_bytes: int = MAX_TABLE_BYTES) -> byte
         if info.st_size > max_bytes:
             raise TableError(f"{display_path(path)}: {info.st_size} bytes, more than the "
                              f"{max_bytes} a table may have")
-        with os.fdopen(os.dup(handle), "rb") as stream:
-            data = stream.read(max_bytes + 1)
+        with os.fdopen(os.dup(handle), "rb") as stream:  # the size known: no 1 GiB buffer
+            data = stream.read(min(info.st_size, max_bytes) + 1)
+            if len(data) > info.st_size:  # it grew while read
+                data += stream.read(max_bytes + 1 - len(data))
     except OSError as error:
         raise TableError(f"{display_path(path)}: cannot read the table: "
                          f"{error.strerror}") from None
@@ -396,10 +398,11 @@ def read_text_table(path: str | Path, max_bytes: int = MAX_TABLE_BYTES) -> pd.Da
         raise TableError(f"{name}: cannot read the table: "
                          f"{str(error).strip().splitlines()[0]}") from None
     table.columns = [unescape_formula(str(c).strip()) for c in table.columns]
-    for column in table.columns:
+    if table.columns.duplicated().any():
+        twice = table.columns[table.columns.duplicated()][0]
+        raise TableError(f"{name}: the column {twice!r} appears twice")
+    for column in table.columns if "'" in text else ():  # no quote: nothing was escaped
         series = table[column]
-        if isinstance(series, pd.DataFrame):
-            raise TableError(f"{name}: the column {column!r} appears twice")
         escaped = series.str.match(_ESCAPED).fillna(False).to_numpy(dtype=bool)
         if escaped.any():
             table.loc[escaped, column] = series[escaped].str[1:]
@@ -409,10 +412,16 @@ def read_text_table(path: str | Path, max_bytes: int = MAX_TABLE_BYTES) -> pd.Da
 def numeric_cells(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(numbers, bad): a text column as floats, :data:`MISSING_TOKENS` as NaN; ``bad``
     marks the cells that are neither (they are NaN in ``numbers``)."""
-    stripped = series.astype(str).str.strip()
-    blank = stripped.isin(MISSING_TOKENS)
-    numbers = pd.to_numeric(stripped.where(~blank), errors="coerce")
-    return numbers.astype(float), numbers.isna() & ~blank
+    numbers = pd.to_numeric(series, errors="coerce").astype(float)
+    unread = numbers.isna().to_numpy()
+    bad = pd.Series(False, index=series.index)
+    if unread.any():  # the slow path only for cells that did not read as numbers
+        stripped = series[unread].astype(str).str.strip()
+        blank = stripped.isin(MISSING_TOKENS)
+        again = pd.to_numeric(stripped.where(~blank), errors="coerce").astype(float)
+        numbers[unread] = again.to_numpy()
+        bad[unread] = (again.isna() & ~blank).to_numpy()
+    return numbers, bad
 
 
 def with_numbers(table: pd.DataFrame, text_columns: Iterable[str] = ()) -> pd.DataFrame:

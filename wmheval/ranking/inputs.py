@@ -288,7 +288,8 @@ def _rename_metrics(table: pd.DataFrame, path: Path | str) -> pd.DataFrame:
     return table
 
 
-def read_means_table(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def read_means_table(path: str | Path, table: pd.DataFrame | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Read a table of per-team means: (means indexed by team, published columns or None).
 
     Team names are kept as written (``NA``, ``None``, ``#N/A`` are names); an empty, very
@@ -297,7 +298,7 @@ def read_means_table(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | Non
     metric cell is a missing value (counted in ``n_missing``; ranked last on that metric).
     """
     path = Path(path)
-    table = _read_csv(path)
+    table = _read_csv(path) if table is None else table.copy()
     if "team" not in table.columns:
         raise RankingInputError(f"{display_path(path)}: no 'team' column (columns: "
                                 f"{list(table.columns)})")
@@ -322,7 +323,8 @@ def read_means_table(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | Non
     return means, published
 
 
-def read_cases_table(path: str | Path, team: str | None = None) -> pd.DataFrame:
+def read_cases_table(path: str | Path, team: str | None = None,
+                     table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Read a ``cases.csv`` (one row per subject); ``team`` sets/overrides its team column.
 
     Names and ids stay text; metric cells are checked (see :func:`read_means_table`);
@@ -330,7 +332,7 @@ def read_cases_table(path: str | Path, team: str | None = None) -> pd.DataFrame:
     a missing case. What reading decided is in ``table.attrs["wmheval_notes"]``.
     """
     path = Path(path)
-    table = _read_csv(path)
+    table = _read_csv(path) if table is None else table.copy()
     if "id" not in table.columns:
         raise RankingInputError(f"{display_path(path)}: no 'id' column; is this a wmheval "
                                 "score cases.csv?")
@@ -359,11 +361,6 @@ def read_cases_table(path: str | Path, team: str | None = None) -> pd.DataFrame:
                                 f"{first}")
     table.attrs[_NOTES_KEY] = notes
     return table
-
-
-def _is_cases_table(path: Path) -> bool:
-    header = _read_csv(path).columns
-    return "id" in header
 
 
 def read_team_dir(path: str | Path, name: str | None = None) -> pd.DataFrame:
@@ -674,15 +671,16 @@ def load_field(path: str | Path, split: str = "all", missing: str | None = None,
                                 policy=policy)
     if not os.path.lexists(path):
         raise RankingInputError(f"{display_path(path)}: no such file or folder")
-    if _is_cases_table(path):
-        table = read_cases_table(path, team=None if "team" in _read_csv(path).columns
-                                 else display_path(path.parent.name))
+    text = _read_csv(path)  # read once: the header says which kind of table it is
+    if "id" in text.columns:
+        table = read_cases_table(path, team=None if "team" in text.columns
+                                 else display_path(path.parent.name), table=text)
         return field_from_cases(table, split, source=str(path), manifest=manifest,
                                 policy=policy)
     if split != "all":
         raise RankingInputError(f"{path}: a table of team means has no per-subject results, "
                                 f"so it can only be ranked on split 'all' (got {split!r})")
-    means, published = read_means_table(path)
+    means, published = read_means_table(path, table=text)
     label = PUBLISHED_CASE_LABEL if _is_bundled_leaderboard(path) else CASE_SET_UNKNOWN
     return replace(field_from_means(means, published, display_path(path), case_label=label),
                    policy=policy)

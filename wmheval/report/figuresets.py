@@ -132,8 +132,10 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
         if info.st_size > max_bytes:
             raise FigureSetError(f"{display_path(path)}: {info.st_size} bytes, more than "
                                  f"the {max_bytes} allowed")
-        with os.fdopen(os.dup(handle), "rb") as stream:
-            data = stream.read(max_bytes + 1)
+        with os.fdopen(os.dup(handle), "rb") as stream:  # the size known: no large buffer
+            data = stream.read(min(info.st_size, max_bytes) + 1)
+            if len(data) > info.st_size:  # it grew while read
+                data += stream.read(max_bytes + 1 - len(data))
     finally:
         os.close(handle)
     if len(data) > max_bytes:
