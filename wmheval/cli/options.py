@@ -37,9 +37,11 @@ __all__ = ["DEFAULT_POLICY", "MissingPolicy", "UndefinedPolicy"]
 # --- Validators of open choices -------------------------------------------------------------
 
 
-def binarize_rule(text: str) -> str:
+def binarize_rule(text: str | None) -> str | None:
     """``--binarize``: official, nonzero or threshold:T (T a finite number); anything else is
-    a usage error that lists the rules."""
+    a usage error that lists the rules. None (left out) stays None where a command allows it."""
+    if text is None:
+        return None
     try:
         return vocab.check_binarize_rule(text)
     except ValueError as error:
@@ -126,8 +128,17 @@ Alpha = Annotated[float, typer.Option("--alpha", help=ALPHA_HELP)]
 TiesOption = Annotated[Ties, typer.Option("--ties", help=TIES_HELP)]
 PAdjustOption = Annotated[PAdjust, typer.Option("--p-adjust", help=P_ADJUST_HELP)]
 NoFigures = Annotated[bool, typer.Option("--no-figures", help=NO_FIGURES_HELP)]
+MaxTeamsTests = Annotated[int, typer.Option(
+    "--max-teams-tests", help="Skip the pairwise tests (test-based scheme, significance) "
+    "above this many teams: their cost grows with teams squared.")]
+MaxTeamsFigures = Annotated[int, typer.Option(
+    "--max-teams-figures", help="Draw no figures above this many teams.")]
 Binarize = Annotated[str, typer.Option("--binarize", callback=binarize_rule,
                                        help=BINARIZE_HELP)]
+ScoreBinarize = Annotated[str | None, typer.Option(
+    "--binarize", callback=binarize_rule,
+    help=BINARIZE_HELP[:-1] + ". Left out: official, and a prediction it would misread (a "
+    "0-255 or 0-100 probability map, a 0/255 uint8 mask) fails with the fix in its message.")]
 Device = Annotated[str, typer.Option("--device", help=DEVICE_HELP)]
 WmMasks = Annotated[Path | None, typer.Option("--wm-masks", help=WM_MASKS_HELP)]
 BaselineSplit = Annotated[str, typer.Option("--split", help=BASELINE_SPLIT_HELP)]

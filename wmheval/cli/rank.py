@@ -25,6 +25,8 @@ from wmheval.cli.options import (
     FieldInput,
     FieldManifest,
     GridSteps,
+    MaxTeamsFigures,
+    MaxTeamsTests,
     Missing,
     NoFigures,
     OutSet,
@@ -150,6 +152,8 @@ def sensitivity(
     ties: TiesOption = Ties.min,
     p_adjust: PAdjustOption = PAdjust.holm,
     no_figures: NoFigures = False,
+    max_teams_tests: MaxTeamsTests = 200,
+    max_teams_figures: MaxTeamsFigures = 100,
     quiet: Quiet = False,
 ) -> None:
     """Ranking sensitivity: metric weights, ranking schemes, bootstrap, significance.
@@ -167,7 +171,9 @@ def sensitivity(
                 manifest=manifest, quiet=quiet,
                 analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
                           "grid_steps": grid_steps, "alpha": alpha, "ties": ties.value,
-                          "p_adjust": p_adjust.value, "figures": not no_figures})
+                          "p_adjust": p_adjust.value, "figures": not no_figures,
+                          "max_pairwise_teams": max_teams_tests,
+                          "max_figure_teams": max_teams_figures})
 
 
 def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add, name,
@@ -232,6 +238,8 @@ def report(
     missing: Missing = DEFAULT_POLICY.missing,
     undefined: Undefined = DEFAULT_POLICY.undefined,
     manifest: FieldManifest = None,
+    max_teams_tests: MaxTeamsTests = 200,
+    max_teams_figures: MaxTeamsFigures = 100,
     quiet: Quiet = False,
 ) -> None:
     """An HTML report for a paper: sortable leaderboard, per-scanner and per-team pages,
@@ -245,5 +253,6 @@ def report(
                 split=split, missing=missing.value, undefined=undefined.value,
                 manifest=manifest, quiet=quiet,
                 analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
-                          "alpha": alpha},
+                          "alpha": alpha, "max_pairwise_teams": max_teams_tests,
+                          "max_figure_teams": max_teams_figures},
                 reference=reference, predictions=predictions, extra=extra, title=title)

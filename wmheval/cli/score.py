@@ -11,11 +11,11 @@ from wmheval.cli.app import app
 from wmheval.cli.errors import fail
 from wmheval.cli.options import (
     DEFAULT_POLICY,
-    Binarize,
     Jobs,
     Missing,
     OptionalOutSet,
     Quiet,
+    ScoreBinarize,
     ScoreManifest,
     ScoreSplit,
     Undefined,
@@ -69,7 +69,7 @@ def score(
              "<id>/result.nii.gz or <id>.nii.gz / <id>.nii, one per subject.")],
     out: OptionalOutSet = None,
     manifest: ScoreManifest = None,
-    binarize: Binarize = "official",
+    binarize: ScoreBinarize = None,
     missing: Missing = DEFAULT_POLICY.missing,
     undefined: Undefined = DEFAULT_POLICY.undefined,
     split: Annotated[ScoreSplit, typer.Option(

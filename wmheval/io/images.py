@@ -324,9 +324,23 @@ def _check_grid(path: Path, header: NiftiHeader, expected_size, expected_from) -
     if size != expected:
         raise ImageError(path, f"size {size} differs from the reference's {expected}{where}")
     per_voxel = header.n_voxels // math.prod(expected)
-    if per_voxel > 64:  # a few (vectors, 4D) are read to say exactly what they are
-        raise ImageError(path, f"dim {list(header.shape)} holds {per_voxel} values per voxel "
-                               f"of the reference's grid{where}; expected one")
+    if per_voxel > 1:  # refused from the header: no voxel of it is inflated
+        raise ImageError(path, _extra_dimensions(header.shape, per_voxel, where))
+
+
+def _extra_dimensions(shape: tuple[int, ...], per_voxel: int, where: str) -> str:
+    """What a header's dimensions beyond x, y, z hold, in words (NIfTI: dim 4 is time, dim
+    5 vector components)."""
+    extra = (tuple(shape) + (1,) * 7)[3:7]
+    if extra[0] == 1 and extra[1] > 1 and math.prod(extra[2:]) == 1:
+        kind = f"vector image with {extra[1]} components per voxel"
+    elif extra[0] > 1 and math.prod(extra[1:]) == 1:
+        kind = f"4D image of size {tuple(shape[:4])} ({extra[0]} volumes)"
+    else:
+        kind = f"image of dim {list(shape)}"
+    return (f"{kind}, {per_voxel} values per voxel of the reference's grid{where}; "
+            "expected one scalar label per voxel (refused from the header, before reading "
+            "the voxels)")
 
 
 def _read_nifti_bytes(path: Path, handle, expected_size, expected_from

@@ -33,6 +33,8 @@ _LOCK_SUFFIX = ".wmheval-lock"
 _STAGING_TAG = ".wmheval-staging-"
 _OLD_TAG = ".wmheval-old-"
 _CHUNK = 1 << 20
+_LOST_FOUND = "lost+found"
+"""What a fresh file system holds at its root (a volume mounted as ``--out``): kept."""
 # Files a command writes that may name paths (tables, manifests, reports): see relocate_paths.
 _TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".md", ".html", ".htm", ".tex", ".txt"})
 
@@ -165,12 +167,14 @@ def _remove_tree(path: Path) -> None:
 
 
 def _clean_leftovers(out: Path) -> None:
-    """Remove staging and old folders that killed runs into ``out`` left behind."""
+    """Remove staging and old folders that killed runs into ``out`` left behind (beside it,
+    and inside it for a mount point)."""
     prefixes = (f".{out.name}{_STAGING_TAG}", f".{out.name}{_OLD_TAG}")
-    with contextlib.suppress(OSError), os.scandir(out.parent) as listing:
-        for entry in listing:
-            if entry.name.startswith(prefixes):
-                _remove_tree(Path(entry.path))
+    for folder in (out.parent, out):
+        with contextlib.suppress(OSError), os.scandir(folder) as listing:
+            for entry in listing:
+                if entry.name.startswith(prefixes):
+                    _remove_tree(Path(entry.path))
 
 
 @contextlib.contextmanager
@@ -215,6 +219,8 @@ def _check_target(out: Path) -> None:
                 names = [entry.name for entry in listing]
         except OSError as error:
             raise OutputSetError(out, f"cannot list the folder ({error.strerror})") from None
+        prefixes = (f".{out.name}{_STAGING_TAG}", f".{out.name}{_OLD_TAG}")
+        names = [n for n in names if not n.startswith(prefixes) and n != _LOST_FOUND]
         if names and MANIFEST_NAME not in names:
             raise OutputSetError(out, f"holds files but no {MANIFEST_NAME}, so it is not a "
                                       "wmheval output folder; refusing to replace it "
@@ -324,20 +330,25 @@ def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = N
     with _locked(out):
         _check_target(out)  # again: another run may have finished meanwhile
         _clean_leftovers(out)
+        # A mount point (a container volume) cannot be renamed or replaced (EBUSY): its set
+        # is staged inside it and moved in entry by entry (see _commit_inside).
+        mounted = out.is_dir() and os.path.ismount(out)
+        home = out if mounted else out.parent
         try:
-            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING_TAG}",
-                                            dir=out.parent))
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING_TAG}", dir=home))
             os.chmod(staging, _usual_mode())
         except OSError as error:
-            raise OutputSetError(out, f"cannot write in {out.parent} ({error.strerror})"
-                                 ) from None
+            raise OutputSetError(out, f"cannot write in {home} ({error.strerror})") from None
         exclude = (out, staging)
         try:
             yield staging
             relocate_paths(staging, staging, out)
             manifest = _manifest(staging, command, inputs, options, exclude, digests)
             (staging / MANIFEST_NAME).write_text(_manifest_text(manifest), encoding="utf-8")
-            _commit(staging, out)
+            if mounted:
+                _commit_inside(staging, out)
+            else:
+                _commit(staging, out)
         except OutputSetError:
             raise
         except OSError as error:
@@ -367,11 +378,19 @@ def _concerns(error: OSError, staging: Path, out: Path) -> bool:
 
 
 def _commit(staging: Path, out: Path) -> None:
-    """Put ``staging`` in place of ``out`` (atomically where the OS can swap two paths)."""
+    """Put ``staging`` in place of ``out`` (atomically where the OS can swap two paths; a
+    folder that cannot be renamed, such as a mount point, gets the set moved inside)."""
     if not out.exists():
         os.rename(staging, out)
         return
-    if _exchange(staging, out):
+    try:
+        swapped = _exchange(staging, out)
+    except OSError as error:
+        if error.errno not in (errno.EBUSY, errno.EXDEV):
+            raise
+        _commit_inside(staging, out)
+        return
+    if swapped:
         _remove_tree(staging)  # now holds the previous set
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD_TAG}", dir=out.parent))
@@ -383,6 +402,46 @@ def _commit(staging: Path, out: Path) -> None:
         raise
     finally:
         _remove_tree(old)
+
+
+def _commit_inside(staging: Path, out: Path) -> None:
+    """Replace the contents of ``out`` (which itself stays, e.g. a mount point) with those
+    of ``staging``: the previous set's entries move into a hidden folder inside ``out``, the
+    new entries move in with the manifest last, the previous set is removed. A failure
+    part-way puts the previous set back. Each file appears whole (renames); only the folder
+    as a whole is not swapped in one step."""
+    prefixes = (f".{out.name}{_STAGING_TAG}", f".{out.name}{_OLD_TAG}")
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD_TAG}", dir=out))
+    moved_out: list[str] = []
+    moved_in: list[str] = []
+    done = False
+    try:
+        with os.scandir(out) as listing:
+            previous = [e.name for e in listing
+                        if not e.name.startswith(prefixes) and e.name != _LOST_FOUND]
+        for name in previous:
+            os.rename(out / name, old / name)
+            moved_out.append(name)
+        with os.scandir(staging) as listing:
+            new = sorted((e.name for e in listing), key=lambda n: n == MANIFEST_NAME)
+        for name in new:
+            shutil.move(os.fspath(staging / name), os.fspath(out / name))
+            moved_in.append(name)
+        done = True
+    except BaseException:
+        for name in moved_in:
+            _remove_tree(out / name)
+        restored = True
+        for name in moved_out:
+            try:
+                os.rename(old / name, out / name)
+            except OSError:
+                restored = False
+        done = restored  # never remove a previous set that could not be put back
+        raise
+    finally:
+        if done:
+            _remove_tree(old)
 
 
 def read_manifest(out: str | Path) -> dict:

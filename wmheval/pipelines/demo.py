@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from wmheval.io.atomic import write_text_atomic
+from wmheval.io.names import safe_file_name
 from wmheval.io.tables import write_table_formats
 from wmheval.pipelines.baselines import torch_available
 from wmheval.vocabulary import STATUS_OK
@@ -246,7 +247,7 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                 row = team_cases.set_index("id").loc[pick["id"]]
                 if row["status"] != STATUS_OK:
                     continue
-                figure = out / "figures" / f"overlay_{team}_{pick['id']}.png"
+                figure = out / "figures" / safe_file_name(f"overlay_{team}_{pick['id']}.png")
                 show_case(manifest.loc[pick["id"], "path"], row["prediction_path"], figure,
                           title=f"{team}, subject {pick['id']} ({pick['scanner']})")
                 output.add("Overlays", figure, f"{team} on subject {pick['id']} "

@@ -20,6 +20,7 @@ def write_field_report(field: Field, out: str | Path, *, analysis: bool = True,
                        provenance: Provenance | None = None, title: str | None = None,
                        overlays: bool = True,
                        progress: Callable[[str], None] | None = None,
+                       on_note: Note | None = None,
                        **analysis_options) -> list[Path]:
     """Write the report of ``field`` into the folder ``out``; returns the files written.
 
@@ -27,14 +28,18 @@ def write_field_report(field: Field, out: str | Path, *, analysis: bool = True,
     (:func:`wmheval.pipelines.sensitivity.write_ranking_report`, ``analysis_options``:
     bootstrap, seed, samples, grid_steps, weights, alpha, figures, ties, p_adjust) into
     ``out``; otherwise use the ``figures.json`` already there, if any. The other arguments
-    are :func:`wmheval.report.write_report`'s.
+    are :func:`wmheval.report.write_report`'s; ``on_note`` hears the analysis's notes
+    (e.g. what the size bounds left out).
     """
     from wmheval.pipelines.sensitivity import write_ranking_report
+    from wmheval.report.figuresets import read_figure_set
 
+    for folder in extra_sets:  # sets from others are checked before any work
+        read_figure_set(Path(folder))
     written: list[Path] = []
     if analysis:
         written += [p for p, _ in write_ranking_report(field, out, progress=progress,
-                                                       **analysis_options)]
+                                                       on_note=on_note, **analysis_options)]
     return written + write_report(field, out, reference=reference, predictions=predictions,
                                   extra_sets=extra_sets, provenance=provenance, title=title,
                                   overlays=overlays, progress=progress,
@@ -72,6 +77,6 @@ def report_to_dir(source: str | Path, out: str | Path, *, command: str = "report
         written = write_field_report(field, staging, reference=reference,
                                      predictions=predictions, extra_sets=extra_sets,
                                      provenance=provenance, title=title, progress=progress,
-                                     **analysis_options)
+                                     on_note=on_note, **analysis_options)
     return [out / Path(p).relative_to(staging) if Path(p).is_relative_to(staging) else Path(p)
             for p in written]

@@ -24,7 +24,7 @@ def score_to_dir(
     out: str | Path | None = None,
     *,
     manifest: str | Path | pd.DataFrame | None = None,
-    rule: str = "official",
+    rule: str | None = None,
     policy: ScoringPolicy = DEFAULT_POLICY,
     split: str = "auto",
     jobs: int | None = None,
@@ -59,7 +59,8 @@ def score_to_dir(
         if kind is not None:
             _name_members(result, folder, submission_dir)
     if out is not None:
-        options = {"rule": rule, "policy": policy.name, "split": split,
+        options = {"rule": rule or "official", "encoding_check": rule is None,
+                   "policy": policy.name, "split": split,
                    "manifest": display_path(manifest) if isinstance(manifest, str | Path)
                    else ("custom table" if manifest is not None else "bundled"),
                    "json": write_json}

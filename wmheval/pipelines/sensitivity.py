@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from wmheval.analysis.sensitivity import SensitivityResult, analyse_sensitivity
+from wmheval.analysis.sensitivity import (
+    MAX_FIGURE_TEAMS,
+    MAX_PAIRWISE_TEAMS,
+    SensitivityResult,
+    analyse_sensitivity,
+)
 from wmheval.io.tables import TABLE_FORMATS, write_table_formats
 from wmheval.pipelines.rank import write_policy_notes, write_ranking
 from wmheval.ranking.inputs import Field
@@ -32,15 +37,24 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
                          seed: int = 0, samples: int = 100_000, grid_steps: int = 10,
                          weights=None, alpha: float = 0.05, figures: bool = True,
                          ties: str = "min", p_adjust: str = "holm",
-                         progress: Callable[[str], None] | None = None
+                         progress: Callable[[str], None] | None = None,
+                         max_pairwise_teams: int = MAX_PAIRWISE_TEAMS,
+                         max_figure_teams: int = MAX_FIGURE_TEAMS,
+                         on_note: Callable[[str], None] | None = None
                          ) -> list[tuple[Path, str]]:
     """Analyse ``field`` (:func:`wmheval.analysis.sensitivity.analyse_sensitivity`) and
     write the result under ``out_dir`` (:func:`write_sensitivity`); returns every written
     file with a one-line description (for an index page)."""
     result = analyse_sensitivity(field, bootstrap=bootstrap, seed=seed, samples=samples,
                                  grid_steps=grid_steps, weights=weights, alpha=alpha,
-                                 ties=ties, p_adjust=p_adjust, progress=progress)
-    return write_sensitivity(result, out_dir, figures=figures, progress=progress)
+                                 ties=ties, p_adjust=p_adjust, progress=progress,
+                                 max_pairwise_teams=max_pairwise_teams,
+                                 max_figure_teams=max_figure_teams)
+    for note in result.limit_notes:
+        if on_note is not None:
+            on_note(note)
+    return write_sensitivity(result, out_dir, figures=figures and result.draw_figures,
+                             progress=progress)
 
 
 def write_sensitivity(result: SensitivityResult, out_dir: str | Path, *, figures: bool = True,
@@ -199,9 +213,10 @@ def _figures(result: SensitivityResult, out: Path, step) -> list[tuple[Path, str
         drawn.append(("dots_boxes", plot_dots_boxes(values, order, out / "dots_boxes")))
         drawn.append(("podium", plot_podium(values, order, out / "podium")))
         drawn.append(("rank_heatmap", plot_rank_heatmap(values, order, out / "rank_heatmap")))
-        drawn.append(("significance_map",
-                      plot_significance_map(result.wins, order, out / "significance_map",
-                                            result.alpha)))
+        if result.wins is not None:
+            drawn.append(("significance_map",
+                          plot_significance_map(result.wins, order, out / "significance_map",
+                                                result.alpha)))
         drawn.append(("bootstrap_blobs",
                       plot_bootstrap_blobs(boot.distribution, boot.full_positions,
                                            out / "bootstrap_blobs")))

@@ -70,6 +70,8 @@ def policy_notes(field: Field) -> str:
     lines = ["# How this ranking was computed", "", describe_policy(field.policy), ""]
     if field.case_ids is not None:
         lines += [f"Case set: {len(field.case_ids)} {field.case_label or 'subjects'}.", ""]
+    elif field.case_label:
+        lines += [f"Case set: {field.case_label}.", ""]
     if field.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in field.notes] + [""]
     return "\n".join(lines)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import html
-import re
-import shutil
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ import pandas as pd
 
 from wmheval.io.atomic import write_text_atomic
 from wmheval.io.htmlpage import markdown_html, page
+from wmheval.io.names import safe_file_name
 from wmheval.io.tables import html_table
 from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import Field
@@ -29,17 +29,6 @@ CASE_COLUMNS = ("id", "scanner", "status", *METRICS, "reference_ml", "prediction
 def _href(path: str) -> str:
     """A relative URL for a POSIX relative path (spaces and odd characters quoted)."""
     return html.escape(quote(path, safe="/._-"), quote=True)
-
-
-def team_slug(team: str, taken: set[str] | None = None) -> str:
-    """A file-name-safe, unique slug for a team's page."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", team).strip("._") or "team"
-    base, k = slug, 2
-    while taken is not None and slug.lower() in taken:
-        slug, k = f"{base}_{k}", k + 1
-    if taken is not None:
-        taken.add(slug.lower())
-    return slug
 
 
 def policy_text(field: Field) -> str:
@@ -165,15 +154,22 @@ def _figure_set_html(figure_set: FigureSet, out: Path) -> str:
 
 def _import_extra(figure_set: FigureSet, out: Path, index: int) -> FigureSet:
     """Copy an extra figure set's files under ``out/extras/`` so the report is self-contained."""
-    target = out / "extras" / f"{index}_{team_slug(figure_set.title).lower()}"
+    from wmheval.report.figuresets import MAX_FIGURE_FILE_BYTES, read_regular_file
+
+    target = out / "extras" / f"{index}_{safe_file_name(figure_set.title).lower()}"
+    taken: set[str] = set()
 
     def copied(entry: dict, keys: tuple[str, ...]) -> dict:
         entry = dict(entry)
         for key in keys:
             if entry.get(key):
-                destination = target / entry[key].name
+                source = Path(entry[key])
+                # Read again without following links (checked when the set was read).
+                data = read_regular_file(source, MAX_FIGURE_FILE_BYTES)
+                destination = target / (safe_file_name(source.stem, taken)
+                                        + source.suffix.lower())
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(entry[key], destination)
+                destination.write_bytes(data)
                 entry[key] = destination
         return entry
 
@@ -227,12 +223,19 @@ def _prediction_file(row: pd.Series, team: str, predictions: Path | None) -> Pat
     recorded = str(row.get("prediction_path", "") or "")
     if recorded and recorded != "nan" and Path(recorded).is_file():
         return Path(recorded)
-    if predictions is not None:
+    if predictions is not None and _one_component(team) and _one_component(str(row["id"])):
         for candidate in (predictions / team / str(row["id"]) / "result.nii.gz",
                           predictions / team / f"{row['id']}.nii.gz"):
             if candidate.is_file():
                 return candidate
     return None
+
+
+def _one_component(name: str) -> bool:
+    """Whether ``name`` names an entry of a folder (not ``..``, no separator, no NUL), so
+    that ``folder / name`` stays inside ``folder``."""
+    return name not in ("", ".", "..") and not any(c in name for c in ("/", "\\", "\0")) \
+        and os.sep not in name and (os.altsep is None or os.altsep not in name)
 
 
 def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
@@ -264,7 +267,7 @@ def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
                 note(f"overlay of {team} / {case_id} skipped: no reference or prediction file")
                 continue
             flag = seen.get(flags[row.name], "") if flags is not None else ""
-            name = f"overlays/{slug}_{team_slug(case_id)}.png"
+            name = f"overlays/{slug}_{safe_file_name(case_id)}.png"
             try:
                 figure = show_case(subjects[case_id], prediction, out / "teams" / name,
                                    title=f"{team}, subject {case_id} ({row.get('scanner', '')}"
@@ -329,11 +332,13 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     out.mkdir(parents=True, exist_ok=True)
     step = progress or (lambda _message: None)
     written: list[Path] = []
+    # Extra sets from others are checked before any work (a bad one fails at once).
+    checked_extras = [read_figure_set(Path(folder)) for folder in extra_sets]
     step("report pages")
     ranking = rank_field(field, weights)
     own = read_figure_set(out, "Ranking analysis") if (out / FIGURES_JSON).is_file() else None
-    extras = [_import_extra(read_figure_set(Path(folder)), out, k)
-              for k, folder in enumerate(extra_sets, start=1)]
+    extras = [_import_extra(figure_set, out, k)
+              for k, figure_set in enumerate(checked_extras, start=1)]
     written += [f[key] for s in extras for f in [*s.figures, *s.tables]
                 for key in ("png", "svg", "csv", "html") if f.get(key)]
 
@@ -349,7 +354,7 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
         nav = _nav("../", SECTIONS)
         positions = dict(zip(ranking["team"], ranking["position"], strict=True))
         for team in ranking["team"]:
-            slugs[team] = team_slug(str(team), taken)
+            slugs[team] = safe_file_name(str(team), taken)
             rows = field.cases[field.cases["team"] == team]
             step(f"team page {team}")
             path, pictures = _team_page(str(team), slugs[team], rows, positions[team], out,
@@ -385,14 +390,14 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
         parts.append("<p>Team means on each scanner's subjects (same missing/undefined "
                      "policy). Scanners marked <span class='tag unseen'>unseen</span> were "
                      "not in the training data.</p><p>" + " · ".join(
-                         f"<a href='#scanner-{team_slug(s)}'>{html.escape(s)}</a>"
+                         f"<a href='#scanner-{safe_file_name(s)}'>{html.escape(s)}</a>"
                          for s, _, _ in scanners) + "</p>")
         for scanner, flag, table in scanners:
             tag = "" if flag is None else (f"<span class='tag {'seen' if flag else 'unseen'}'>"
                                            f"{'seen' if flag else 'unseen'}</span>")
             cells = [f"<a href='teams/{_href(slugs[t])}.html'>{html.escape(str(t))}</a>"
                      if t in slugs else html.escape(str(t)) for t in table["team"]]
-            parts.append(f"<h3 id='scanner-{team_slug(scanner)}'>{html.escape(scanner)}{tag}"
+            parts.append(f"<h3 id='scanner-{safe_file_name(scanner)}'>{html.escape(scanner)}{tag}"
                          "</h3><div class='tablewrap'>" + html_table(
                              table, None, cell_html={"team": cells})
                          + "</div>")
@@ -405,7 +410,7 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     else:
         parts.append("<p>No figures (run without --no-figures).</p>")
     for extra in extras:
-        anchor = f"extra-{team_slug(extra.title)}"
+        anchor = f"extra-{safe_file_name(extra.title)}"
         parts.append(f"<h2 id='{anchor}'>{html.escape(extra.title)}</h2>")
         parts.append(_figure_set_html(extra, out))
     parts.append("<h2 id='teams'>Teams</h2>")
@@ -416,7 +421,7 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     else:
         parts.append("<p>Team pages need per-case input.</p>")
     parts.append("<h2 id='provenance'>Provenance</h2>" + _provenance_html(provenance))
-    nav = _nav("", SECTIONS + tuple((f"extra-{team_slug(e.title)}", e.title) for e in extras))
+    nav = _nav("", SECTIONS + tuple((f"extra-{safe_file_name(e.title)}", e.title) for e in extras))
     index = write_text_atomic(out / "index.html",
                               page(title or "wmheval report", "\n".join(parts), nav=nav))
     return [*written, index]
