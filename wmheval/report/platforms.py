@@ -364,7 +364,7 @@ def _short(text: str, limit: int = 160) -> str:
 
 # ---------------------------------------------------------------- Codabench bundle YAML
 
-_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ ./-]*")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*(?: [A-Za-z0-9_./-]+)*")
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"}
 
 
@@ -378,10 +378,25 @@ def _scalar(value: Any) -> str:
             raise ValueError("YAML value is not a finite number")
         return repr(value)
     text = str(value)
-    if (_PLAIN.fullmatch(text) and text.lower() not in _RESERVED and text == text.strip()
-            and not re.fullmatch(r"[-+0-9.eE_:]+", text)):
+    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
         return text
-    return json.dumps(text)  # a double-quoted YAML scalar (JSON strings are valid YAML)
+    return _double_quoted(text)
+
+
+def _double_quoted(text: str) -> str:
+    """A double-quoted YAML scalar: printable ASCII as is, everything else escaped."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif 0x20 <= code < 0x7F:
+            out.append(char)
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
 
 
 def to_yaml(value: Any, indent: int = 0) -> str:
