@@ -225,13 +225,15 @@ def codabench_columns() -> list[ResultColumn]:
     ]
 
 
-def _codabench_number(value: float) -> float:
+def _codabench_number(value: float) -> float | int:
+    if float(value).is_integer() and abs(value) < CODABENCH_SCORE_LIMIT:
+        return int(value)
     clipped = max(-CODABENCH_SCORE_LIMIT + 1, min(CODABENCH_SCORE_LIMIT - 1, value))
     return round(clipped, CODABENCH_DECIMALS)
 
 
 def codabench_scores(cases: pd.DataFrame, summary: pd.DataFrame,
-                     frozen: FrozenFieldScore) -> tuple[dict[str, float], list[str]]:
+                     frozen: FrozenFieldScore) -> tuple[dict[str, float | int], list[str]]:
     """(``scores.json``, notes): finite numbers only, one per column key.
 
     A value that is undefined (e.g. Dice on unseen scanners when the reference has none)
@@ -245,7 +247,7 @@ def codabench_scores(cases: pd.DataFrame, summary: pd.DataFrame,
     counts = case_counts(cases)
     raw = {"rank2017": frozen.rank_score, **means, "dice_unseen": dice_unseen,
            "n_failed": counts["n_missing"] + counts["n_failed"]}
-    scores: dict[str, float] = {}
+    scores: dict[str, float | int] = {}
     notes: list[str] = []
     for column in codabench_columns():
         value = float(raw[column.key])
@@ -473,7 +475,9 @@ def competition_document(*, title: str, docker_image: str, with_reference: bool,
         "phases": [{
             "index": 0, "name": "Test", "description": "Submit a zip of <id>/result.nii.gz",
             "start": "2026-01-01", "max_submissions_per_day": 5, "max_submissions": 100,
-            "execution_time_limit": execution_time_limit, "hide_output": True,
+            # Seconds in the current unpacker; older unpackers read milliseconds.
+            "execution_time_limit": execution_time_limit,
+            "execution_time_limit_ms": execution_time_limit * 1000, "hide_output": True,
             "tasks": [0]}],
         "leaderboards": [{
             "title": leaderboard_title, "key": "main", "submission_rule": "Force_Last",
