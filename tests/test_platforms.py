@@ -347,6 +347,7 @@ def test_last_stderr_line_is_actionable_and_names_no_reference_value(tmp_path, r
     assert "2 could not be scored; subject 1:" in last
     assert "1 file(s) matched no subject" in last and last.endswith("fix these and resubmit.")
     assert "reference wmh" not in last and "150" not in last  # the reference's own problem
+    assert str(broken) not in last  # nor the reference's path
     document = _strict_json(tmp_path / "out" / "metrics.json")
     assert document["aggregates"]["n_failed"] == 2
 

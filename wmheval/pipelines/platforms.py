@@ -139,7 +139,8 @@ def run_grand_challenge(input_dir: str | Path = GRAND_CHALLENGE_INPUT,
     frozen = frozen_field_score(platform_report.overall_ranked_means(result.summary),
                                 field_means, label)
     sentence = platform_report.participant_sentence(result.cases, result.unmatched,
-                                                    layout_hint=hint)
+                                                    layout_hint=hint,
+                                                    reference_dir=str(ground_truth))
     counts = platform_report.case_counts(result.cases)
     usable = counts["n_scored"] > 0 or counts["n_failed"] > 0
     written: list[Path] = []
@@ -169,7 +170,8 @@ def run_codabench(reference: str | Path, predictions: str | Path, output_dir: st
     counts = platform_report.case_counts(result.cases)
     usable = counts["n_scored"] > 0 or counts["n_failed"] > 0
     sentence = platform_report.participant_sentence(result.cases, result.unmatched,
-                                                    layout_hint=ZIP_LAYOUT_HINT)
+                                                    layout_hint=ZIP_LAYOUT_HINT,
+                                                    reference_dir=str(reference))
     html = platform_report.detailed_results_html(
         result.cases, result.summary, frozen, scores, per_case=per_case,
         notes=[*notes, sentence],

@@ -328,11 +328,12 @@ def detailed_results_html(cases: pd.DataFrame, summary: pd.DataFrame,
 
 
 def participant_sentence(cases: pd.DataFrame, unmatched: pd.DataFrame, *,
-                         layout_hint: str) -> str:
+                         layout_hint: str, reference_dir: str = "") -> str:
     """One sentence a participant can act on, naming no reference value.
 
     It names counts, at most one subject id and one of the participant's own file
-    problems (never a message about a reference file).
+    problems (never a message about a reference file; a reference path inside such a
+    message, ``reference_dir``, is left out).
     """
     counts = case_counts(cases)
     if counts["n_scored"] == 0 and counts["n_failed"] == 0:
@@ -348,11 +349,15 @@ def participant_sentence(cases: pd.DataFrame, unmatched: pd.DataFrame, *,
         own = failed[~failed["error"].astype(str).str.startswith("reference ")]
         detail = ""
         if len(own):
-            detail = f"; subject {own['id'].iloc[0]}: {_short(str(own['error'].iloc[0]))}"
+            message = str(own["error"].iloc[0])
+            if reference_dir:
+                message = re.sub(r"\s*\(" + re.escape(reference_dir) + r"[^)]*\)", "", message)
+                message = message.replace(reference_dir, "<reference>")
+            detail = f"; subject {own['id'].iloc[0]}: {_short(message)}"
         parts.append(f"{counts['n_failed']} could not be scored{detail}")
     if len(unmatched):
         parts.append(f"{len(unmatched)} file(s) matched no subject (first: "
-                     f"{_short(str(unmatched['path'].iloc[0]), 80)})")
+                     f"{_short(str(unmatched['path'].iloc[0]), 160)})")
     sentence = "; ".join(parts)
     if counts["n_missing"] or counts["n_failed"] or len(unmatched):
         sentence += "; fix these and resubmit"
