@@ -22,7 +22,7 @@ import pandas as pd
 from wmheval.analysis import fazekas
 from wmheval.analysis.agreement_stats import CONFIDENCE, MIN_SUBJECTS, agreement_row
 from wmheval.scoring.aggregate import case_groups
-from wmheval.scoring.case import SCORED_STATUSES
+from wmheval.vocabulary import SCORED_STATUSES, STATUS_OK, seen_flags
 
 SCALES = ("ml", "log")
 """``ml``: volumes in millilitres; ``log``: natural log of the volumes (zero volumes left out).
@@ -81,11 +81,9 @@ def volumes_from_cases(cases: pd.DataFrame, team: str | None = None) -> pd.DataF
     table.insert(0, "team", team if team is not None else cases.get("team", "compared"))
     table["scanner"] = cases["scanner"].astype(str) if "scanner" in cases else "unknown"
     seen = cases.get("seen_in_training", pd.NA)
-    table["seen_in_training"] = pd.Series(seen, index=cases.index).map(
-        lambda v: v if isinstance(v, bool) or pd.isna(v) else
-        str(v).strip().lower() in ("true", "1", "yes")).astype("boolean")
-    table["status"] = (cases["status"].fillna("ok").astype(str) if "status" in cases
-                       else "ok")
+    table["seen_in_training"] = seen_flags(pd.Series(seen, index=cases.index))
+    table["status"] = (cases["status"].fillna(STATUS_OK).astype(str) if "status" in cases
+                       else STATUS_OK)
     scored = table["status"].isin(SCORED_STATUSES)
     reference = pd.to_numeric(cases["reference_ml"], errors="coerce").where(scored)
     prediction = pd.to_numeric(cases["prediction_ml"], errors="coerce").where(scored)

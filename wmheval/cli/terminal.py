@@ -7,14 +7,16 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-METRIC_ORDER = ("dice", "h95", "avd", "recall", "f1")
-SHORT = {"dice": ("Dice", "↑"), "h95": ("H95", "mm ↓"), "avd": ("AVD", "% ↓"),
-         "recall": ("Recall", "↑"), "f1": ("F1", "↑"), "score": ("Score", "↓")}
+from wmheval.vocabulary import METRIC_NAMES, METRIC_SPECS, SCORE_SPEC
+
+METRIC_ORDER = METRIC_NAMES
+SHORT = {spec.name: (spec.short, f"{spec.unit} {spec.arrow}".strip())
+         for spec in (*METRIC_SPECS.values(), SCORE_SPEC)}
 SHORT.update({f"{m}_{g}": (SHORT[m][0], f"{g} {SHORT[m][1][-1]}")
               for m in METRIC_ORDER for g in ("all", "seen", "unseen")})
 SHORT["missing_or_failed"] = ("Missing", "or failed")
 """Two-line headers (name, then unit and better-direction) keep the columns narrow."""
-DECIMALS = {"dice": 3, "h95": 2, "avd": 1, "recall": 3, "f1": 3, "score": 4}
+DECIMALS = {spec.name: spec.decimals for spec in (*METRIC_SPECS.values(), SCORE_SPEC)}
 
 
 def console(width: int | None = None):

@@ -8,15 +8,9 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from wmheval._resources import default_manifest_path
+from wmheval.vocabulary import SCANNER_ORDER, seen_flags  # noqa: F401  (re-exported)
 
 REQUIRED_COLUMNS = ("id", "split", "scanner", "seen_in_training")
-SCANNER_ORDER = (
-    "utrecht_philips_3t",
-    "singapore_siemens_3t",
-    "amsterdam_ge_3t",
-    "amsterdam_ge_1p5t",
-    "amsterdam_philips_3t",
-)
 
 
 GRID_COLUMNS = ("shape_x", "shape_y", "shape_z", "spacing_x", "spacing_y", "spacing_z")
@@ -49,9 +43,8 @@ def load_manifest(path: str | Path | None = None) -> pd.DataFrame:
     duplicated = table["id"][table["id"].duplicated()].tolist()
     if duplicated:
         raise ManifestError(f"{path}: duplicate subject ids {duplicated[:5]}")
-    table["seen_in_training"] = (
-        table["seen_in_training"].astype(str).str.lower().isin(["true", "1", "yes"])
-    )
+    # A manifest states every subject's status: anything not true is read as unseen.
+    table["seen_in_training"] = seen_flags(table["seen_in_training"]).fillna(False).astype(bool)
     return table.set_index("id", drop=False)
 
 

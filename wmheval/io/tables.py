@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from wmheval.io.atomic import write_text_atomic
+from wmheval.vocabulary import METRIC_SPECS, SCORE_SPEC
 
 TABLE_FORMATS = ("csv", "md", "tex", "html")
 NAN_TEXT = "n/a"
@@ -39,15 +40,13 @@ class ColumnFormat:
 
 
 _METRIC_FORMATS = {
-    "dice": ColumnFormat("Dice", "", 3, "higher"),
-    "h95": ColumnFormat("H95", "mm", 2, "lower"),
-    "avd": ColumnFormat("AVD", "%", 1, "lower"),
-    "recall": ColumnFormat("Lesion recall", "", 3, "higher"),
-    "f1": ColumnFormat("Lesion F1", "", 3, "higher"),
+    name: ColumnFormat(spec.label, spec.unit, spec.decimals,
+                       "higher" if spec.higher_is_better else "lower")
+    for name, spec in METRIC_SPECS.items()
 }
 COLUMN_FORMATS: dict[str, ColumnFormat] = {
     **_METRIC_FORMATS,
-    "score": ColumnFormat("Score", "", 4, "lower"),
+    "score": ColumnFormat(SCORE_SPEC.label, SCORE_SPEC.unit, SCORE_SPEC.decimals, "lower"),
     "position": ColumnFormat("Position", "", 0, "lower"),
     "published_position": ColumnFormat("Published position", "", 0, "lower"),
     "published_score": ColumnFormat("Published score", "", 4, "lower"),

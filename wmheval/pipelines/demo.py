@@ -20,6 +20,7 @@ import pandas as pd
 from wmheval.io.atomic import write_text_atomic
 from wmheval.io.tables import write_table_formats
 from wmheval.pipelines.baselines import torch_available
+from wmheval.vocabulary import STATUS_OK
 
 Note = Callable[[str], None]
 THRESHOLD_TEAM = "baseline-threshold"
@@ -243,7 +244,7 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
             team_cases = pd.read_csv(scores / team / "cases.csv", dtype={"id": str})
             for pick in picks:
                 row = team_cases.set_index("id").loc[pick["id"]]
-                if row["status"] != "ok":
+                if row["status"] != STATUS_OK:
                     continue
                 figure = out / "figures" / f"overlay_{team}_{pick['id']}.png"
                 show_case(manifest.loc[pick["id"], "path"], row["prediction_path"], figure,

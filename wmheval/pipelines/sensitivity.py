@@ -6,19 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from wmheval.analysis.bootstrap import field_bootstrap
-from wmheval.analysis.field_dependence import field_dependence
-from wmheval.analysis.weights import field_weight_sensitivity, tau_summary
+from wmheval.analysis.sensitivity import SensitivityResult, analyse_sensitivity
 from wmheval.io.tables import TABLE_FORMATS, write_table_formats
-from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import Field
-from wmheval.ranking.leaderboard import rank_field, write_policy_notes, write_ranking
-from wmheval.ranking.minmax import higher_is_better
-from wmheval.ranking.schemes import available_schemes, compare_schemes
-from wmheval.ranking.significance import significance_counts
+from wmheval.ranking.leaderboard import write_policy_notes, write_ranking
 
 FORMAT_NAMES = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX", "html": "HTML"}
 
@@ -41,7 +34,19 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
                          ties: str = "min", p_adjust: str = "holm",
                          progress: Callable[[str], None] | None = None
                          ) -> list[tuple[Path, str]]:
-    """Write the ranking and its sensitivity analyses for ``field`` under ``out_dir``.
+    """Analyse ``field`` (:func:`wmheval.analysis.sensitivity.analyse_sensitivity`) and
+    write the result under ``out_dir`` (:func:`write_sensitivity`); returns every written
+    file with a one-line description (for an index page)."""
+    result = analyse_sensitivity(field, bootstrap=bootstrap, seed=seed, samples=samples,
+                                 grid_steps=grid_steps, weights=weights, alpha=alpha,
+                                 ties=ties, p_adjust=p_adjust, progress=progress)
+    return write_sensitivity(result, out_dir, figures=figures, progress=progress)
+
+
+def write_sensitivity(result: SensitivityResult, out_dir: str | Path, *, figures: bool = True,
+                      progress: Callable[[str], None] | None = None
+                      ) -> list[tuple[Path, str]]:
+    """Write the tables and figures of a :class:`SensitivityResult` under ``out_dir``.
 
     Always (means suffice): ``ranking.*`` (official ranking), ``weights_summary.*`` (rank
     range and share of weight space ranked first per team), ``weights_named.*`` (rank under
@@ -58,82 +63,47 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     step = progress or (lambda _message: None)
-    label = f"split {field.split}" if field.split != "all" else "all subjects"
+    field, label = result.field, result.label
     written: list[tuple[Path, str]] = []
-
-    step("official ranking")
-    ranking = rank_field(field, weights)
-    written += _described(write_ranking(ranking, out, caption=f"Ranking ({label}; policy "
-                                                              f"{field.policy.name})"),
+    written += _described(write_ranking(result.ranking, out,
+                                        caption=f"Ranking ({label}; policy "
+                                                f"{field.policy.name})"),
                           f"official ranking, relative min-max rank ({label})")
     written.append((write_policy_notes(field, out),
                     f"how missing and undefined values were handled ({field.policy.name}), "
                     "the case set, and notes on left-out or absent rows"))
-
-    step("field dependence (leave one team out)")
-    dependence = field_dependence(field, weights)
-    written += _tables(dependence.summary, out / "field_dependence",
+    written += _tables(result.dependence.summary, out / "field_dependence",
                        "leave one team out: per removed team, how many pairs of the other "
                        "teams swap order")
-    written += _tables(dependence.swaps, out / "field_dependence_swaps",
+    written += _tables(result.dependence.swaps, out / "field_dependence_swaps",
                        "leave one team out: every pair of teams whose order flips when a "
                        "third team is removed")
-
-    step("weight sweep")
-    sweep = field_weight_sensitivity(field, n_samples=samples, grid_steps=grid_steps,
-                                     seed=seed)
+    sweep = result.weights
     written += _tables(sweep.summary, out / "weights_summary",
                        "rank range over the weight simplex and share of weight space ranked "
                        "first, per team")
-    named = sweep.named.reset_index()
-    written += _tables(named, out / "weights_named",
+    written += _tables(sweep.named.reset_index(), out / "weights_named",
                        "rank under named weightings (default, single-metric, leave-one-out, "
                        "random)")
-    written += _tables(tau_summary(sweep), out / "weights_tau",
+    written += _tables(result.weights_tau, out / "weights_tau",
                        "Kendall tau between each weighting's ranking and the default")
-
-    step("ranking schemes")
-    schemes = compare_schemes(field, alpha=alpha, ties=ties, p_adjust=p_adjust)
-    scheme_names = list(available_schemes(field))
-    if field.published is not None and "published_position" in field.published:
-        published = field.published["published_position"].reindex(schemes["team"])
-        schemes.insert(1, "published", published.to_numpy())
-        scheme_names.insert(0, "published")
-    written += _tables(schemes, out / "schemes",
+    written += _tables(result.schemes, out / "schemes",
                        "positions under every ranking scheme, side by side")
-
-    if field.has_cases:
-        step(f"bootstrap ({bootstrap} resamples)")
-        boot = field_bootstrap(field, bootstrap, seed, weights)
-        written += _tables(boot.summary, out / "bootstrap_summary",
-                           f"bootstrap over subjects ({bootstrap} resamples): rank "
+    if result.bootstrap is not None:
+        written += _tables(result.bootstrap.summary, out / "bootstrap_summary",
+                           f"bootstrap over subjects ({result.n_resamples} resamples): rank "
                            f"distribution per team")
-        taus = boot.tau
-        tau_table = pd.DataFrame([{
-            "n_resamples": len(taus), "mean_tau": float(np.nanmean(taus)),
-            "median_tau": float(np.nanmedian(taus)),
-            "q05_tau": float(np.nanquantile(taus, 0.05)), "min_tau": float(np.nanmin(taus)),
-        }])
-        written += _tables(tau_table, out / "bootstrap_tau",
+        written += _tables(result.bootstrap_tau, out / "bootstrap_tau",
                            "Kendall tau between bootstrap rankings and the full-data ranking")
-        step("significance tests")
-        wins = significance_counts(field.cube.values, higher_is_better(METRICS), alpha,
-                                   p_adjust)
-        win_table = pd.DataFrame(wins, columns=[f"beats_{m}" for m in METRICS])
-        win_table.insert(0, "team", list(field.teams))
-        win_table["beats_total"] = wins.sum(axis=1)
-        win_table = win_table.sort_values(["beats_total", "team"], ascending=[False, True])
-        written += _tables(win_table, out / "significance_wins",
+    if result.significance is not None:
+        written += _tables(result.significance, out / "significance_wins",
                            f"teams beaten significantly per metric (one-sided Wilcoxon, "
-                           f"p-values adjusted: {p_adjust}, alpha {alpha})")
-
+                           f"p-values adjusted: {result.p_adjust}, alpha {result.alpha})")
     written += _tables(sweep.named_weights.reset_index(), out / "weights_used",
                        "the weights of every named weighting (random_k drawn from a uniform "
                        "Dirichlet with the seed shown in the provenance)")
     if figures:
-        written += _figures(field, out, ranking, sweep, schemes, scheme_names,
-                            boot if field.has_cases else None, alpha, step, dependence,
-                            p_adjust)
+        written += _figures(result, out, step)
     return written
 
 
@@ -202,9 +172,7 @@ FIGURE_TEXTS = {
 """Title and how-to-read text of every figure of the ranking report (also in figures.json)."""
 
 
-def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.DataFrame,
-             scheme_names: list[str], boot, alpha: float, step, dependence=None,
-             p_adjust: str = "holm") -> list[tuple[Path, str]]:
+def _figures(result: SensitivityResult, out: Path, step) -> list[tuple[Path, str]]:
     """Draw the figure set, write ``figures.json`` (report contract 3), return the files."""
     from wmheval.plots.challenger import (
         plot_dots_boxes,
@@ -222,7 +190,8 @@ def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.
     )
 
     step("figures")
-    order = list(ranking["team"])
+    field, sweep, boot = result.field, result.weights, result.bootstrap
+    order = list(result.ranking["team"])
     drawn: list[tuple[str, list[Path]]] = []
     if field.has_cases:
         index = [list(field.teams).index(t) for t in order]
@@ -230,12 +199,9 @@ def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.
         drawn.append(("dots_boxes", plot_dots_boxes(values, order, out / "dots_boxes")))
         drawn.append(("podium", plot_podium(values, order, out / "podium")))
         drawn.append(("rank_heatmap", plot_rank_heatmap(values, order, out / "rank_heatmap")))
-        from wmheval.ranking.significance import wilcoxon_wins
-
-        wins = {m: wilcoxon_wins(values[:, :, k], bool(higher_is_better([m])[0]), alpha,
-                                 p_adjust) for k, m in enumerate(METRICS)}
         drawn.append(("significance_map",
-                      plot_significance_map(wins, order, out / "significance_map", alpha)))
+                      plot_significance_map(result.wins, order, out / "significance_map",
+                                            result.alpha)))
         drawn.append(("bootstrap_blobs",
                       plot_bootstrap_blobs(boot.distribution, boot.full_positions,
                                            out / "bootstrap_blobs")))
@@ -247,11 +213,10 @@ def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.
     drawn.append(("weights_heatmap",
                   plot_weight_heatmap(sweep.named, out / "weights_heatmap",
                                       weights=sweep.named_weights)))
-    drawn.append(("schemes_lines", plot_scheme_ranks(schemes, scheme_names,
+    drawn.append(("schemes_lines", plot_scheme_ranks(result.schemes, result.scheme_names,
                                                      out / "schemes_lines")))
-    if dependence is not None:
-        drawn.append(("field_dependence", plot_field_dependence(dependence.summary,
-                                                                out / "field_dependence")))
+    drawn.append(("field_dependence", plot_field_dependence(result.dependence.summary,
+                                                            out / "field_dependence")))
     if field.has_cases:
         drawn.append(("scanner_boxes", plot_scanner_boxes(field.cases, out / "scanner_boxes",
                                                           teams=order)))

@@ -26,8 +26,8 @@ from wmheval.analysis.agreement import (
 )
 from wmheval.analysis.fazekas import grade_order
 from wmheval.io.atomic import write_atomic
-from wmheval.io.manifest import SCANNER_ORDER
 from wmheval.plots.ranking import _pyplot
+from wmheval.vocabulary import ordered_scanners
 
 DPI = 300
 FIGURES_JSON = "figures.json"
@@ -61,8 +61,7 @@ def _panels(n: int, width: float = 3.6, height: float = 3.4, ncols: int = 3):
 
 def _scanner_colours(scanners: Sequence[str]) -> dict[str, object]:
     cmap = _pyplot().get_cmap("tab10")
-    ordered = sorted(set(scanners), key=lambda s: (SCANNER_ORDER.index(s)
-                                                   if s in SCANNER_ORDER else 99, s))
+    ordered = ordered_scanners(scanners)
     return {s: cmap(k % 10) for k, s in enumerate(ordered)}
 
 

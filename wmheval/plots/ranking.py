@@ -18,9 +18,10 @@ import pandas as pd
 
 from wmheval.io.atomic import write_atomic
 from wmheval.metrics import HIGHER_IS_BETTER, METRICS
+from wmheval.vocabulary import METRIC_SPECS, ordered_scanners, seen_flags
 
-METRIC_LABELS = {"dice": "Dice", "h95": "H95 (mm)", "avd": "AVD (%)",
-                 "recall": "Lesion recall", "f1": "Lesion F1"}
+METRIC_LABELS = {name: spec.axis_label for name, spec in METRIC_SPECS.items()}
+"""Axis labels with units (:data:`wmheval.vocabulary.METRIC_SPECS`)."""
 
 
 def _pyplot():
@@ -195,16 +196,16 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
     """
     plt = _pyplot()
     teams = list(teams) if teams is not None else list(dict.fromkeys(cases["team"]))
-    scanners = list(dict.fromkeys(cases["scanner"].astype(str)))
-    from wmheval.io.manifest import SCANNER_ORDER
-
-    scanners.sort(key=lambda s: (SCANNER_ORDER.index(s) if s in SCANNER_ORDER else 99, s))
+    scanners = ordered_scanners(cases["scanner"].astype(str))
     unseen = set()
     if "seen_in_training" in cases:
-        seen_flags = cases.assign(scanner=cases["scanner"].astype(str)).groupby("scanner")[
-            "seen_in_training"].agg(lambda v: v.astype(str).str.lower().isin(
-                ["true", "1", "yes"]).any())
-        unseen = {s for s in scanners if s in seen_flags and not seen_flags[s]}
+        # Unseen: no subject of the scanner seen in training and at least one known unseen
+        # (a scanner whose status is unknown is not marked).
+        flags = pd.DataFrame({"scanner": cases["scanner"].astype(str),
+                              "seen": seen_flags(cases["seen_in_training"])})
+        for scanner, group in flags.groupby("scanner"):
+            if not (group["seen"] == True).any() and (group["seen"] == False).any():  # noqa: E712
+                unseen.add(scanner)
     n_t = len(teams)
     width = 0.8 / max(n_t, 1)
     colors = plt.get_cmap("tab20" if n_t > 10 else "tab10")

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from wmheval.metrics import METRICS
-from wmheval.scoring.aggregate import seen_flags
 from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy, apply_policy, make_policy
+from wmheval.vocabulary import STATUS_MISSING, STATUS_OK, seen_flags
 
 METRIC_ALIASES = {
     "dice": "dice", "dsc": "dice",
@@ -192,8 +192,8 @@ def read_cases_table(path: str | Path, team: str | None = None) -> pd.DataFrame:
         raise RankingInputError(f"{path}: per-case table without a 'team' column")
     table["team"] = table["team"].astype(str)
     if "status" not in table.columns:
-        table["status"] = "ok"
-    table["status"] = table["status"].fillna("ok").astype(str)
+        table["status"] = STATUS_OK
+    table["status"] = table["status"].fillna(STATUS_OK).astype(str)
     duplicated = table.duplicated(["team", "id"])
     if duplicated.any():
         first = table.loc[duplicated, ["team", "id"]].iloc[0].tolist()
@@ -303,7 +303,7 @@ def _absent_rows(cases: pd.DataFrame, teams: Sequence[str],
     for team in teams:
         lacking = [s for s in subjects if (team, s) not in have]
         for subject in lacking:
-            row = {"team": team, "id": subject, "status": "missing", "absent": True}
+            row = {"team": team, "id": subject, "status": STATUS_MISSING, "absent": True}
             for column in ("scanner", "split", "seen_in_training"):
                 if column in info.columns:
                     row[column] = info.at[subject, column]
@@ -514,7 +514,7 @@ def _team_cases(source: str | Path | pd.DataFrame, name: str | None) -> pd.DataF
         frame["team"] = name
         frame["id"] = frame["id"].astype(str)
         if "status" not in frame.columns:
-            frame["status"] = "ok"
+            frame["status"] = STATUS_OK
         return frame
     return read_team_dir(source, name)
 

@@ -20,6 +20,7 @@ from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import Field
 from wmheval.report.figuresets import FIGURES_JSON, FigureSet, read_figure_set
 from wmheval.report.provenance import Provenance
+from wmheval.vocabulary import STATUS_OK, ordered_scanners, parse_seen, seen_flags
 
 CASE_COLUMNS = ("id", "scanner", "status", *METRICS, "reference_ml", "prediction_ml")
 """Columns of the per-case table on a team page (those present)."""
@@ -52,11 +53,13 @@ def policy_text(field: Field) -> str:
     return text
 
 
-def _seen_flags(field: Field) -> dict[str, bool]:
+def _seen_flags(field: Field) -> dict[str, bool | None]:
+    """Per subject id: seen in training (True), unseen (False) or unknown (None), read by
+    :func:`wmheval.vocabulary.parse_seen` as ``rank --split`` and summary.csv read it."""
     if field.cases is None or "seen_in_training" not in field.cases:
         return {}
     flags = field.cases.drop_duplicates("id").set_index("id")["seen_in_training"]
-    return {str(k): str(v).lower() in ("true", "1", "yes") for k, v in flags.items()}
+    return {str(k): parse_seen(v) for k, v in flags.items()}
 
 
 def _group_means(field: Field, mask: np.ndarray) -> np.ndarray:
@@ -73,10 +76,12 @@ def leaderboard_table(field: Field, ranking: pd.DataFrame) -> pd.DataFrame:
     table = ranking[columns].copy()
     seen = _seen_flags(field)
     if field.has_cases and seen:
-        flags = np.array([seen.get(s, True) for s in field.cube.subjects])
+        flags = [seen.get(str(s)) for s in field.cube.subjects]
         order = [list(field.teams).index(t) for t in table["team"]]
         k = list(METRICS).index("dice")
-        for name, mask in (("dice_seen", flags), ("dice_unseen", ~flags)):
+        # Unknown subjects are in neither group (as in `rank --split unseen`, summary.csv).
+        for name, mask in (("dice_seen", np.array([f is True for f in flags])),
+                           ("dice_unseen", np.array([f is False for f in flags]))):
             if mask.any():
                 table[name] = _group_means(field, mask)[order, k]
     for column in ("n_cases", "n_missing", "n_undefined", "published_position"):
@@ -91,11 +96,8 @@ def scanner_tables(field: Field, ranking: pd.DataFrame) -> list[tuple[str, bool 
     means on its subjects in official order)."""
     if not field.has_cases:
         return []
-    from wmheval.io.manifest import SCANNER_ORDER
-
     scanners = np.array(field.cube.scanners)
-    names = sorted(set(scanners), key=lambda s: (SCANNER_ORDER.index(s)
-                                                 if s in SCANNER_ORDER else 99, s))
+    names = ordered_scanners(scanners)
     seen = _seen_flags(field)
     order = [list(field.teams).index(t) for t in ranking["team"]]
     result = []
@@ -107,7 +109,8 @@ def scanner_tables(field: Field, ranking: pd.DataFrame) -> list[tuple[str, bool 
         table.insert(0, "position", ranking["position"].to_numpy())
         table["n_cases"] = int(mask.sum())
         ids = [s for s, m in zip(field.cube.subjects, mask, strict=True) if m]
-        flag = seen.get(ids[0]) if ids and seen else None
+        known = {seen.get(str(i)) for i in ids} - {None}
+        flag = known.pop() if len(known) == 1 else None
         result.append((scanner, flag, table))
     return result
 
@@ -204,7 +207,7 @@ def _provenance_html(provenance: Provenance | None) -> str:
 
 def _pick_cases(rows: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     """Best, median and worst scored case by Dice (fewer when there are fewer cases)."""
-    scored = rows[(rows["status"] == "ok") & np.isfinite(rows["dice"].astype(float))]
+    scored = rows[(rows["status"] == STATUS_OK) & np.isfinite(rows["dice"].astype(float))]
     scored = scored.sort_values(["dice", "id"], ascending=[False, True], kind="stable")
     if scored.empty:
         return []
@@ -238,14 +241,15 @@ def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
                ) -> tuple[Path, list[Path]]:
     seen = {True: "seen", False: "unseen"}
     shown = rows[[c for c in CASE_COLUMNS if c in rows.columns]].copy()
-    flags = (rows["seen_in_training"].astype(str).str.lower().isin(["true", "1", "yes"])
+    flags = ({index: None if pd.isna(f) else bool(f)
+              for index, f in seen_flags(rows["seen_in_training"]).items()}
              if "seen_in_training" in rows else None)
-    row_classes = [seen[bool(f)] for f in flags] if flags is not None else None
+    row_classes = [seen.get(f, "") for f in flags.values()] if flags is not None else None
     scanner_cells = None
     if flags is not None and "scanner" in shown:
-        scanner_cells = [f"{html.escape(str(s))}<span class='tag {seen[bool(f)]}'>"
-                         f"{seen[bool(f)]}</span>" for s, f in zip(shown["scanner"], flags,
-                                                                  strict=True)]
+        scanner_cells = [html.escape(str(s)) + (f"<span class='tag {seen[f]}'>{seen[f]}</span>"
+                                                if f is not None else "")
+                         for s, f in zip(shown["scanner"], flags.values(), strict=True)]
     table = html_table(shown, f"Every case of {team} (click a column to sort)",
                        row_classes=row_classes,
                        cell_html={"scanner": scanner_cells} if scanner_cells else None)
@@ -259,7 +263,7 @@ def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
             if case_id not in subjects or prediction is None:
                 note(f"overlay of {team} / {case_id} skipped: no reference or prediction file")
                 continue
-            flag = seen.get(bool(flags[row.name])) if flags is not None else ""
+            flag = seen.get(flags[row.name], "") if flags is not None else ""
             name = f"overlays/{slug}_{team_slug(case_id)}.png"
             try:
                 figure = show_case(subjects[case_id], prediction, out / "teams" / name,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wmheval.io.manifest import SCANNER_ORDER
 from wmheval.metrics import METRICS
 from wmheval.scoring.case import SCORED_STATUSES, STATUS_ERROR, STATUS_MISSING
 from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy, apply_policy
+from wmheval.vocabulary import ordered_scanners, seen_flags
 
 SUMMARY_COLUMNS = (
     "group_type", "group", "metric", "mean", "std", "median", "n", "n_undefined",
@@ -24,21 +24,9 @@ def case_groups(cases: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
         rows = cases[selector.fillna(False).to_numpy(dtype=bool)]
         if len(rows):
             groups.append((name, name, rows))
-    present = list(dict.fromkeys(cases["scanner"].astype(str)))
-    ordered = [s for s in SCANNER_ORDER if s in present] + sorted(
-        s for s in present if s not in SCANNER_ORDER)
+    ordered = ordered_scanners(cases["scanner"].astype(str))
     groups += [("scanner", s, cases[cases["scanner"].astype(str) == s]) for s in ordered]
     return groups
-
-
-def seen_flags(column: pd.Series) -> pd.Series:
-    """``seen_in_training`` as a nullable boolean: True, False, or NA when unknown (an
-    empty cell, ``unknown``, anything else); unknown subjects are in neither group."""
-    text = column.astype("string").str.strip().str.lower()
-    flags = pd.Series(pd.NA, index=column.index, dtype="boolean")
-    flags[text.isin(["true", "1", "yes"]).fillna(False).to_numpy(dtype=bool)] = True
-    flags[text.isin(["false", "0", "no"]).fillna(False).to_numpy(dtype=bool)] = False
-    return flags
 
 
 def summarize(cases: pd.DataFrame, policy: ScoringPolicy = DEFAULT_POLICY,

@@ -11,15 +11,14 @@ import numpy as np
 from wmheval.io.images import ImageError, read_grid, read_image
 from wmheval.metrics import METRICS, BinarizationError, CaseMetrics, evaluate_arrays
 from wmheval.scoring.policy import diagonal_mm
-
-STATUS_OK = "ok"
-STATUS_EMPTY_REFERENCE = "empty_reference"
-STATUS_MISSING = "missing"
-STATUS_MISSING_AS_EMPTY = "missing_as_empty"
-STATUS_ERROR = "error"
-SCORED_STATUSES = (STATUS_OK, STATUS_EMPTY_REFERENCE, STATUS_MISSING_AS_EMPTY)
-"""Statuses whose metric values come from an evaluation (possibly NaN where undefined).
-``missing_as_empty`` is only found in tables of older wmheval versions."""
+from wmheval.vocabulary import (  # noqa: F401  (the statuses' home; re-exported here)
+    SCORED_STATUSES,
+    STATUS_EMPTY_REFERENCE,
+    STATUS_ERROR,
+    STATUS_MISSING,
+    STATUS_MISSING_AS_EMPTY,
+    STATUS_OK,
+)
 
 COUNT_COLUMNS = (
     "precision", "n_reference_voxels", "n_prediction_voxels", "n_reference_lesions",

@@ -28,12 +28,13 @@ from wmheval.scoring.case import (
     safe_score_case,
 )
 from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy
+from wmheval.vocabulary import SCORE_SPLITS
 
 CASE_COLUMNS = (
     "id", "scanner", "split", "seen_in_training", "status", *METRICS, *COUNT_COLUMNS,
     "prediction_path", "error", "warnings",
 )
-SPLIT_CHOICES = ("auto", "all", "training", "test")
+SPLIT_CHOICES = SCORE_SPLITS
 
 
 @dataclass

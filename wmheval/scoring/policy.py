@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from wmheval.vocabulary import MISSING_STATUSES, STATUS_OK
+
 if TYPE_CHECKING:  # numpy, pandas and the metrics load only when a policy is applied,
     import numpy as np  # so that the CLI can offer the enums without them
     import pandas as pd
@@ -52,10 +54,6 @@ FALLBACK_DIAGONAL_MM = 500.0
 
 REFERENCE_COLUMNS = ("n_reference_voxels", "n_reference_lesions", "reference_diagonal_mm")
 """Facts about a subject's reference that the policy needs; the same for every team."""
-
-MISSING_STATUSES = frozenset({"missing", "error"})
-"""Statuses of rows without a usable prediction."""
-
 
 @dataclass(frozen=True)
 class MetricRule:
@@ -279,7 +277,7 @@ def apply_policy(cases: pd.DataFrame, policy: ScoringPolicy = DEFAULT_POLICY,
 
     metrics = tuple(metrics or METRICS)
     status = cases["status"].astype(str).to_numpy() if "status" in cases.columns \
-        else np.full(len(cases), "ok")
+        else np.full(len(cases), STATUS_OK)
     missing = np.isin(status, list(MISSING_STATUSES))
     scored = np.stack([_column(cases, m) for m in metrics], axis=1) if len(cases) \
         else np.zeros((0, len(metrics)))

@@ -1,0 +1,130 @@
+"""The ranking-sensitivity analysis of a field, as one result object.
+
+:func:`analyse_sensitivity` computes everything ``wmheval sensitivity`` reports (the official
+ranking, leave-one-team-out field dependence, the metric-weight sweep, the ranking schemes
+side by side, and with per-case results the bootstrap over subjects and the Wilcoxon
+significance tests) and returns a :class:`SensitivityResult`. It writes nothing: the
+pipeline (:mod:`wmheval.pipelines.sensitivity`) writes its tables and draws its figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from wmheval.analysis.bootstrap import BootstrapResult, field_bootstrap
+from wmheval.analysis.field_dependence import FieldDependence, field_dependence
+from wmheval.analysis.weights import WeightSensitivity, field_weight_sensitivity, tau_summary
+from wmheval.metrics import METRICS
+from wmheval.ranking.inputs import Field
+from wmheval.ranking.leaderboard import rank_field
+from wmheval.ranking.minmax import higher_is_better
+from wmheval.ranking.schemes import available_schemes, compare_schemes
+from wmheval.ranking.significance import significance_counts, wilcoxon_wins
+
+
+@dataclass(frozen=True)
+class SensitivityResult:
+    """Every number of the sensitivity analysis of one field.
+
+    Per-case parts (``bootstrap``, ``bootstrap_tau``, ``significance``, ``wins``) are None
+    for a field of means only (e.g. the published leaderboard).
+    """
+
+    field: Field
+    """The analysed field."""
+    ranking: pd.DataFrame
+    """The official ranking (:func:`wmheval.ranking.rank_field`), best first."""
+    dependence: FieldDependence
+    """Leave one team out: which pairs of the other teams swap."""
+    weights: WeightSensitivity
+    """The metric-weight sweep over the simplex (random, grid and named weightings)."""
+    weights_tau: pd.DataFrame
+    """Kendall tau between each weighting's ranking and the default one."""
+    schemes: pd.DataFrame
+    """Positions and scores under every ranking scheme (and the published position, for a
+    published field), rows in official order."""
+    scheme_names: list[str]
+    """The position columns of ``schemes``, in the order figures show them."""
+    bootstrap: BootstrapResult | None
+    """Rank distribution over bootstrap resamples of the subjects."""
+    bootstrap_tau: pd.DataFrame | None
+    """One row: number of resamples, mean, median, 5 % quantile and minimum of Kendall's
+    tau between the bootstrap rankings and the full-data ranking."""
+    significance: pd.DataFrame | None
+    """Per team: how many teams it beats significantly per metric (``beats_<metric>``) and
+    in all (``beats_total``), most wins first."""
+    wins: dict[str, np.ndarray] | None
+    """Per metric: (teams, teams) bool, ``[i, j]`` = team i beats team j, teams in the
+    order of ``ranking``."""
+    alpha: float
+    """Significance level of the tests."""
+    p_adjust: str
+    """Multiple-testing adjustment of the tests (``holm`` or ``none``)."""
+    n_resamples: int
+    """Bootstrap resamples asked for."""
+
+    @property
+    def label(self) -> str:
+        """The subject set in words (``all subjects`` or ``split unseen``)."""
+        return f"split {self.field.split}" if self.field.split != "all" else "all subjects"
+
+
+def analyse_sensitivity(field: Field, *, bootstrap: int = 1000, seed: int = 0,
+                        samples: int = 100_000, grid_steps: int = 10, weights=None,
+                        alpha: float = 0.05, ties: str = "min", p_adjust: str = "holm",
+                        progress: Callable[[str], None] | None = None) -> SensitivityResult:
+    """The ranking-sensitivity analysis of ``field`` (see :class:`SensitivityResult`).
+
+    ``bootstrap``: resamples of the subjects (per-case fields); ``samples``: random
+    Dirichlet weightings and ``grid_steps`` the simplex grid resolution of the weight
+    sweep; ``seed`` seeds both; ``weights``: the weights of the ranking analysed (None:
+    equal); ``alpha``, ``p_adjust``: the Wilcoxon tests; ``ties``: ties of the rank-based
+    schemes (``min``, challengeR's default, or ``average``). ``progress(message)`` hears
+    each step.
+    """
+    step = progress or (lambda _message: None)
+    step("official ranking")
+    ranking = rank_field(field, weights)
+    step("field dependence (leave one team out)")
+    dependence = field_dependence(field, weights)
+    step("weight sweep")
+    sweep = field_weight_sensitivity(field, n_samples=samples, grid_steps=grid_steps,
+                                     seed=seed)
+    step("ranking schemes")
+    schemes = compare_schemes(field, alpha=alpha, ties=ties, p_adjust=p_adjust)
+    scheme_names = list(available_schemes(field))
+    if field.published is not None and "published_position" in field.published:
+        published = field.published["published_position"].reindex(schemes["team"])
+        schemes.insert(1, "published", published.to_numpy())
+        scheme_names.insert(0, "published")
+    boot = boot_tau = significance = wins = None
+    if field.has_cases:
+        step(f"bootstrap ({bootstrap} resamples)")
+        boot = field_bootstrap(field, bootstrap, seed, weights)
+        taus = boot.tau
+        boot_tau = pd.DataFrame([{
+            "n_resamples": len(taus), "mean_tau": float(np.nanmean(taus)),
+            "median_tau": float(np.nanmedian(taus)),
+            "q05_tau": float(np.nanquantile(taus, 0.05)), "min_tau": float(np.nanmin(taus)),
+        }])
+        step("significance tests")
+        counts = significance_counts(field.cube.values, higher_is_better(METRICS), alpha,
+                                     p_adjust)
+        significance = pd.DataFrame(counts, columns=[f"beats_{m}" for m in METRICS])
+        significance.insert(0, "team", list(field.teams))
+        significance["beats_total"] = counts.sum(axis=1)
+        significance = significance.sort_values(["beats_total", "team"],
+                                                ascending=[False, True])
+        index = [list(field.teams).index(t) for t in ranking["team"]]
+        values = field.cube.values[index]
+        wins = {m: wilcoxon_wins(values[:, :, k], bool(higher_is_better([m])[0]), alpha,
+                                 p_adjust) for k, m in enumerate(METRICS)}
+    return SensitivityResult(
+        field=field, ranking=ranking, dependence=dependence, weights=sweep,
+        weights_tau=tau_summary(sweep), schemes=schemes, scheme_names=scheme_names,
+        bootstrap=boot, bootstrap_tau=boot_tau, significance=significance, wins=wins,
+        alpha=alpha, p_adjust=p_adjust, n_resamples=bootstrap)
