@@ -26,12 +26,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wmheval.metrics import HIGHER_IS_BETTER, METRICS
+from wmheval.metrics import METRICS
 from wmheval.ranking.frozen import FrozenFieldScore
-from wmheval.scoring.case import SCORED_STATUSES, STATUS_ERROR, STATUS_MISSING
+from wmheval.vocabulary import (
+    METRIC_SPECS,
+    SCORED_STATUSES,
+    SEEN_GROUPS,
+    STATUS_ERROR,
+    STATUS_MISSING,
+    UNSEEN,
+)
 
-METRIC_TITLES = {"dice": "Dice", "h95": "H95 (mm)", "avd": "AVD (%)",
-                 "recall": "Lesion recall", "f1": "Lesion F1"}
+METRIC_TITLES = {name: spec.axis_label for name, spec in METRIC_SPECS.items()}
 STAT_KEYS = ("mean", "std", "median", "mean_ranked", "n", "n_undefined")
 PRIMARY_PATH = "aggregates.wmh2017.rank_score"
 PRIMARY_TITLE = "WMH 2017 rank score vs frozen field (proxy)"
@@ -124,7 +130,7 @@ def grand_challenge_metrics(cases: pd.DataFrame, summary: pd.DataFrame,
     -> value) only with ``per_case``. No key holds a dot; numbers are finite or null.
     """
     aggregates: dict[str, Any] = dict(_stats(_group(summary, "all")))
-    for group in ("seen", "unseen"):
+    for group in SEEN_GROUPS:
         block = _group(summary, group)
         if not block.empty:
             aggregates[group] = _stats(block)
@@ -177,7 +183,7 @@ class ResultColumn:
 def grand_challenge_columns() -> list[ResultColumn]:
     """The extra result columns: each metric's policy mean (± std), then unseen Dice."""
     columns = [ResultColumn(m, METRIC_TITLES[m], f"aggregates.{m}.mean_ranked",
-                            "desc" if HIGHER_IS_BETTER[m] else "asc", 4,
+                            "desc" if METRIC_SPECS[m].higher_is_better else "asc", 4,
                             f"aggregates.{m}.std") for m in METRICS]
     columns.append(ResultColumn("dice_unseen", "Dice, unseen scanners",
                                 "aggregates.unseen.dice.mean_ranked", "desc", 4,
@@ -215,11 +221,8 @@ def codabench_columns() -> list[ResultColumn]:
     """The Codabench leaderboard columns, primary first; keys are ``scores.json``'s."""
     return [
         ResultColumn("rank2017", "Rank score, 2017 field (proxy)", "", "asc", 4),
-        ResultColumn("dice", "Dice", "", "desc", 4),
-        ResultColumn("h95", "H95 (mm)", "", "asc", 2),
-        ResultColumn("avd", "AVD (%)", "", "asc", 1),
-        ResultColumn("recall", "Lesion recall", "", "desc", 3),
-        ResultColumn("f1", "Lesion F1", "", "desc", 3),
+        *[ResultColumn(m, METRIC_TITLES[m], "", "desc" if METRIC_SPECS[m].higher_is_better
+                       else "asc", METRIC_SPECS[m].decimals) for m in METRICS],
         ResultColumn("dice_unseen", "Dice, unseen scanners", "", "desc", 3),
         ResultColumn("n_failed", "Cases missing or failed", "", "asc", 0),
     ]
@@ -241,7 +244,7 @@ def codabench_scores(cases: pd.DataFrame, summary: pd.DataFrame,
     platform's storage (|x| >= 10^10) is clipped, with a note.
     """
     means = overall_ranked_means(summary)
-    unseen = _group(summary, "unseen")
+    unseen = _group(summary, UNSEEN)
     dice_unseen = float(unseen[unseen["metric"] == "dice"]["mean_ranked"].iloc[0]) \
         if not unseen.empty else math.nan
     counts = case_counts(cases)
