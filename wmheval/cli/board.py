@@ -1,0 +1,287 @@
+"""``wmheval board``: the challenge board (init, team add, submit, status, build, recover,
+verify, backup).
+
+This module is the plug-in point of the board application: it parses the arguments and
+imports the ``wmheval_leaderboard`` package (``leaderboard/``) lazily, inside each command,
+so ``wmheval`` starts without it and nothing else in ``wmheval/`` imports it.
+Exit codes: 0 success; 1 a rejected or failed submission, a full quota, problems found by
+``verify``, a leak found by ``build``; 2 usage (no board, unknown team or phase, bad option,
+a ledger newer than this wmheval).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from wmheval.cli.app import app
+
+board_app = typer.Typer(name="board", no_args_is_help=True, rich_markup_mode=None,
+                        help="The challenge board: take in submissions, keep a ledger, "
+                        "publish a static board.\n\nExample: wmheval board init challenge "
+                        "--reference data/ --limit 5")
+team_app = typer.Typer(name="team", no_args_is_help=True, rich_markup_mode=None,
+                       help="Teams of the board.\n\nExample: wmheval board team add "
+                       "challenge \"Team A\" --baseline")
+board_app.add_typer(team_app, name="team")
+app.add_typer(board_app, name="board")
+
+
+class Window(StrEnum):
+    """The quota window."""
+
+    DAY = "24h"
+    WEEK = "7d"
+    TOTAL = "total"
+
+
+class View(StrEnum):
+    """Who a built site is for."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+def _run(action):
+    """Run ``action()``; map the board's errors to one line on stderr and the exit code."""
+    from wmheval.cli.errors import fail
+    from wmheval.errors import WmhevalError
+
+    try:
+        return action()
+    except WmhevalError as error:
+        from wmheval.io.paths import display_text
+
+        typer.echo(f"error: {display_text(str(error))}", err=True)
+        raise typer.Exit(error.exit_code) from None
+    except (ValueError, OSError) as error:
+        fail(error)
+
+
+def _open(folder: Path):
+    from wmheval_leaderboard.board import Board
+
+    return Board.open(folder)
+
+
+@board_app.command("init")
+def init(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder to create."),
+    reference: Path = typer.Option(..., "--reference", help="Reference folder (the data "
+                                   "release or any tree of <id>/wmh.nii.gz)."),
+    name: str | None = typer.Option(None, "--name", help="Challenge name (default: the "
+                                    "folder's name)."),
+    limit: int = typer.Option(5, "--limit", help="Submissions per team per window (0: no "
+                              "limit)."),
+    window: Window = typer.Option(Window.DAY.value, "--window", help="Quota window."),
+) -> None:
+    """Create a board: DIR/challenge.toml, the ledger DIR/ledger.sqlite and its folders.
+
+    One phase named 'test' over every subject of REF; per-case results hidden from the
+    public view; the board public. Edit challenge.toml for more (see leaderboard/README.md).
+
+    Example: wmheval board init challenge --reference synth/ --limit 5 --window 24h
+    """
+    def action():
+        from wmheval_leaderboard.board import Board
+
+        board = Board.init(folder, reference, name=name, limit=limit, window=window.value)
+        phase = board.config.phases[0]
+        typer.echo(f"board {board.config.name!r} created in {folder}: phase {phase.name} "
+                   f"({phase.subjects} subjects), limit {limit or 'none'} per "
+                   f"{window.value}; edit {folder / 'challenge.toml'} for more")
+        board.close()
+
+    _run(action)
+
+
+@team_app.command("add")
+def team_add(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    name: str = typer.Argument(..., metavar="NAME", help="Team name (shown escaped; any "
+                               "text without control characters, at most 80)."),
+    baseline: bool = typer.Option(False, "--baseline", help="A baseline: badged, and out "
+                                  "of the min-max normalisation by default."),
+) -> None:
+    """Add a team.
+
+    Example: wmheval board team add challenge "Team A"
+    """
+    def action():
+        with _open(folder) as board:
+            team_id = board.add_team(name, baseline=baseline)
+        typer.echo(f"team {name!r} added ({team_id}{', baseline' if baseline else ''})")
+
+    _run(action)
+
+
+@board_app.command("submit")
+def submit(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    path: Path = typer.Argument(..., metavar="PATH", help="Predictions: a folder, .zip, "
+                                ".tar or .tar.gz/.tgz in any layout 'wmheval score' accepts "
+                                "(optionally under one top folder)."),
+    team: str = typer.Option(..., "--team", help="Submitting team."),
+    phase: str | None = typer.Option(None, "--phase", help="Phase (default: the first)."),
+    note: str = typer.Option("", "--note", help="A note shown on the board."),
+    method_url: str = typer.Option("", "--method-url", help="Link to the method (http(s) "
+                                   "only become links)."),
+) -> None:
+    """Submit predictions: stored, checked against the quota, extracted and scored.
+
+    Exit 0: accepted and scored; 1: rejected (the reason names the member and the rule),
+    over the limit, or scoring failed; 2: usage (unknown team or phase, no board).
+    The same bytes from the same team again return the same id and use no quota.
+
+    Example: wmheval board submit challenge team_a.zip --team "Team A" --note "v2"
+    """
+    def action():
+        from wmheval_leaderboard.errors import OverLimit, SubmissionRejected
+
+        with _open(folder) as board:
+            try:
+                outcome = board.submit(path, team, phase=phase, note=note,
+                                       method_url=method_url)
+            except OverLimit as error:
+                typer.echo(f"error: {error}", err=True)
+                raise typer.Exit(1) from None
+        again = " (the same archive was submitted before: same id, no quota used)" \
+            if outcome.duplicate else ""
+        typer.echo(f"submission {outcome.submission_id}: {outcome.state}{again}")
+        if outcome.state == "scored":
+            shown = ", ".join(
+                f"{k} {outcome.means[k]:.4g}" if outcome.means.get(k) is not None
+                else f"{k} n/a" for k in ("dice", "h95", "avd", "recall", "f1"))
+            typer.echo(f"scores: {shown}")
+            typer.echo(f"position: {outcome.position}")
+        typer.echo(f"quota: {outcome.quota}")
+        if outcome.state in ("rejected", "failed"):
+            raise SubmissionRejected(f"submission {outcome.submission_id} {outcome.state}: "
+                                     f"{outcome.reason}",
+                                     outcome.submission_id)
+
+    _run(action)
+
+
+@board_app.command("status")
+def status(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    team: str | None = typer.Option(None, "--team", help="Only this team."),
+    json_output: bool = typer.Option(False, "--json", help="JSON on stdout: a list of "
+                                     "submissions (id, team, phase, state, archive_sha256, "
+                                     "received_at, finished_at, scores, ...)."),
+) -> None:
+    """List submissions and their states.
+
+    Example: wmheval board status challenge --team "Team A" --json
+    """
+    def action():
+        with _open(folder) as board:
+            rows = board.status(team)
+        if json_output:
+            typer.echo(json.dumps(rows, indent=1, ensure_ascii=False))
+            return
+        from wmheval.io.paths import display_text
+
+        for row in rows:
+            dice = row["scores"]["dice"] if row["scores"] else None
+            shown = f"dice {dice:.4f}" if dice is not None else ""
+            typer.echo(f"{row['id']}  {row['received_at'][:19]}  {row['phase']}  "
+                       f"{row['state']:<8}  {display_text(row['team'])}  {shown}  "
+                       f"{display_text(row['reason'])}".rstrip())
+        if not rows:
+            typer.echo("no submissions")
+
+    _run(action)
+
+
+@board_app.command("build")
+def build(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    out: Path = typer.Option(..., "--out", help="Folder for the static site (replaced "
+                             "whole; the previous site stays if the build fails)."),
+    view: View = typer.Option(View.PUBLIC.value, "--view", help="public (participants) or "
+                              "private (organisers: per-case results too)."),
+    bootstrap: int | None = typer.Option(None, "--bootstrap", help="Bootstrap resamples of "
+                                         "the subjects for the rank intervals (default: "
+                                         "challenge.toml's bootstrap, 1000)."),
+) -> None:
+    """Build the static board: index.html (the ranking), one page per team, rules.html,
+    board.csv and board.json. Works from file://; a leak check scans every file written.
+
+    Example: wmheval board build challenge --out site --view public --bootstrap 1000
+    """
+    def action():
+        from wmheval_leaderboard.site import build_site
+
+        with _open(folder) as board:
+            report = build_site(board, out, view=view.value, bootstrap=bootstrap)
+        typer.echo(f"{report.n_files} files written to {out} ({report.n_ranked} ranked, "
+                   f"{report.n_not_ranked} not ranked; B = {report.bootstrap}); open "
+                   f"{out / 'index.html'}")
+
+    _run(action)
+
+
+@board_app.command("recover")
+def recover(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+) -> None:
+    """Finish or roll back what a killed process left (orphan uploads, queued or
+    half-scored submissions); safe to run at any time.
+
+    Example: wmheval board recover challenge
+    """
+    def action():
+        with _open(folder) as board:
+            done = board.recover()
+        for line in done:
+            typer.echo(line)
+        typer.echo("nothing to recover" if not done else f"{len(done)} action(s)")
+
+    _run(action)
+
+
+@board_app.command("verify")
+def verify(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+) -> None:
+    """Check the ledger's integrity, the event chain, every stored archive's hash and every
+    run folder; exit 1 naming each problem.
+
+    Example: wmheval board verify challenge
+    """
+    def action():
+        from wmheval_leaderboard.board import verify as verify_board
+
+        if not (folder / "challenge.toml").is_file():
+            _open(folder)  # the usual 'no board here' message, exit 2
+        problems = verify_board(folder)
+        for problem in problems:
+            typer.echo(f"problem: {problem}")
+        if problems:
+            raise typer.Exit(1)
+        typer.echo("ok: ledger, event chain, archives and run folders check out")
+
+    _run(action)
+
+
+@board_app.command("backup")
+def backup(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    to: Path = typer.Option(..., "--to", help="File for the copy of the ledger."),
+) -> None:
+    """Write a consistent copy of the ledger (SQLite online backup) while others may be
+    submitting. Archives (blobs/) and run folders are immutable: copy them as files.
+
+    Example: wmheval board backup challenge --to backups/ledger-2026-12-08.sqlite
+    """
+    def action():
+        with _open(folder) as board:
+            target = board.backup(to)
+        typer.echo(f"ledger copied to {target}")
+
+    _run(action)
