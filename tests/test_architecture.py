@@ -27,7 +27,7 @@ LAYERS = ("metrics", "io", ("scoring", "synth"), "ranking", "analysis", "plots",
           "pipelines", "cli")
 """Bottom to top; a tuple is one level of packages that must not import each other."""
 
-PLUG_IN = {"wmheval.pipelines.baselines"}
+PLUG_IN = {"wmheval.pipelines.baselines", "wmheval.cli.board"}
 """The documented modules that may import the applications (lazily)."""
 
 OUTPUT_SET_OWNERS = ("wmheval.pipelines", "wmheval.io.outputs")
