@@ -8,9 +8,26 @@ from pathlib import Path
 
 import pandas as pd
 
+from wmheval.io.atomic import write_text_atomic
 from wmheval.io.outputs import output_set
+from wmheval.io.tables import TABLE_FORMATS, write_table_formats
 from wmheval.pipelines.inputs import Addition, Note, input_paths, load_team_field
-from wmheval.ranking.leaderboard import rank_field, write_policy_notes, write_ranking
+from wmheval.ranking.inputs import Field
+from wmheval.ranking.leaderboard import policy_notes, rank_field, shown_ranking
+
+
+def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranking",
+                  caption: str | None = None) -> list[Path]:
+    """Write ``out_dir/<stem>.{csv,md,tex,html}`` atomically (count columns empty for every
+    team left out); returns the paths."""
+    return write_table_formats(shown_ranking(ranking), Path(out_dir) / stem, TABLE_FORMATS,
+                               caption=caption)
+
+
+def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
+    """Write ``out_dir/notes.md``: how the ranking was computed
+    (:func:`wmheval.ranking.leaderboard.policy_notes`)."""
+    return write_text_atomic(Path(out_dir) / "notes.md", policy_notes(field))
 
 
 @dataclass

@@ -1,13 +1,10 @@
-"""The challenge ranking of a field as a table, and writing it (CSV, Markdown, LaTeX, HTML)."""
+"""The challenge ranking of a field as a table (written by :mod:`wmheval.pipelines.rank`)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from wmheval.io.tables import TABLE_FORMATS, write_table_formats
 from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import COUNT_COLUMNS, Field
 from wmheval.ranking.minmax import minmax_ranking, normalise_weights
@@ -54,21 +51,20 @@ def _differs(a: pd.Series, b: pd.Series) -> bool:
     return not np.allclose(x, y, rtol=1e-12, atol=0.0, equal_nan=True)
 
 
-def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranking",
-                  caption: str | None = None) -> list[Path]:
-    """Write ``out_dir/<stem>.{csv,md,tex,html}`` atomically; returns the paths."""
-    out_dir = Path(out_dir)
+def shown_ranking(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking as tables show it: count columns that are empty for every team (a
+    means-only field) left out."""
     shown = ranking.copy()
     for column in COUNT_COLUMNS:
         if column in shown and shown[column].isna().all():
             shown = shown.drop(columns=column)
-    return write_table_formats(shown, out_dir / stem, TABLE_FORMATS, caption=caption)
+    return shown
 
 
-def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
-    """Write ``out_dir/notes.md``: the policy (:func:`describe_policy`), the case set, and
-    every note loading the field produced (left-out rows, absent rows, comparability)."""
-    from wmheval.io.atomic import write_text_atomic
+def policy_notes(field: Field) -> str:
+    """Markdown of how a ranking was computed: the policy (:func:`describe_policy`), the
+    case set, and every note loading the field produced (left-out rows, absent rows,
+    comparability)."""
     from wmheval.scoring.policy import describe_policy
 
     lines = ["# How this ranking was computed", "", describe_policy(field.policy), ""]
@@ -76,4 +72,4 @@ def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
         lines += [f"Case set: {len(field.case_ids)} {field.case_label or 'subjects'}.", ""]
     if field.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in field.notes] + [""]
-    return write_text_atomic(Path(out_dir) / "notes.md", "\n".join(lines))
+    return "\n".join(lines)
