@@ -287,11 +287,14 @@ def backup(
     _run(action)
 
 
-class Platform(StrEnum):
-    """The hosted platform an export comes from."""
+def _platform_enum():
+    from wmheval import vocabulary as vocab
+    from wmheval.cli.options import choice_enum
 
-    GRAND_CHALLENGE = "grand-challenge"
-    CODABENCH = "codabench"
+    return choice_enum("Platform", vocab.PLATFORMS, "The hosted platform an export comes from.")
+
+
+Platform = _platform_enum()
 
 
 @board_app.command("import")

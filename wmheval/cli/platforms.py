@@ -3,13 +3,14 @@ Codabench (see docs/platforms.md)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 import typer
 
+from wmheval import vocabulary as vocab
 from wmheval.cli.app import app
 from wmheval.cli.errors import fail
+from wmheval.cli.options import choice_enum
 
 platform_run_app = typer.Typer(
     help="Score one submission inside a hosted platform's container.\n\n"
@@ -26,25 +27,13 @@ FIELD_HELP = ("Means table of the frozen reference field for the primary (proxy)
               "(default: the 57 teams of the published 2017 leaderboard).")
 
 
-class GrandChallengePerCase(StrEnum):
-    """Whether metrics.json carries per-case values (admins only see them)."""
-
-    admin = "admin"
-    off = "off"
-
-
-class CodabenchPerCase(StrEnum):
-    """Whether detailed_results.html lists each subject."""
-
-    public = "public"
-    off = "off"
-
-
-class PhaseKind(StrEnum):
-    """A grand-challenge phase's submission kind."""
-
-    predictions = "predictions"
-    algorithm = "algorithm"
+GrandChallengePerCase = choice_enum(
+    "GrandChallengePerCase", vocab.GRAND_CHALLENGE_PER_CASE,
+    "Whether metrics.json carries per-case values (admins only see them).")
+CodabenchPerCase = choice_enum("CodabenchPerCase", vocab.CODABENCH_PER_CASE,
+                               "Whether detailed_results.html lists each subject.")
+PhaseKind = choice_enum("PhaseKind", vocab.GRAND_CHALLENGE_KINDS,
+                        "A grand-challenge phase's submission kind.")
 
 
 def _finish(run) -> None:
@@ -83,7 +72,7 @@ def platform_run_grand_challenge(
     output_dir: Path = typer.Option(Path("/output"), "--output", help="Where metrics.json "
                                     "goes."),
     per_case: GrandChallengePerCase = typer.Option(
-        GrandChallengePerCase.off, "--per-case", help="admin: also write per-case values "
+        GrandChallengePerCase.off.value, "--per-case", help="admin: also write per-case values "
         "('case'); set display_all_metrics false so only admins read them."),
     reference_field: Path | None = typer.Option(None, "--reference-field", help=FIELD_HELP),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),
@@ -100,7 +89,7 @@ def platform_run_grand_challenge(
     from wmheval.pipelines.platforms import run_grand_challenge
 
     run = _guarded(run_grand_challenge, input_dir, ground_truth, output_dir,
-                   per_case=per_case is GrandChallengePerCase.admin,
+                   per_case=per_case == "admin",
                    reference_field=reference_field, jobs=jobs or None)
     _finish(run)
 
@@ -113,7 +102,7 @@ def platform_run_codabench(
     output_dir: Path = typer.Argument(..., help="Where scores.json and detailed_results.html "
                                       "go (Codabench: /app/output)."),
     per_case: CodabenchPerCase = typer.Option(
-        CodabenchPerCase.off, "--per-case", help="public: list each subject in "
+        CodabenchPerCase.off.value, "--per-case", help="public: list each subject in "
         "detailed_results.html (participants read it)."),
     reference_field: Path | None = typer.Option(None, "--reference-field", help=FIELD_HELP),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),
@@ -126,7 +115,7 @@ def platform_run_codabench(
     from wmheval.pipelines.platforms import run_codabench
 
     run = _guarded(run_codabench, reference, predictions, output_dir,
-                   per_case=per_case is CodabenchPerCase.public,
+                   per_case=per_case == "public",
                    reference_field=reference_field, jobs=jobs or None)
     _finish(run)
 
@@ -140,10 +129,10 @@ def export_grand_challenge(
     out: Path = typer.Argument(..., help="Folder for the Docker build context and settings."),
     reference: Path = typer.Option(..., "--reference", help="Reference folder "
                                    "(<id>/wmh.nii.gz): becomes ground_truth.tar.gz."),
-    kind: PhaseKind = typer.Option(PhaseKind.predictions, "--kind", help="The phase's "
+    kind: PhaseKind = typer.Option(PhaseKind.predictions.value, "--kind", help="The phase's "
                                    "submission kind: predictions (a zip) or algorithm."),
     per_case: GrandChallengePerCase = typer.Option(
-        GrandChallengePerCase.off, "--per-case", help="admin: metrics.json carries per-case "
+        GrandChallengePerCase.off.value, "--per-case", help="admin: metrics.json carries per-case "
         "values, and display_all_metrics is false."),
     wheel: Path | None = typer.Option(None, "--wheel", help=WHEEL_HELP),
 ) -> None:
@@ -155,7 +144,7 @@ def export_grand_challenge(
     from wmheval.pipelines.platforms import export_grand_challenge as export
 
     done = _guarded(export, out, reference, kind=kind.value,
-                    per_case_admin=per_case is GrandChallengePerCase.admin, wheel=wheel)
+                    per_case_admin=per_case == "admin", wheel=wheel)
     typer.echo(f"grand-challenge evaluation method written to {done}/ (see "
                "docs/platforms.md: build with do_save.sh, upload, enter phase-settings.json)")
 

@@ -33,11 +33,10 @@ import pandas as pd
 from wmheval.errors import DataProblem
 from wmheval.io.paths import display_path, not_a_file_problem
 from wmheval.metrics import METRICS
-from wmheval.vocabulary import METRIC_SPECS
+from wmheval.vocabulary import METRIC_SPECS, PLATFORMS
 
 MAX_EXPORT_BYTES = 64 << 20
 MAX_TEAMS = 10_000
-PLATFORMS = ("grand-challenge", "codabench")
 _TEAM_COLUMNS = ("team", "team_name", "username", "participant", "user", "submitter")
 
 
