@@ -190,8 +190,9 @@ def _commit_team(board, phase: str, team: str, team_id: str, sha: str, size: int
 
 def _rank_means(board, results, phase: str, sha: str, subject_ids: list[str],
                 report: ImportReport) -> None:
+    from wmheval.pipelines.rank import write_ranking
     from wmheval.ranking.inputs import field_from_means
-    from wmheval.ranking.leaderboard import rank_field, write_ranking
+    from wmheval.ranking.leaderboard import rank_field
 
     field = field_from_means(results.means, source=f"{results.platform} export",
                              case_ids=subject_ids, case_label=f"subjects of phase {phase}")
