@@ -71,6 +71,10 @@ DOMAIN_CHOICES = {
     ("sensitivity", "--p-adjust"): vocab.P_ADJUST,
     ("agreement", "--scale"): (*vocab.VOLUME_SCALES, "both"),
     ("synth", "--phantom"): vocab.PHANTOMS,
+    ("grand-challenge", "--per-case"): vocab.GRAND_CHALLENGE_PER_CASE,
+    ("grand-challenge", "--kind"): vocab.GRAND_CHALLENGE_KINDS,
+    ("codabench", "--per-case"): vocab.CODABENCH_PER_CASE,
+    ("import", "platform"): vocab.PLATFORMS,
 }
 """Every closed choice of the CLI and the domain tuple it must equal (the missing/undefined
 policies are the domain's own enums; the baselines' come from wmheval_baselines)."""

@@ -213,3 +213,14 @@ VOLUME_SCALES = ("ml", "log")
 PHANTOMS = ("anatomical", "geometric")
 """Synthetic subjects: the MNI ICBM152 template with lesions, or the fast ellipsoid
 phantom."""
+
+# --- Hosted platforms -----------------------------------------------------------------------
+
+PLATFORMS = ("grand-challenge", "codabench")
+"""Hosted platforms wmheval exports to and imports from (docs/platforms.md)."""
+GRAND_CHALLENGE_KINDS = ("predictions", "algorithm")
+"""A grand-challenge phase's submission kind: a zip of predictions, or an algorithm."""
+GRAND_CHALLENGE_PER_CASE = ("admin", "off")
+"""Per-case values in metrics.json: ``admin`` (written; display_all_metrics false) or off."""
+CODABENCH_PER_CASE = ("public", "off")
+"""Per-subject rows in Codabench's detailed_results.html (participants read it) or none."""

@@ -11,7 +11,9 @@ inflated, so a gzip bomb costs no memory. The voxels are then built with NumPy e
 ITK builds them (NaN and inf become 0, as ITK's NIfTI reader does), while the geometry
 (spacing, origin, direction from qform/sform) comes from ITK's own header reader, so it is
 what SimpleITK reports. Files ITK would transform (intensity scaling, 4D, vectors, other
-formats) are read by SimpleITK after the same checks. Returned arrays own their memory.
+formats) are read by SimpleITK after the same checks. MetaImage files (``.mha``, ``.mhd``)
+are read by :mod:`wmheval.io.metaimage`, never by ITK (whose reader follows an external
+data file anywhere). Returned arrays own their memory.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from wmheval.io.paths import display_path, not_a_file_problem
 from wmheval.metrics.geometry import Geometry
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
+METAIMAGE_SUFFIXES = (".mha", ".mhd")
+"""Read by :mod:`wmheval.io.metaimage`'s own checked parser, never by ITK's."""
 GZIP_MAGIC = b"\x1f\x8b"
 NIFTI1_HEADER_SIZE = 348
 NIFTI2_HEADER_SIZE = 540
@@ -451,6 +455,10 @@ def read_image(path: str | Path, *, expected_size: tuple[int, int, int] | None =
     and a size mismatch.
     """
     path = Path(path)
+    if path.name.lower().endswith(METAIMAGE_SUFFIXES):
+        from wmheval.io.metaimage import read_metaimage
+
+        return read_metaimage(path, expected_size=expected_size, expected_from=expected_from)
     with _open(path) as handle:
         if not path.name.endswith(NIFTI_SUFFIXES):
             array, geometry, pixel_type, _ = _read_with_sitk(path, handle)
@@ -545,6 +553,11 @@ def read_grid(path: str | Path) -> tuple[tuple[int, ...], tuple[float, ...]]:
     cannot be read (a FIFO or device is never opened for reading by ITK).
     """
     path = Path(path)
+    if path.name.lower().endswith(METAIMAGE_SUFFIXES):
+        from wmheval.io.metaimage import read_metaimage_header
+
+        header = read_metaimage_header(path)
+        return header.size_xyz[:3], header.geometry.spacing
     with _open(path) as handle:
         reader = _itk_information(path, handle)
     return (tuple(int(n) for n in reader.GetSize()),

@@ -43,3 +43,11 @@ def verify_board(folder: Path) -> list[str]:
     from wmheval_leaderboard.board import verify
 
     return verify(folder)
+
+
+def import_platform_results(board: Any, platform: str, path: Path, phase: str | None) -> Any:
+    """Import a grand-challenge or Codabench results export into ``phase`` of ``board``
+    (per-case exports become scored submissions; means-only ones are ranked exactly)."""
+    from wmheval_leaderboard.imports import import_results
+
+    return import_results(board, platform, path, phase)

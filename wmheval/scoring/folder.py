@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wmheval.io.layouts import find_reference_cases, index_submission
+from wmheval.io.layouts import SubmissionIndex, find_reference_cases, index_submission
 from wmheval.io.manifest import load_manifest
 from wmheval.io.paths import display_path
 from wmheval.metrics import METRICS
@@ -162,21 +162,25 @@ def resolve_manifest(reference_dir: str | Path,
 def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
                manifest: pd.DataFrame, rule: str = "official", split: str = "auto",
                check_grid: bool = False, skip: tuple[Path, ...] = (),
-               check_encoding: bool = False
+               check_encoding: bool = False,
+               index: SubmissionIndex | None = None
                ) -> tuple[list[CaseTask], pd.DataFrame, pd.DataFrame, list[str]]:
     """Match reference subjects to predictions: (tasks, case info, unmatched files, notes).
 
     A subject takes scanner, split and seen status from ``manifest`` when its id is there
     (and, with ``check_grid``, its image grid is the recorded one); otherwise ``unknown``.
     Paths in ``skip`` (the output folder, when it lies inside the submission) are not
-    indexed as part of the submission.
+    indexed as part of the submission. ``index``: predictions already found (e.g. by
+    :func:`wmheval.io.platform_layouts.read_predictions_json`) instead of indexing the
+    submission folder.
     """
     if split not in SPLIT_CHOICES:
         raise ValueError(f"split must be one of {SPLIT_CHOICES}, got {split!r}")
     parse_rule(rule)
     notes: list[str] = []
     reference_cases = find_reference_cases(reference_dir)
-    index = index_submission(submission_dir, skip=skip)
+    if index is None:
+        index = index_submission(submission_dir, skip=skip)
     rows = _manifest_rows(reference_cases, manifest, check_grid, notes)
     splits = {c.id: _case_split(c, rows.get(c.id)) for c in reference_cases}
     predicted = set(index.predictions) | set(index.duplicates)
@@ -300,6 +304,7 @@ def score_folder(
     cache: str | Path | None = None,
     scheduler: str | None = None,
     skip: Sequence[Path] = (),
+    index: SubmissionIndex | None = None,
     on_plan: Callable[[int], None] | None = None,
     on_done: Callable[[dict], None] | None = None,
 ) -> ScoreResult:
@@ -313,7 +318,9 @@ def score_folder(
     subject is a ValueError. ``cache`` is a folder of per-case results keyed by file
     contents and options (:mod:`wmheval.scoring.cache`; None: no cache). ``scheduler`` runs
     the cases on Dask (an address or ``"local"``). ``skip``: folders inside the submission
-    that are not indexed (an output folder written there). ``on_plan(n_cases)`` and
+    that are not indexed (an output folder written there). ``index``: the predictions
+    already found (a platform's layout) instead of indexing ``submission_dir``, the
+    folder their paths are relative to. ``on_plan(n_cases)`` and
     ``on_done(row)`` report progress. ``rule`` None is the official rule with a check: a
     prediction it would misread (a 0-255 or 0-100 probability map, a 0/255 uint8 mask)
     fails with the fix in its message, and one note counts them; a rule given explicitly
@@ -326,7 +333,8 @@ def score_folder(
     table, check_grid, _ = resolve_manifest(reference_dir, manifest)
     tasks, info, unmatched, notes = plan_tasks(
         reference_dir, submission_dir, manifest=table, rule=rule, split=split,
-        check_grid=check_grid, skip=tuple(skip), check_encoding=check_encoding)
+        check_grid=check_grid, skip=tuple(skip), check_encoding=check_encoding,
+        index=index)
     if on_plan:
         on_plan(len(tasks))
     rows = run_tasks(tasks, jobs=jobs, on_done=on_done, cache_dir=cache, scheduler=scheduler)
