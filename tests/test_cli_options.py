@@ -75,6 +75,8 @@ DOMAIN_CHOICES = {
     ("grand-challenge", "--kind"): vocab.GRAND_CHALLENGE_KINDS,
     ("codabench", "--per-case"): vocab.CODABENCH_PER_CASE,
     ("import", "platform"): vocab.PLATFORMS,
+    ("init", "--window"): vocab.BOARD_WINDOWS,
+    ("build", "--view"): vocab.BOARD_VIEWS,
 }
 """Every closed choice of the CLI and the domain tuple it must equal (the missing/undefined
 policies are the domain's own enums; the baselines' come from wmheval_baselines)."""
@@ -121,16 +123,21 @@ def test_the_synthetic_challenge_accepts_the_phantoms_of_the_vocabulary():
 # --- Every option is exercised --------------------------------------------------------------
 
 def _invocations() -> dict[tuple[str, ...], set[str]]:
-    """Per command: the option strings named in a list or tuple literal of some test that
-    starts with the command's words (``["rank", ...]``, ``["baseline", "train", ...]``)."""
+    """Per command: the option strings named in a list or tuple literal, or in the positional
+    arguments of a call, of some test that starts with the command's words (``["rank",
+    ...]``, ``["baseline", "train", ...]``, ``wmheval("board", "submit", ...)``)."""
     paths = [p for p, _ in LEAVES]
     used: dict[tuple[str, ...], set[str]] = {}
     for source in TESTS.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.List | ast.Tuple):
+            if isinstance(node, ast.List | ast.Tuple):
+                elements = node.elts
+            elif isinstance(node, ast.Call):  # wmheval("board", "init", ...) helpers
+                elements = node.args
+            else:
                 continue
             words = [e.value if isinstance(e, ast.Constant) and isinstance(e.value, str)
-                     else None for e in node.elts]
+                     else None for e in elements]
             for path in paths:
                 if tuple(words[:len(path)]) == path:
                     used.setdefault(path, set()).update(

@@ -46,3 +46,16 @@ def test_the_weight_sweep_is_cut_to_the_memory_bound(monkeypatch):
     assert "instead of 10000 for 40 teams" in cut.note
     whole = weights_module.weight_sensitivity(rel, teams, n_samples=2000, grid_steps=4)
     assert whole.note == "" and whole.positions.shape == (40, n_grid + 2000)
+
+
+def test_report_takes_the_same_caps(tmp_path):
+    root = random_teams(tmp_path / "teams", n_teams=3, n_subjects=5)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", str(root), "-o", str(out), "--bootstrap", "5",
+                                      "--samples", "30", "--max-teams-tests", "2",
+                                      "--max-teams-figures", "2"])
+    assert result.exit_code == 0, result.output
+    assert "3 teams: the pairwise tests" in result.output
+    assert not (out / "significance_wins.csv").exists()
+    assert not list(out.glob("*.png"))
+    assert "raise --max-teams-figures" in (out / "notes.md").read_text()

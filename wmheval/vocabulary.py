@@ -214,6 +214,17 @@ PHANTOMS = ("anatomical", "geometric")
 """Synthetic subjects: the MNI ICBM152 template with lesions, or the fast ellipsoid
 phantom."""
 
+# --- The challenge board ---------------------------------------------------------------------
+
+BOARD_WINDOWS = ("24h", "7d", "total")
+"""Quota windows of a board phase: per 24 hours, per 7 days, or in total."""
+BOARD_PER_CASE = ("public", "own", "hidden")
+"""Who sees a phase's per-case results: everyone, each team its own, or nobody."""
+BOARD_VISIBILITY = ("public", "private", "after_close")
+"""When a phase's board is public: always, never (organisers only), after it closes."""
+BOARD_VIEWS = ("public", "private")
+"""Who a built board site is for: the public, or the organisers."""
+
 # --- Hosted platforms -----------------------------------------------------------------------
 
 PLATFORMS = ("grand-challenge", "codabench")
