@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 
-from board_fixtures import (  # noqa: F401  (pytest fixtures)
-    mini_reference,
-    small_challenge,
-    small_submissions,
-    team_archives,
-    team_folders,
-    wmheval,
-)
+import board_fixtures
+from board_fixtures import wmheval
+
+mini_reference = board_fixtures.mini_reference
+small_challenge = board_fixtures.small_challenge
+small_submissions = board_fixtures.small_submissions
+team_archives = board_fixtures.team_archives
+team_folders = board_fixtures.team_folders
 
 
 def test_baseline_method_url_and_bootstrap_from_the_command_line(tmp_path, mini_reference,
