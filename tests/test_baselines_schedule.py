@@ -63,7 +63,9 @@ def test_settings_are_checked():
 @given(seed=st.integers(0, 2**31 - 1), gamma_range=st.floats(0.05, 1.0))
 def test_gamma_augmentation_is_a_per_slice_power_and_leaves_labels_alone(seed, gamma_range):
     rng = np.random.default_rng(seed)
-    x = torch.from_numpy(rng.uniform(0.05, 1.0, (3, 2, 8, 8)).astype(np.float32))
+    # Intensities kept below 0.9: the exponent log(out) / log(in) is ill-conditioned near 1
+    # (hypothesis found seed 9715, gamma_range 0.789 failing with inputs up to 1.0).
+    x = torch.from_numpy(rng.uniform(0.05, 0.9, (3, 2, 8, 8)).astype(np.float32))
     y = torch.from_numpy(rng.integers(0, 2, (3, 8, 8)).astype(np.int64))
     plain_x, plain_y = augment(x, y, torch.Generator().manual_seed(seed), 0.0)
     x_out, y_out = augment(x, y, torch.Generator().manual_seed(seed), 0.0,
