@@ -20,12 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wmheval.errors import InputError
+
 OFFICIAL = "official"
 NONZERO = "nonzero"
 RULES_HELP = "official (default), nonzero, or threshold:T (foreground iff value >= T)"
 
 
-class BinarizationError(ValueError):
+class BinarizationError(InputError):
     """The prediction cannot be binarised under the requested rule."""
 
 

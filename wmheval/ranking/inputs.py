@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wmheval.errors import InputError
 from wmheval.metrics import METRICS
 from wmheval.scoring.aggregate import seen_flags
 from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy, apply_policy, make_policy
@@ -45,7 +46,7 @@ COUNT_COLUMNS = ("n_cases", "n_missing", "n_undefined", "n_imputed")
 PUBLISHED_CASE_LABEL = "test subjects of the 2017 release"
 
 
-class RankingInputError(ValueError):
+class RankingInputError(InputError):
     """An input table or folder cannot be used for ranking (the message names the file)."""
 
 

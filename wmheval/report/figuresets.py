@@ -7,10 +7,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wmheval.errors import InputError
+
 FIGURES_JSON = "figures.json"
 
 
-class FigureSetError(ValueError):
+class FigureSetError(InputError):
     """A figures.json cannot be used (the message names the file and the problem)."""
 
 
