@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import SimpleITK  # noqa: F401
 import skimage  # noqa: F401  (the baselines extra: a broken install fails)
 import torch
 from baselines_fixtures import TINY_TRAINING as TINY

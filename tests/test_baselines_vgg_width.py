@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import SimpleITK  # noqa: F401
 import skimage  # noqa: F401  (the baselines extra: a broken install fails)
 import torch
 from baselines_fixtures import make_tiny_release, set_test_threads
