@@ -23,6 +23,7 @@ def demo_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # the whole demo (demo_dir)
 def test_every_indexed_file_exists_and_the_index_covers_the_sections(demo_dir):
     index = (demo_dir / "index.md").read_text()
     links = re.findall(r"\]\(([^)]+)\)", index)
@@ -40,6 +41,7 @@ def test_every_indexed_file_exists_and_the_index_covers_the_sections(demo_dir):
     assert (demo_dir / "wmheval_manifest.json").is_file()
 
 
+@pytest.mark.slow  # the whole demo (demo_dir)
 def test_every_simulated_team_is_scored_per_scanner_and_drawn(demo_dir):
     teams = pd.read_csv(demo_dir / "submissions" / "teams.csv")["team"].tolist()
     assert len(teams) >= 5
@@ -62,6 +64,7 @@ def test_every_simulated_team_is_scored_per_scanner_and_drawn(demo_dir):
     assert drop.idxmax() == "brittle" and drop["brittle"] > 0.3
 
 
+@pytest.mark.slow  # the whole demo (demo_dir)
 def test_published_leaderboard_rankings(demo_dir):
     published = pd.read_csv(demo_dir / "ranking_published" / "ranking.csv")
     assert len(published) == 57
@@ -72,6 +75,7 @@ def test_published_leaderboard_rankings(demo_dir):
     assert "not comparable" in (demo_dir / "index.md").read_text()
 
 
+@pytest.mark.slow  # the whole demo (demo_dir)
 def test_the_report_states_the_policy_and_the_overview_uses_it(demo_dir):
     from wmheval.scoring.policy import describe_policy
 
@@ -97,6 +101,7 @@ def test_index_entries_merge_the_formats_of_one_table(tmp_path):
                        ([tmp_path / "f.png"], "a figure")]
 
 
+@pytest.mark.slow  # the whole demo (demo_dir)
 def test_the_demo_shows_the_volumetric_agreement_of_every_team(demo_dir):
     teams = pd.read_csv(demo_dir / "submissions" / "teams.csv")["team"].tolist()
     agreement = pd.read_csv(demo_dir / "agreement" / "agreement.csv")
@@ -105,6 +110,7 @@ def test_the_demo_shows_the_volumetric_agreement_of_every_team(demo_dir):
     assert "## Volumetric agreement" in (demo_dir / "index.md").read_text()
 
 
+@pytest.mark.slow  # the whole demo (demo_dir)
 def test_no_table_config_or_report_names_the_vanished_staging_folder(demo_dir):
     """Regression: cases.csv, nested manifests and the report's provenance named
     ``.out.wmheval-staging-*`` folders that are gone once the demo's set is in place."""

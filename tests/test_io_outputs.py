@@ -85,7 +85,7 @@ def test_a_folder_with_files_but_no_manifest_is_refused(tmp_path):
     empty.mkdir()
     with output_set(empty, command="x") as staging:
         (staging / "a").write_text("1")
-    assert (empty / "a").exists()
+    assert (empty / "a").read_text() == "1"
 
 
 def test_out_that_is_a_file_or_below_a_file_is_an_output_set_error(tmp_path):

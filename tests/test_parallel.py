@@ -24,9 +24,38 @@ def test_one_job_runs_in_this_process():
     assert results == [(9, os.getpid())]
 
 
-def test_disabled_progress_bar_is_a_no_op():
-    with progress_bar("x", 3, enabled=False) as advance:
-        assert advance(None) is None
+def test_disabled_progress_bar_is_a_no_op(monkeypatch, capfd):
+    """Disabled (``--quiet``, not a terminal), no rich bar is even built and nothing is
+    written, however often the callback is called."""
+    import rich.progress
+
+    def no_bar(*args, **kwargs):
+        raise AssertionError("a disabled progress bar built a rich Progress")
+
+    monkeypatch.setattr(rich.progress, "Progress", no_bar)
+    with progress_bar("scoring cases", 3, enabled=False) as advance:
+        for result in range(5):
+            advance(result)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_enabled_progress_bar_advances_its_task_once_per_result(monkeypatch):
+    import rich.progress
+
+    built = []
+
+    class RecordingProgress(rich.progress.Progress):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(rich.progress, "Progress", RecordingProgress)
+    with progress_bar("scoring cases", 3) as advance:
+        for result in range(3):
+            advance(result)
+        (progress,) = built
+        (task,) = progress.tasks
+        assert (task.description, task.total, task.completed) == ("scoring cases", 3, 3)
 
 
 # --- a worker killed mid-batch (issue 33 item 7) ---------------------------------------

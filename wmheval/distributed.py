@@ -13,6 +13,8 @@ import signal
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
+from wmheval.errors import InputError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -21,7 +23,7 @@ CONNECT_TIMEOUT = "10s"
 """How long to wait for a remote scheduler before giving up."""
 
 
-class SchedulerError(ValueError):
+class SchedulerError(InputError):
     """The Dask scheduler cannot be used (not installed, unreachable, bad address)."""
 
 

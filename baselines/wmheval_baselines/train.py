@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from wmheval.errors import InputError
 from wmheval.io.atomic import write_atomic, write_text_atomic
 from wmheval_baselines.data import (
     SliceDataset,
@@ -90,7 +91,7 @@ def learning_rate_at(config: TrainConfig, phase: str, samples_seen: int) -> floa
     return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * fraction))
 
 
-class RunError(ValueError):
+class RunError(InputError):
     """A run folder cannot be created, resumed or read."""
 
 

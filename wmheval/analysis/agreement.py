@@ -22,6 +22,7 @@ import pandas as pd
 
 from wmheval.analysis import fazekas
 from wmheval.analysis.agreement_stats import CONFIDENCE, MIN_SUBJECTS, agreement_row
+from wmheval.errors import InputError
 from wmheval.scoring.aggregate import case_groups
 from wmheval.vocabulary import SCORED_STATUSES, STATUS_OK, VOLUME_SCALES, seen_flags
 
@@ -48,7 +49,7 @@ VOLUME_COLUMNS = ("team", "id", "scanner", "seen_in_training", "status", "refere
                   "prediction_ml", "tp_ml", "fp_ml", "fn_ml", "dice", "recall")
 
 
-class AgreementInputError(ValueError):
+class AgreementInputError(InputError):
     """An input cannot be used for the agreement analysis (the message names it)."""
 
 

@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wmheval.errors import InputError
+
 DEFAULT_FOLDS = 10
 """k of the k-fold cross-validation (the study used 10-fold)."""
 
 
-class RatingsError(ValueError):
+class RatingsError(InputError):
     """A ratings table cannot be used (the message names the file and the problem)."""
 
 

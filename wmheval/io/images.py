@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wmheval.errors import InputError
 from wmheval.io.paths import display_path, not_a_file_problem
 from wmheval.metrics.geometry import Geometry
 
@@ -58,7 +59,7 @@ DATATYPES: dict[int, tuple[str | None, int, str]] = {
 }
 
 
-class ImageError(ValueError):
+class ImageError(InputError):
     """An image cannot be used: unreadable, wrong dimension, vector pixels, ..."""
 
     def __init__(self, path: str | Path, problem: str):

@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from wmheval.errors import WmhevalError
 from wmheval.io.atomic import write_atomic, write_text_atomic
 
 MANIFEST_NAME = "wmheval_manifest.json"
@@ -39,8 +40,11 @@ _LOST_FOUND = "lost+found"
 _TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".md", ".html", ".htm", ".tex", ".txt"})
 
 
-class OutputSetError(OSError):
-    """An output folder cannot be written: the message names the folder and the problem."""
+class OutputSetError(WmhevalError, OSError):
+    """An output folder cannot be written: the message names the folder and the problem
+    (exit 2; still an :class:`OSError` for callers that catch those)."""
+
+    exit_code = 2
 
     def __init__(self, folder: str | Path, problem: str):
         self.folder = Path(folder)

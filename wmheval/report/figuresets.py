@@ -9,6 +9,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from wmheval.errors import InputError
 from wmheval.io.paths import display_path, kind_of
 
 FIGURES_JSON = "figures.json"
@@ -19,7 +20,7 @@ SUFFIXES = {"png": (".png",), "svg": (".svg",), "csv": (".csv",), "html": (".htm
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
-class FigureSetError(ValueError):
+class FigureSetError(InputError):
     """A figures.json cannot be used (the message names the file and the problem)."""
 
 

@@ -80,7 +80,8 @@ def evaluate_files(reference_path: str | Path, prediction_path: str | Path | Non
         # The prediction's declared grid is checked before any of its voxels is inflated.
         loaded = read_image(prediction_path, expected_size=reference.size_xyz,
                             expected_from=reference_path)
-        differences = reference.geometry.differences(loaded.geometry, geometry_tolerance)
+        differences = reference.geometry.differences(loaded.geometry,
+                                                     tolerance=geometry_tolerance)
         if differences:
             warnings.append("prediction geometry differs from the reference (" +
                             "; ".join(differences) + "): scored on the reference grid")
@@ -96,7 +97,8 @@ def evaluate_files(reference_path: str | Path, prediction_path: str | Path | Non
             warnings.append(f"{loaded.n_nonfinite} voxels are NaN or inf in the file; "
                             "SimpleITK reads them as 0, so they count as background")
     try:
-        metrics = evaluate_arrays(reference.array, prediction, reference.geometry, rule)
+        metrics = evaluate_arrays(reference.array, prediction,
+                                  geometry=reference.geometry, rule=rule)
     except BinarizationError as error:
         raise BinarizationError(f"{prediction_path}: {error}") from None
     metrics.warnings[:0] = warnings
