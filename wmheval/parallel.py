@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
+from wmheval.errors import WmhevalError
+
 T = TypeVar("T")
 R = TypeVar("R")
 _PR_SET_PDEATHSIG = 1
@@ -72,9 +74,11 @@ def _init_worker(parent_pid: int, initializer: Callable[[], None] | None) -> Non
         initializer()
 
 
-class WorkerCrashed(RuntimeError):
+class WorkerCrashed(WmhevalError, RuntimeError):
     """A worker process died (killed by a signal, e.g. by the out-of-memory killer) and no
-    ``on_crash`` was given to turn its task into a result."""
+    ``on_crash`` was given to turn its task into a result (exit 1: the run failed)."""
+
+    exit_code = 1
 
 
 def death_reason(exitcode: int | None) -> str:

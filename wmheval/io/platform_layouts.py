@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from wmheval.errors import InputError
 from wmheval.io.layouts import SubmissionIndex
 from wmheval.io.paths import display_path, is_within, not_a_file_problem
 
@@ -34,7 +35,7 @@ _PK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _PREFERRED_SLUG = re.compile(r"wmh|hyperintens|white-matter|segmentation", re.IGNORECASE)
 
 
-class PlatformLayoutError(ValueError):
+class PlatformLayoutError(InputError):
     """``predictions.json`` cannot be read at all (the whole submission is unusable)."""
 
 
