@@ -90,24 +90,38 @@ def leaderboard_table(field: Field, ranking: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def scanner_tables(field: Field, ranking: pd.DataFrame) -> list[tuple[str, bool | None,
-                                                                      pd.DataFrame]]:
-    """Per scanner (manifest order): (scanner, seen in training or None, table of team
-    means on its subjects in official order)."""
+def scanner_tables(field: Field, ranking: pd.DataFrame, weights=None
+                   ) -> list[tuple[str, bool | None, pd.DataFrame]]:
+    """Per scanner (manifest order): (scanner, seen in training or None, the ranking on that
+    scanner's subjects).
+
+    Each table is the challenge ranking of the team means on the scanner's subjects (same
+    missing/undefined policy and ``weights``), as ``wmheval rank --split <scanner>`` ranks
+    them: ``position`` and ``score`` are the scanner's own, best first;
+    ``overall_position`` is the team's position in ``ranking`` (the whole field).
+    """
+    from wmheval.ranking.minmax import minmax_ranking
+
     if not field.has_cases:
         return []
     scanners = np.array(field.cube.scanners)
     names = ordered_scanners(scanners)
     seen = _seen_flags(field)
-    order = [list(field.teams).index(t) for t in ranking["team"]]
+    teams = list(field.teams)
+    overall = dict(zip(ranking["team"], ranking["position"], strict=True))
     result = []
     for scanner in names:
         mask = scanners == scanner
-        means = _group_means(field, mask)[order]
+        means = _group_means(field, mask)
+        _, scores, positions = minmax_ranking(means, weights, METRICS)
         table = pd.DataFrame(means, columns=list(METRICS))
-        table.insert(0, "team", list(ranking["team"]))
-        table.insert(0, "position", ranking["position"].to_numpy())
+        table.insert(0, "score", scores)
+        table.insert(0, "team", teams)
+        table.insert(0, "position", positions)
+        table["overall_position"] = [overall.get(t) for t in teams]
         table["n_cases"] = int(mask.sum())
+        order = np.lexsort((np.array(teams, dtype=object).astype(str), positions))
+        table = table.iloc[order].reset_index(drop=True)
         ids = [s for s, m in zip(field.cube.subjects, mask, strict=True) if m]
         known = {seen.get(str(i)) for i in ids} - {None}
         flag = known.pop() if len(known) == 1 else None
@@ -379,11 +393,14 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
                  f"<a href='ranking.{ext}'>{name}</a>" for ext, name in
                  (("csv", "CSV"), ("md", "Markdown"), ("tex", "LaTeX"), ("html", "HTML"))
                  if (out / f"ranking.{ext}").is_file()) + "</p>"]
-    scanners = scanner_tables(field, ranking)
+    scanners = scanner_tables(field, ranking, weights)
     parts.append("<h2 id='scanners'>Scanners</h2>")
     if scanners:
-        parts.append("<p>Team means on each scanner's subjects (same missing/undefined "
-                     "policy). Scanners marked <span class='tag unseen'>unseen</span> were "
+        parts.append("<p>The ranking on each scanner's subjects alone (same "
+                     "missing/undefined policy and rule, as <code>wmheval rank --split "
+                     "&lt;scanner&gt;</code>): position and score are the scanner's own; "
+                     "overall_position is the position on the whole field. Scanners marked "
+                     "<span class='tag unseen'>unseen</span> were "
                      "not in the training data.</p><p>" + " · ".join(
                          f"<a href='#scanner-{team_slug(s)}'>{html.escape(s)}</a>"
                          for s, _, _ in scanners) + "</p>")
