@@ -4,6 +4,7 @@ the HTML report of a field, as one output set."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from wmheval.io.outputs import output_set
@@ -11,6 +12,11 @@ from wmheval.pipelines.inputs import Addition, Note, input_paths, load_team_fiel
 from wmheval.ranking.inputs import Field
 from wmheval.report import make_provenance, write_report
 from wmheval.report.provenance import Provenance
+
+ONE_TEAM_NOTE = ("a field of one team: its results are reported, without the comparisons "
+                 "that need two teams (other ranking schemes, weight sweep, bootstrap of "
+                 "ranks, Kendall's tau, significance tests, field dependence)")
+"""The note a field of one team gets (notes.md and the report's leaderboard section)."""
 
 
 def write_field_report(field: Field, out: str | Path, *, analysis: bool = True,
@@ -31,6 +37,8 @@ def write_field_report(field: Field, out: str | Path, *, analysis: bool = True,
     """
     from wmheval.pipelines.sensitivity import write_ranking_report
 
+    if len(field.teams) == 1:
+        field = replace(field, notes=(*field.notes, ONE_TEAM_NOTE))
     written: list[Path] = []
     if analysis:
         written += [p for p, _ in write_ranking_report(field, out, progress=progress,

@@ -72,6 +72,10 @@ def write_sensitivity(result: SensitivityResult, out_dir: str | Path, *, figures
     written.append((write_policy_notes(field, out),
                     f"how missing and undefined values were handled ({field.policy.name}), "
                     "the case set, and notes on left-out or absent rows"))
+    if not result.comparisons:
+        if figures:
+            written += _figures(result, out, step)
+        return written
     written += _tables(result.dependence.summary, out / "field_dependence",
                        "leave one team out: per removed team, how many pairs of the other "
                        "teams swap order")
@@ -197,6 +201,7 @@ def _figures(result: SensitivityResult, out: Path, step) -> list[tuple[Path, str
         index = [list(field.teams).index(t) for t in order]
         values = field.cube.values[index]
         drawn.append(("dots_boxes", plot_dots_boxes(values, order, out / "dots_boxes")))
+    if field.has_cases and result.comparisons:
         drawn.append(("podium", plot_podium(values, order, out / "podium")))
         drawn.append(("rank_heatmap", plot_rank_heatmap(values, order, out / "rank_heatmap")))
         drawn.append(("significance_map",
@@ -205,6 +210,13 @@ def _figures(result: SensitivityResult, out: Path, step) -> list[tuple[Path, str
         drawn.append(("bootstrap_blobs",
                       plot_bootstrap_blobs(boot.distribution, boot.full_positions,
                                            out / "bootstrap_blobs")))
+    if not result.comparisons:  # one team: its cases, nothing to compare it with
+        drawn = drawn[:1]
+        if field.has_cases:
+            drawn.append(("scanner_boxes", plot_scanner_boxes(field.cases,
+                                                              out / "scanner_boxes",
+                                                              teams=order)))
+        return _figure_index(drawn, out)
     taus = {"random weightings": sweep.tau.loc[sweep.tau["kind"] == "dirichlet", "tau"]
             .to_numpy()}
     if boot is not None:
@@ -220,6 +232,11 @@ def _figures(result: SensitivityResult, out: Path, step) -> list[tuple[Path, str
     if field.has_cases:
         drawn.append(("scanner_boxes", plot_scanner_boxes(field.cases, out / "scanner_boxes",
                                                           teams=order)))
+    return _figure_index(drawn, out)
+
+
+def _figure_index(drawn: list[tuple[str, list[Path]]], out: Path) -> list[tuple[Path, str]]:
+    """Write ``figures.json`` for the figures ``drawn`` (key, files); return the files."""
     entries, written = [], []
     for key, paths in drawn:
         title, text = FIGURE_TEXTS[key]
