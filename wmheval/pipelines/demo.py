@@ -247,7 +247,8 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                 if row["status"] != STATUS_OK:
                     continue
                 figure = out / "figures" / f"overlay_{team}_{pick['id']}.png"
-                show_case(manifest.loc[pick["id"], "path"], row["prediction_path"], figure,
+                show_case(manifest.loc[pick["id"], "path"],  # relative to the score folder
+                          scores / team / row["prediction_path"], figure,
                           title=f"{team}, subject {pick['id']} ({pick['scanner']})")
                 output.add("Overlays", figure, f"{team} on subject {pick['id']} "
                            f"({pick['scanner']}, {'seen' if pick['seen_in_training'] else 'unseen'}"

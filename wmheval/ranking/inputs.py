@@ -19,6 +19,7 @@ case; "worst of the field" and "exclude" as options).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from difflib import get_close_matches
@@ -213,7 +214,10 @@ def read_team_dir(path: str | Path, name: str | None = None) -> pd.DataFrame:
     if not file.is_file():
         raise RankingInputError(f"{path}: no cases.csv found")
     team = name or (path.name if path.is_dir() else path.parent.name)
-    return read_cases_table(file, team=team)
+    table = read_cases_table(file, team=team)
+    # Where cases.csv lies: its prediction_path cells are relative to this folder.
+    table["score_folder"] = os.path.abspath(file.parent)
+    return table
 
 
 def read_teams_dir(path: str | Path) -> pd.DataFrame:
