@@ -33,6 +33,11 @@ MANIFEST_HELP = ("Subject manifest CSV (id, split, scanner, seen_in_training) fo
                  "tables without those columns (default: they are 'unknown').")
 
 
+ALLOW_MIXED_HELP = ("Rank teams whose score folders record another reference or another "
+                    "--binarize rule (refused by default, exit 2); the outputs then carry a "
+                    "warning naming them.")
+
+
 class Ties(StrEnum):
     """Ties in the rank-based schemes."""
 
@@ -106,13 +111,16 @@ def rank(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the table."),
     ranks: bool = typer.Option(False, "--ranks", help="Also print each metric's relative "
                                "rank."),
+    allow_mixed_scoring: bool = typer.Option(False, "--allow-mixed-scoring",
+                                             help=ALLOW_MIXED_HELP),
 ) -> None:
     """Rank teams by the challenge's rule: mean relative min-max rank over five metrics.
 
     Writes OUT/ranking.csv (columns position, team, score, the per-metric means and
     relative ranks, counts, comparable) and the same table as Markdown, LaTeX and HTML,
     and OUT/notes.md (the missing/undefined policy and what loading decided). Exits 2 on
-    bad input (unreadable file, missing columns, unknown team).
+    bad input (unreadable file, missing columns, unknown team) and on teams not scored
+    alike (another reference or --binarize rule) without --allow-mixed-scoring.
     """
     from wmheval.pipelines.rank import rank_to_dir
     from wmheval.ranking.inputs import RankingInputError
@@ -121,7 +129,8 @@ def rank(
         result = rank_to_dir(
             source, out, teams=_team_selection(team_names, teams), add=_additions(add, name),
             split=split, weights=parse_weights(weights), missing=missing.value,
-            undefined=undefined.value, manifest=manifest, on_note=_note)
+            undefined=undefined.value, manifest=manifest, on_note=_note,
+            allow_mixed_scoring=allow_mixed_scoring)
     except (RankingInputError, ValueError, OSError) as error:
         fail(error)
     ranking, paths = result.ranking, result.written
@@ -166,6 +175,8 @@ def sensitivity(
                                      "holm (default) or none (challengeR's default)."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Tables only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or file list."),
+    allow_mixed_scoring: bool = typer.Option(False, "--allow-mixed-scoring",
+                                             help=ALLOW_MIXED_HELP),
 ) -> None:
     """Ranking sensitivity: metric weights, ranking schemes, bootstrap, significance.
 
@@ -174,7 +185,7 @@ def sensitivity(
     """
     _run_report("sensitivity", source, out, team_names=team_names, teams=teams, add=add,
                 name=name, split=split, missing=missing.value, undefined=undefined.value,
-                manifest=manifest, quiet=quiet,
+                manifest=manifest, quiet=quiet, allow_mixed_scoring=allow_mixed_scoring,
                 analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
                           "grid_steps": grid_steps, "alpha": alpha, "ties": ties.value,
                           "p_adjust": p_adjust.value, "figures": not no_figures})
@@ -182,7 +193,8 @@ def sensitivity(
 
 def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add, name,
                 split: str, missing: str, undefined: str, manifest: Path | None, quiet: bool,
-                analysis: dict, reference: Path | None = None,
+                analysis: dict, allow_mixed_scoring: bool = False,
+                reference: Path | None = None,
                 predictions: Path | None = None, extra: list[Path] | None = None,
                 title: str | None = None) -> None:
     """Shared body of `sensitivity` and `report`: the analysis and the HTML pages, written
@@ -206,7 +218,7 @@ def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add
                 teams=_team_selection(team_names, teams), add=_additions(add, name),
                 split=split, missing=missing, undefined=undefined, manifest=manifest,
                 on_note=_note, reference=reference, predictions=predictions,
-                extra_sets=extra or (), title=title,
+                extra_sets=extra or (), title=title, allow_mixed_scoring=allow_mixed_scoring,
                 progress=lambda message: progress.update(task, description=message),
                 **analysis)
     except (RankingInputError, FigureSetError, ValueError, OSError) as error:
@@ -245,12 +257,14 @@ def report(
                                               help=UNDEFINED_HELP),
     manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
+    allow_mixed_scoring: bool = typer.Option(False, "--allow-mixed-scoring",
+                                             help=ALLOW_MIXED_HELP),
 ) -> None:
     """An HTML report for a paper: sortable leaderboard, per-scanner and per-team pages,
     challengeR's figures with how to read them, and provenance. Works offline."""
     _run_report("report", source, out, team_names=team_names, teams=teams, add=add, name=name,
                 split=split, missing=missing.value, undefined=undefined.value,
-                manifest=manifest, quiet=quiet,
+                manifest=manifest, quiet=quiet, allow_mixed_scoring=allow_mixed_scoring,
                 analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
                           "alpha": alpha},
                 reference=reference, predictions=predictions, extra=extra, title=title)

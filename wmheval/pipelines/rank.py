@@ -9,7 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from wmheval.io.outputs import output_set
-from wmheval.pipelines.inputs import Addition, Note, input_paths, load_team_field
+from wmheval.pipelines.inputs import (
+    MIXED_SCORING_NOTE,
+    Addition,
+    Note,
+    input_paths,
+    load_team_field,
+)
 from wmheval.ranking.leaderboard import rank_field, write_policy_notes, write_ranking
 
 
@@ -24,26 +30,34 @@ class RankOutput:
 def rank_to_dir(source: str | Path, out: str | Path, *, teams: Sequence[str] | None = None,
                 add: Sequence[Addition] = (), split: str = "all", weights=None,
                 missing: str | None = None, undefined: str | None = None, policy=None,
-                manifest=None, on_note: Note | None = None) -> RankOutput:
+                manifest=None, on_note: Note | None = None,
+                allow_mixed_scoring: bool = False) -> RankOutput:
     """What ``wmheval rank`` does: load ``source`` (:func:`load_team_field`), rank it, and
     write ``out/ranking.{csv,md,tex,html}`` and ``out/notes.md`` as one output set.
 
     ``weights``: None (equal, the challenge's rule), five numbers, or a mapping metric ->
     weight. ``on_note(text)`` receives every loading note (left-out rows, absent rows,
-    non-comparable teams).
+    non-comparable teams). ``allow_mixed_scoring``: rank teams scored against different
+    references or binarisation rules (refused otherwise), with a warning in notes.md and
+    the tables' caption.
     """
     out = Path(out)
     inputs = input_paths(source, add, manifest=manifest
                          if not isinstance(manifest, pd.DataFrame) else None)
     options = {"split": split, "weights": weights, "missing": missing,
                "undefined": undefined, "teams": list(teams or [])}
+    if allow_mixed_scoring:
+        options["allow_mixed_scoring"] = True
     with output_set(out, command="rank", inputs=inputs, options=options) as staging:
         field = load_team_field(source, teams=teams, add=add, split=split, missing=missing,
                                 undefined=undefined, policy=policy, manifest=manifest,
-                                on_note=on_note)
+                                on_note=on_note, allow_mixed_scoring=allow_mixed_scoring)
         ranking = rank_field(field, weights)
         label = "all subjects" if split == "all" else f"split {split}"
         caption = f"WMH challenge ranking ({label}; policy {field.policy.name})"
+        mixed = [n for n in field.notes if n.startswith(MIXED_SCORING_NOTE)]
+        if mixed:
+            caption += ". " + mixed[0]
         paths = write_ranking(ranking, staging, caption=caption)
         paths.append(write_policy_notes(field, staging))
     return RankOutput(ranking, [out / p.relative_to(staging) for p in paths])

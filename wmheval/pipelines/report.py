@@ -57,6 +57,7 @@ def report_to_dir(source: str | Path, out: str | Path, *, command: str = "report
                   reference: str | Path | None = None, predictions: str | Path | None = None,
                   extra_sets: Sequence[str | Path] = (), title: str | None = None,
                   progress: Callable[[str], None] | None = None,
+                  allow_mixed_scoring: bool = False,
                   **analysis_options) -> list[Path]:
     """What ``wmheval report`` and ``wmheval sensitivity`` do: load a field like ``wmheval
     rank`` (:func:`~wmheval.pipelines.inputs.load_team_field`), write its analysis and
@@ -70,13 +71,15 @@ def report_to_dir(source: str | Path, out: str | Path, *, command: str = "report
         inputs[f"extra_{k}"] = Path(folder)
     options = {"split": split, "missing": missing, "undefined": undefined,
                "teams": list(teams or []), **analysis_options}
+    if allow_mixed_scoring:
+        options["allow_mixed_scoring"] = True
     with output_set(out, command=command, inputs=inputs, options=options) as staging:
         if progress is not None:
             progress("loading")
         provenance = make_provenance(command_line or f"wmheval {command}", inputs, options)
         field = load_team_field(source, teams=teams, add=add, split=split, missing=missing,
                                 undefined=undefined, policy=policy, manifest=manifest,
-                                on_note=on_note)
+                                on_note=on_note, allow_mixed_scoring=allow_mixed_scoring)
         written = write_field_report(field, staging, reference=reference,
                                      predictions=predictions, extra_sets=extra_sets,
                                      provenance=provenance, title=title, progress=progress,
