@@ -97,7 +97,8 @@ def agreement(
                                          "(two-folder mode; default: the bundled one)."),
     binarize: str = typer.Option("official", "--binarize", help="Binarisation of the "
                                  "compared masks (two-folder mode)."),
-    jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0,
+                             help="Worker processes (0: all cores; negative refused)."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Tables only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary."),
 ) -> None:

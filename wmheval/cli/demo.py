@@ -25,7 +25,8 @@ def demo(
     baseline_model: Model = typer.Option(Model.resunet, help="The learned baseline to train."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for ranking stability."),
     samples: int = typer.Option(100_000, help="Random weightings in the weight sweep."),
-    jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0,
+                             help="Worker processes (0: all cores; negative refused)."),
 ) -> None:
     """Generate the synthetic challenge, score, train a baseline, rank, and write it all.
 

@@ -57,7 +57,8 @@ def _table(title: str, first: str, first_values: Sequence[str], columns: Sequenc
     for k, column in enumerate(columns):
         label, arrow = SHORT.get(column, (column, ""))
         arrow = arrow if arrows else arrow.rstrip("↑↓ ")
-        widest = max([len(label), len(arrow), *(len(row[k]) for row in rows)])
+        widest = max([len(label), len(arrow),
+                      *(len(line) for row in rows for line in row[k].split("\n"))])
         table.add_column(f"{label}\n{arrow}" if arrow else label, justify="right",
                          no_wrap=True, min_width=widest)
     for k, (name, row) in enumerate(zip(first_values, rows, strict=True)):
@@ -74,9 +75,19 @@ def summary_tables(summary: pd.DataFrame, show_std: bool = False) -> list:
     groups = list(dict.fromkeys(summary["group"].astype(str)))
     metrics = [m for m in METRIC_ORDER if m in set(summary["metric"])]
     means, stds, counts = [], [], []
+    bracketed = False
     for group in groups:
         block = summary[summary["group"].astype(str) == group].set_index("metric")
-        means.append([number(block.at[m, "mean"], m) for m in metrics])
+        cells = []
+        for m in metrics:
+            scored = number(block.at[m, "mean"], m)
+            ranked = (number(block.at[m, "mean_ranked"], m) if "mean_ranked" in block
+                      else scored)
+            if ranked != scored:  # the mean used for ranking differs as printed
+                bracketed = True
+                scored += f"\n[{ranked}]"
+            cells.append(scored)
+        means.append(cells)
         stds.append([number(block.at[m, "std"], m) for m in metrics])
         first = block.iloc[0]
         counts.append((int(first["n_cases"]), int(first["n_missing"]), int(first["n_failed"]),
@@ -85,6 +96,9 @@ def summary_tables(summary: pd.DataFrame, show_std: bool = False) -> list:
     footer = (f"{everything[0]} cases: {everything[0] - everything[1] - everything[2]} scored, "
               f"{everything[1]} missing, {everything[2]} failed; {everything[3]} undefined "
               "metric values. Means over scored values; n = cases per group.")
+    if bracketed:
+        footer += (" [Bracketed]: the mean used for ranking, with missing, failed and "
+                   "undefined values imputed under the policy.")
     rows = [[*row, str(c[0])] for row, c in zip(means, counts, strict=True)]
     tables = [_table("WMH challenge metrics (mean)", "group", groups, [*metrics, "n"], rows,
                      caption=footer)]
