@@ -86,7 +86,9 @@ def test_the_cli_starts_without_torch_matplotlib_or_scipy():
 
 
 def test_the_cli_help_lists_the_same_rules_as_the_engine():
-    from wmheval.cli import score
+    from wmheval import vocabulary
+    from wmheval.cli import options
     from wmheval.metrics import binarize
 
-    assert score.RULES_HELP == binarize.RULES_HELP
+    assert vocabulary.BINARIZE_HELP == binarize.RULES_HELP
+    assert binarize.RULES_HELP in options.BINARIZE_HELP

@@ -192,3 +192,24 @@ METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
 METRIC_NAMES = tuple(METRIC_SPECS)
 SCORE_SPEC = MetricSpec("score", "Score", "Score", "", 4, False)
 """The ranking score (mean relative rank: lower is better)."""
+
+
+# --- Ranking schemes and tests --------------------------------------------------------------
+
+MEANS_SCHEMES = ("official", "mean_rank")
+"""Ranking schemes that need only each team's means."""
+CASE_SCHEMES = ("median_rank", "rank_then_aggregate", "test_based")
+"""Ranking schemes that need per-case results."""
+ALL_SCHEMES = MEANS_SCHEMES + CASE_SCHEMES
+TIES = ("min", "average")
+"""Ties in the rank-based schemes: ``min`` (challengeR's default) or ``average``."""
+P_ADJUST = ("holm", "none")
+"""Multiple-testing adjustment of the test-based scheme's Wilcoxon tests."""
+
+# --- Volumetric agreement and the synthetic challenge ---------------------------------------
+
+VOLUME_SCALES = ("ml", "log")
+"""Scales of the volume statistics: millilitres, or log volume (zero volumes left out)."""
+PHANTOMS = ("anatomical", "geometric")
+"""Synthetic subjects: the MNI ICBM152 template with lesions, or the fast ellipsoid
+phantom."""

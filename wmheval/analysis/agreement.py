@@ -22,9 +22,9 @@ import pandas as pd
 from wmheval.analysis import fazekas
 from wmheval.analysis.agreement_stats import CONFIDENCE, MIN_SUBJECTS, agreement_row
 from wmheval.scoring.aggregate import case_groups
-from wmheval.vocabulary import SCORED_STATUSES, STATUS_OK, seen_flags
+from wmheval.vocabulary import SCORED_STATUSES, STATUS_OK, VOLUME_SCALES, seen_flags
 
-SCALES = ("ml", "log")
+SCALES = VOLUME_SCALES
 """``ml``: volumes in millilitres; ``log``: natural log of the volumes (zero volumes left out).
 On the log scale the Bland–Altman bias is the mean log ratio: exp(bias) is the typical
 ratio compared / reference."""

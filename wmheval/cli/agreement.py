@@ -1,26 +1,29 @@
 """``wmheval agreement``: volumetric agreement, lesion-load and Fazekas analysis.
 
-A thin wrapper around :func:`wmheval.pipelines.agreement.agreement_to_dir`; heavy imports stay
-inside the command.
+A thin wrapper around :func:`wmheval.pipelines.agreement.agreement_to_dir`; heavy imports
+stay inside the command.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from wmheval.cli.app import app
 from wmheval.cli.errors import fail
-
-
-class Scale(StrEnum):
-    """Volume scale of the statistics."""
-
-    ml = "ml"
-    log = "log"
-    both = "both"
+from wmheval.cli.options import (
+    Binarize,
+    Jobs,
+    NoFigures,
+    OutSet,
+    Quiet,
+    Scale,
+    ScoreManifest,
+    Seed,
+)
+from wmheval.vocabulary import VOLUME_SCALES
 
 
 def _numbers(text: str, option: str) -> list[float]:
@@ -68,39 +71,41 @@ def _summary_lines(result) -> list[str]:
 
 @app.command()
 def agreement(
-    inputs: list[Path] = typer.Argument(..., metavar="INPUT...", help="wmheval score output "
-                                        "folders (or a folder of team folders); with "
-                                        "--reference: segmentation folders to compare."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (tables, figures, "
-                             "figures.json)."),
-    name: list[str] | None = typer.Option(None, "--name", help="Team name of the matching "
-                                          "INPUT (default: its folder name; repeatable)."),
-    reference: Path | None = typer.Option(None, "--reference", help="Two-folder mode: a "
-                                          "segmentation folder treated as the reference "
-                                          "(<id>/wmh.nii.gz, <id>/result.nii.gz or "
-                                          "<id>.nii.gz); each INPUT is scored against it."),
-    scale: Scale = typer.Option(Scale.ml, "--scale", help="Statistics on mL, on log volume "
-                                "(zero volumes left out), or both."),
-    load_groups: str | None = typer.Option(None, "--load-groups", help="Lesion-load group "
-                                           "edges in mL, e.g. '5,15' (the default groups: "
-                                           "<5, 5-15, >=15 mL)."),
-    ratings: Path | None = typer.Option(None, "--ratings", help="CSV of visual ratings "
-                                        "(columns id, grade): fit cross-validated volume "
-                                        "thresholds."),
-    grading: str | None = typer.Option(None, "--grading", help="Without ratings: volume "
-                                       "thresholds in mL that define grades, e.g. '5,15'."),
-    grades: str | None = typer.Option(None, "--grades", help="Names of the --grading grades "
-                                      "(default '0-1,2,3' for two thresholds)."),
-    folds: int = typer.Option(10, "--folds", help="k of the k-fold cross-validation."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the cross-validation folds."),
-    manifest: Path | None = typer.Option(None, "--manifest", help="Subject manifest "
-                                         "(two-folder mode; default: the bundled one)."),
-    binarize: str = typer.Option("official", "--binarize", help="Binarisation of the "
-                                 "compared masks (two-folder mode)."),
-    jobs: int = typer.Option(0, "--jobs", "-j", min=0,
-                             help="Worker processes (0: all cores; negative refused)."),
-    no_figures: bool = typer.Option(False, "--no-figures", help="Tables only."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary."),
+    inputs: Annotated[list[Path], typer.Argument(
+        metavar="INPUT...", help="wmheval score output folders (or a folder of team "
+                                 "folders); with --reference: segmentation folders to "
+                                 "compare.")],
+    out: OutSet,
+    name: Annotated[list[str] | None, typer.Option(
+        "--name", help="Team name of the matching INPUT (default: its folder name; "
+                       "repeatable).")] = None,
+    reference: Annotated[Path | None, typer.Option(
+        "--reference", help="Two-folder mode: a segmentation folder treated as the "
+                            "reference (<id>/wmh.nii.gz, <id>/result.nii.gz or "
+                            "<id>.nii.gz); each INPUT is scored against it.")] = None,
+    scale: Annotated[Scale, typer.Option(
+        "--scale", help="Statistics on mL, on log volume (zero volumes left out), or "
+                        "both.")] = Scale.ml,
+    load_groups: Annotated[str | None, typer.Option(
+        "--load-groups", help="Lesion-load group edges in mL, e.g. '5,15' (the default "
+                              "groups: <5, 5-15, >=15 mL).")] = None,
+    ratings: Annotated[Path | None, typer.Option(
+        "--ratings", help="CSV of visual ratings (columns id, grade): fit cross-validated "
+                          "volume thresholds.")] = None,
+    grading: Annotated[str | None, typer.Option(
+        "--grading", help="Without ratings: volume thresholds in mL that define grades, "
+                          "e.g. '5,15'.")] = None,
+    grades: Annotated[str | None, typer.Option(
+        "--grades", help="Names of the --grading grades (default '0-1,2,3' for two "
+                         "thresholds).")] = None,
+    folds: Annotated[int, typer.Option("--folds", help="k of the k-fold "
+                                       "cross-validation.")] = 10,
+    seed: Seed = 0,
+    manifest: ScoreManifest = None,
+    binarize: Binarize = "official",
+    jobs: Jobs = 0,
+    no_figures: NoFigures = False,
+    quiet: Quiet = False,
 ) -> None:
     """Volume agreement (correlation, fits, ICC, Bland–Altman), Dice by lesion load, and
     Fazekas grades from volume, per team, scanner and seen/unseen.
@@ -108,7 +113,12 @@ def agreement(
     Writes OUT/agreement.csv (every statistic with its 95 % CI), readable tables,
     load_groups.*, fazekas_*.*, volumes.csv, notes.md, figures (PNG + SVG) and
     figures.json. Exits 1 when subjects had no volumes or ratings matched no subject, 2 on
-    unusable input.
+    unusable input. Two-folder mode (--reference) uses --manifest, --binarize, --jobs.
+
+    \b
+    Example:
+      wmheval agreement teams/ --out agreement/ --scale both --grading 5,15
+      wmheval agreement ct_masks/ --reference mri_masks/ --out ct_vs_mri/
     """
     from rich.console import Console
 
@@ -132,7 +142,7 @@ def agreement(
         raise typer.BadParameter("give --ratings or --grading, not both", param_hint="--grading")
     if folds < 2:
         raise typer.BadParameter("at least 2 folds", param_hint="--folds")
-    scales = ("ml", "log") if scale is Scale.both else (scale.value,)
+    scales = VOLUME_SCALES if scale is Scale.both else (scale.value,)
     console = Console(stderr=True)
     try:
         with console.status("agreement analysis", spinner="dots") if not quiet else \

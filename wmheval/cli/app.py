@@ -4,7 +4,9 @@ import typer
 
 app = typer.Typer(
     name="wmheval",
-    help="Score, rank and analyse WMH segmentations as the MICCAI 2017 WMH Challenge does.",
+    help="Score, rank and analyse WMH segmentations as the MICCAI 2017 WMH Challenge does."
+    "\n\n\b\nExample:\n  wmheval score data/ my_submission/ --out scores/\n"
+    "  wmheval rank leaderboard/wmh2017_leaderboard.csv --add scores/ --out rk/",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

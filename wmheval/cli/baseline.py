@@ -16,6 +16,7 @@ import typer
 
 from wmheval.cli.app import app
 from wmheval.cli.errors import fail
+from wmheval.cli.options import BaselineSplit, Device, Seed, WmMasks
 from wmheval.pipelines.baselines import (
     BaselinesUnavailable,
     predict_baseline,
@@ -25,7 +26,8 @@ from wmheval.pipelines.baselines import (
 
 baseline_app = typer.Typer(
     help="Train and run the bundled baselines (threshold, ResU-Net, FLAIR FCN, FCN/VGG). "
-    "Needs the 'baselines' extra.",
+    "Needs the 'baselines' extra.\n\n\b\nExample:\n  wmheval baseline threshold data/ "
+    "--out submissions/threshold",
     no_args_is_help=True,
 )
 app.add_typer(baseline_app, name="baseline")
@@ -89,7 +91,7 @@ def train_command(
     recipe: Annotated[Recipe, typer.Option(
         help="paper: the paper's schedule and widths; demo: small CPU schedule")
     ] = Recipe.paper,
-    split: Annotated[str, typer.Option(help="challenge or loso:<scanner>")] = "challenge",
+    split: BaselineSplit = "challenge",
     samples: Annotated[int | None, typer.Option(
         help="WMH network: samples seen (default: the recipe's)")] = None,
     wm_samples: Annotated[int | None, typer.Option(
@@ -123,15 +125,14 @@ def train_command(
     dilation_mm: Annotated[float | None, typer.Option(
         help="in-plane dilation of the white-matter region in mm (default: the recipe's)")
     ] = None,
-    seed: Annotated[int, typer.Option()] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    seed: Seed = 0,
+    device: Device = "auto",
     vgg_weights: Annotated[Path | None, typer.Option(
         help="local VGG16 state dict (fcn-vgg); without it: from scratch")] = None,
     vgg_convention: Annotated[VggConvention, typer.Option(
         help="input normalisation of the VGG16 weights (auto: detected)")
     ] = VggConvention.auto,
-    wm_masks: Annotated[Path | None, typer.Option(
-        help="folder of <id>.nii.gz or <id>/wm_mask.nii.gz white-matter labels")] = None,
+    wm_masks: WmMasks = None,
     resume: Annotated[bool, typer.Option("--resume/--no-resume",
                                          help="continue from the last checkpoint")] = True,
     batch_size: Annotated[int | None, typer.Option()] = None,
@@ -144,7 +145,12 @@ def train_command(
         help="wall-clock budget; a run stopped by it is incomplete (resume to finish)")
     ] = None,
 ) -> None:
-    """Train a baseline on the split's training subjects; checkpoints after every pass."""
+    """Train a baseline on the split's training subjects; checkpoints after every pass.
+
+    \b
+    Example:
+      wmheval baseline train resunet data/ --out runs/resunet --recipe demo
+    """
     try:
         run = train_baseline(
             model.value, data, out, recipe=recipe.value, split=split, resume=resume,
@@ -170,14 +176,19 @@ def predict_command(
     data: Annotated[Path, typer.Argument(help="data release root")],
     out: Annotated[Path, typer.Option("--out", "-o",
                                       help="submission folder (<id>/result.nii.gz)")],
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    device: Device = "auto",
     allow_incomplete: Annotated[bool, typer.Option(
         help="predict with a run stopped by its time budget (warns)")] = False,
     cpu_bf16: Annotated[bool, typer.Option(
         "--cpu-bf16", help="on the CPU, run the networks in bf16 (about 2x faster on CPUs "
                            "with AVX512-BF16; outputs differ slightly from fp32)")] = False,
 ) -> None:
-    """Predict the run's split into the challenge's submission layout."""
+    """Predict the run's split into the challenge's submission layout.
+
+    \b
+    Example:
+      wmheval baseline predict runs/resunet data/ --out submissions/resunet
+    """
     try:
         folder = predict_baseline(run, data, out, device=device,
                                   allow_incomplete=allow_incomplete, cpu_bf16=cpu_bf16,
@@ -192,12 +203,16 @@ def threshold_command(
     data: Annotated[Path, typer.Argument(help="data release root (training/, test/)")],
     out: Annotated[Path, typer.Option("--out", "-o",
                                       help="submission folder (<id>/result.nii.gz)")],
-    split: Annotated[str, typer.Option(help="challenge or loso:<scanner>")] = "challenge",
-    wm_masks: Annotated[Path | None, typer.Option(
-        help="folder of <id>.nii.gz or <id>/wm_mask.nii.gz white-matter masks")] = None,
+    split: BaselineSplit = "challenge",
+    wm_masks: WmMasks = None,
 ) -> None:
     """The floor: best FLAIR z-score threshold inside a white-matter mask, fitted on the
-    training subjects only; writes the submission and <out>_threshold_fit.json beside it."""
+    training subjects only; writes the submission and <out>_threshold_fit.json beside it.
+
+    \b
+    Example:
+      wmheval baseline threshold data/ --out submissions/threshold
+    """
     try:
         threshold_baseline(data, out, split=split, wm_masks=wm_masks, console=_console())
     except (BaselinesUnavailable, ValueError, OSError, RuntimeError) as error:

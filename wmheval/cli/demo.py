@@ -3,34 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from wmheval.cli.app import app
 from wmheval.cli.baseline import Model
 from wmheval.cli.errors import fail
+from wmheval.cli.options import Bootstrap, Jobs, OutSet, Seed, Weightings
 
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Output folder."),
-    seed: int = typer.Option(0, help="Seed for the data, the teams and the analyses."),
-    baseline: bool | None = typer.Option(None, "--baseline/--no-baseline", help="Fit the "
-                                         "threshold baseline and train a small CPU one on all 60 "
-                                         "training subjects (default: when torch is installed)."),
-    baseline_samples: int | None = typer.Option(
-        None, help="Training samples of the learned baseline (default: the demo recipe's)."),
-    baseline_seconds: float = typer.Option(
-        1800.0, help="Cap on the learned baseline's training time (0: none)."),
-    baseline_model: Model = typer.Option(Model.resunet, help="The learned baseline to train."),
-    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for ranking stability."),
-    samples: int = typer.Option(100_000, help="Random weightings in the weight sweep."),
-    jobs: int = typer.Option(0, "--jobs", "-j", min=0,
-                             help="Worker processes (0: all cores; negative refused)."),
+    out: OutSet = Path("demo_out"),
+    seed: Seed = 0,
+    baseline: Annotated[bool | None, typer.Option(
+        "--baseline/--no-baseline", help="Fit the threshold baseline and train a small CPU "
+        "one on all 60 training subjects (default: when torch is installed).")] = None,
+    baseline_samples: Annotated[int | None, typer.Option(
+        "--baseline-samples", help="Training samples of the learned baseline (default: the "
+                                   "demo recipe's).")] = None,
+    baseline_seconds: Annotated[float, typer.Option(
+        "--baseline-seconds", help="Cap on the learned baseline's training time "
+                                   "(0: none).")] = 1800.0,
+    baseline_model: Annotated[Model, typer.Option(
+        "--baseline-model", help="The learned baseline to train.")] = Model.resunet,
+    bootstrap: Bootstrap = 1000,
+    samples: Weightings = 100_000,
+    jobs: Jobs = 0,
 ) -> None:
     """Generate the synthetic challenge, score, train a baseline, rank, and write it all.
 
     The output folder's index.html (and index.md) says what every table and figure is.
+
+    \b
+    Example:
+      wmheval demo --out demo_out --no-baseline   # then open demo_out/index.html
     """
     from rich.console import Console
 

@@ -9,47 +9,40 @@ inside the commands.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from wmheval.cli.app import app
 from wmheval.cli.errors import fail
-from wmheval.cli.policy_options import (
+from wmheval.cli.options import (
     DEFAULT_POLICY,
-    MISSING_HELP,
-    UNDEFINED_HELP,
-    MissingPolicy,
-    UndefinedPolicy,
+    Add,
+    AllowMixedScoring,
+    AddName,
+    Alpha,
+    Bootstrap,
+    FieldInput,
+    FieldManifest,
+    GridSteps,
+    Missing,
+    NoFigures,
+    OutSet,
+    PAdjust,
+    PAdjustOption,
+    Quiet,
+    RankSplit,
+    Seed,
+    TeamNames,
+    TeamsFile,
+    Ties,
+    TiesOption,
+    Title,
+    Undefined,
+    Weightings,
+    parse_weights,
 )
-
-INPUT_HELP = ("A table of team means (e.g. leaderboard/wmh2017_leaderboard.csv), a folder of "
-              "team folders each holding a wmheval score cases.csv, or a per-case CSV with a "
-              "'team' column.")
-SPLIT_HELP = ("Subjects to rank on: all, seen, unseen, test, training, or a scanner key "
-              "(per-case inputs only, except 'all').")
-MANIFEST_HELP = ("Subject manifest CSV (id, split, scanner, seen_in_training) for per-case "
-                 "tables without those columns (default: they are 'unknown').")
-
-
-ALLOW_MIXED_HELP = ("Rank teams whose score folders record another reference or another "
-                    "--binarize rule (refused by default, exit 2); the outputs then carry a "
-                    "warning naming them.")
-
-
-class Ties(StrEnum):
-    """Ties in the rank-based schemes."""
-
-    MIN = "min"
-    AVERAGE = "average"
-
-
-class PAdjust(StrEnum):
-    """Multiple-testing adjustment of the test-based scheme."""
-
-    HOLM = "holm"
-    NONE = "none"
 
 
 def _team_selection(team_names: list[str] | None, teams_file: Path | None) -> list[str]:
@@ -68,18 +61,13 @@ def _additions(add: list[Path] | None, name: list[str] | None) -> list[tuple[Pat
     return [(a, name[k] if k < len(name) else None) for k, a in enumerate(add)]
 
 
-def parse_weights(text: str | None):
-    """Weights from the command line: ``"1,1,1,1,2"`` (metric order dice, h95, avd,
-    recall, f1) or ``"dice=2,f1=1"`` (named; others 0). None or empty: equal weights."""
-    if text is None or not text.strip():
-        return None
-    parts = [p.strip() for p in text.split(",") if p.strip()]
+def _weights_option(text: str | None) -> str | None:
+    """Check ``--weights`` while parsing: a usage error names what cannot be read."""
     try:
-        if all("=" in p for p in parts):
-            return {k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)}
-        return [float(p) for p in parts]
+        parse_weights(text)
     except ValueError as error:
-        raise ValueError(f"cannot read weights {text!r}: {error}") from error
+        raise typer.BadParameter(str(error)) from None
+    return text
 
 
 def _note(text: str) -> None:
@@ -90,29 +78,24 @@ def _note(text: str) -> None:
 
 @app.command()
 def rank(
-    source: Path = typer.Argument(..., metavar="INPUT", help=INPUT_HELP),
-    team_names: list[str] | None = typer.Argument(
-        None, metavar="[TEAM]...", help="Rank only these teams (added teams always stay)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for ranking.csv/.md/.tex/.html."),
-    teams: Path | None = typer.Option(None, "--teams", help="File with team names to keep, "
-                                      "one per line."),
-    add: list[Path] | None = typer.Option(None, "--add", help="Insert a team: a wmheval score "
-                                          "output folder or its cases.csv (repeatable)."),
-    name: list[str] | None = typer.Option(None, "--name", help="Name of the team inserted by "
-                                          "the matching --add (default: its folder name)."),
-    split: str = typer.Option("all", "--split", help=SPLIT_HELP),
-    weights: str | None = typer.Option(None, "--weights", help="Metric weights: '1,1,1,1,1' "
-                                       "(dice,h95,avd,recall,f1) or 'dice=2,f1=1'."),
-    missing: MissingPolicy = typer.Option(DEFAULT_POLICY.missing.value, "--missing",
-                                          help=MISSING_HELP),
-    undefined: UndefinedPolicy = typer.Option(DEFAULT_POLICY.undefined.value, "--undefined",
-                                              help=UNDEFINED_HELP),
-    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the table."),
-    ranks: bool = typer.Option(False, "--ranks", help="Also print each metric's relative "
-                               "rank."),
-    allow_mixed_scoring: bool = typer.Option(False, "--allow-mixed-scoring",
-                                             help=ALLOW_MIXED_HELP),
+    source: FieldInput,
+    out: OutSet,
+    team_names: TeamNames = None,
+    teams: TeamsFile = None,
+    add: Add = None,
+    name: AddName = None,
+    split: RankSplit = "all",
+    weights: Annotated[str | None, typer.Option(
+        "--weights", callback=_weights_option,
+        help="Metric weights: '1,1,1,1,1' (dice,h95,avd,recall,f1) or 'dice=2,f1=1' "
+             "(named; others 0). Default: equal, the challenge's rule.")] = None,
+    missing: Missing = DEFAULT_POLICY.missing,
+    undefined: Undefined = DEFAULT_POLICY.undefined,
+    manifest: FieldManifest = None,
+    quiet: Quiet = False,
+    ranks: Annotated[bool, typer.Option("--ranks", help="Also print each metric's relative "
+                                        "rank.")] = False,
+    allow_mixed_scoring: AllowMixedScoring = False,
 ) -> None:
     """Rank teams by the challenge's rule: mean relative min-max rank over five metrics.
 
@@ -121,6 +104,11 @@ def rank(
     and OUT/notes.md (the missing/undefined policy and what loading decided). Exits 2 on
     bad input (unreadable file, missing columns, unknown team) and on teams not scored
     alike (another reference or --binarize rule) without --allow-mixed-scoring.
+
+    \b
+    Example:
+      wmheval rank leaderboard/wmh2017_leaderboard.csv --add scores/ --out rk/
+      wmheval rank teams/ --split unseen --weights dice=2,f1=1 --out unseen/
     """
     from wmheval.pipelines.rank import rank_to_dir
     from wmheval.ranking.inputs import RankingInputError
@@ -148,40 +136,36 @@ def rank(
 
 @app.command()
 def sensitivity(
-    source: Path = typer.Argument(..., metavar="INPUT", help=INPUT_HELP),
-    team_names: list[str] | None = typer.Argument(
-        None, metavar="[TEAM]...", help="Analyse only these teams (added teams always stay)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for all tables and figures."),
-    teams: Path | None = typer.Option(None, "--teams", help="File with team names to keep."),
-    add: list[Path] | None = typer.Option(None, "--add", help="Insert a team (repeatable)."),
-    name: list[str] | None = typer.Option(None, "--name", help="Name for the matching --add."),
-    split: str = typer.Option("all", "--split", help=SPLIT_HELP),
-    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples of the "
-                                  "subjects (per-case inputs)."),
-    samples: int = typer.Option(100_000, "--samples", help="Random Dirichlet weightings."),
-    grid_steps: int = typer.Option(10, "--grid-steps", help="Simplex grid resolution "
-                                   "(weights in multiples of 1/steps)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (weights and bootstrap)."),
-    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the tests."),
-    missing: MissingPolicy = typer.Option(DEFAULT_POLICY.missing.value, "--missing",
-                                          help=MISSING_HELP),
-    undefined: UndefinedPolicy = typer.Option(DEFAULT_POLICY.undefined.value, "--undefined",
-                                              help=UNDEFINED_HELP),
-    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-    ties: Ties = typer.Option(Ties.MIN.value, "--ties", help="Ties in mean_rank, median_rank "
-                              "and rank_then_aggregate: min (challengeR's default) or "
-                              "average."),
-    p_adjust: PAdjust = typer.Option(PAdjust.HOLM.value, "--p-adjust", help="test_based: "
-                                     "holm (default) or none (challengeR's default)."),
-    no_figures: bool = typer.Option(False, "--no-figures", help="Tables only."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or file list."),
-    allow_mixed_scoring: bool = typer.Option(False, "--allow-mixed-scoring",
-                                             help=ALLOW_MIXED_HELP),
+    source: FieldInput,
+    out: OutSet,
+    team_names: TeamNames = None,
+    teams: TeamsFile = None,
+    add: Add = None,
+    name: AddName = None,
+    split: RankSplit = "all",
+    bootstrap: Bootstrap = 1000,
+    samples: Weightings = 100_000,
+    grid_steps: GridSteps = 10,
+    seed: Seed = 0,
+    alpha: Alpha = 0.05,
+    missing: Missing = DEFAULT_POLICY.missing,
+    undefined: Undefined = DEFAULT_POLICY.undefined,
+    manifest: FieldManifest = None,
+    ties: TiesOption = Ties.min,
+    p_adjust: PAdjustOption = PAdjust.holm,
+    no_figures: NoFigures = False,
+    quiet: Quiet = False,
+    allow_mixed_scoring: AllowMixedScoring = False,
 ) -> None:
     """Ranking sensitivity: metric weights, ranking schemes, bootstrap, significance.
 
     Means-only inputs (the published leaderboard) get the weight sweep and the schemes that
-    need only means; per-case inputs get everything, plus figures (PNG and SVG).
+    need only means; per-case inputs get everything, plus figures (PNG and SVG), and the
+    HTML report (OUT/index.html).
+
+    \b
+    Example:
+      wmheval sensitivity teams/ --out sensitivity/ --bootstrap 1000 --seed 0
     """
     _run_report("sensitivity", source, out, team_names=team_names, teams=teams, add=add,
                 name=name, split=split, missing=missing.value, undefined=undefined.value,
@@ -230,38 +214,40 @@ def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add
 
 @app.command()
 def report(
-    source: Path = typer.Argument(..., metavar="INPUT", help=INPUT_HELP),
-    team_names: list[str] | None = typer.Argument(
-        None, metavar="[TEAM]...", help="Report only these teams (added teams always stay)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the report (index.html)."),
-    reference: Path | None = typer.Option(None, "--reference", help="Reference folder "
-                                          "(release layout) to draw each team's best, "
-                                          "median and worst case."),
-    predictions: Path | None = typer.Option(None, "--predictions", help="Folder of team "
-                                            "submission folders, used when the prediction "
-                                            "paths in cases.csv no longer exist."),
-    extra: list[Path] | None = typer.Option(None, "--extra", help="A folder with a "
-                                            "figures.json to add as a section (repeatable)."),
-    title: str | None = typer.Option(None, "--title", help="Title of the report."),
-    teams: Path | None = typer.Option(None, "--teams", help="File with team names to keep."),
-    add: list[Path] | None = typer.Option(None, "--add", help="Insert a team (repeatable)."),
-    name: list[str] | None = typer.Option(None, "--name", help="Name for the matching --add."),
-    split: str = typer.Option("all", "--split", help=SPLIT_HELP),
-    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples."),
-    samples: int = typer.Option(100_000, "--samples", help="Random Dirichlet weightings."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (weights and bootstrap)."),
-    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the tests."),
-    missing: MissingPolicy = typer.Option(DEFAULT_POLICY.missing.value, "--missing",
-                                          help=MISSING_HELP),
-    undefined: UndefinedPolicy = typer.Option(DEFAULT_POLICY.undefined.value, "--undefined",
-                                              help=UNDEFINED_HELP),
-    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
-    allow_mixed_scoring: bool = typer.Option(False, "--allow-mixed-scoring",
-                                             help=ALLOW_MIXED_HELP),
+    source: FieldInput,
+    out: OutSet,
+    team_names: TeamNames = None,
+    reference: Annotated[Path | None, typer.Option(
+        "--reference", help="Reference folder (release layout) to draw each team's best, "
+                            "median and worst case.")] = None,
+    predictions: Annotated[Path | None, typer.Option(
+        "--predictions", help="Folder of team submission folders, used when the prediction "
+                              "paths in cases.csv no longer exist.")] = None,
+    extra: Annotated[list[Path] | None, typer.Option(
+        "--extra", help="A folder with a figures.json to add as a section "
+                        "(repeatable).")] = None,
+    title: Title = None,
+    teams: TeamsFile = None,
+    add: Add = None,
+    name: AddName = None,
+    split: RankSplit = "all",
+    bootstrap: Bootstrap = 1000,
+    samples: Weightings = 100_000,
+    seed: Seed = 0,
+    alpha: Alpha = 0.05,
+    missing: Missing = DEFAULT_POLICY.missing,
+    undefined: Undefined = DEFAULT_POLICY.undefined,
+    manifest: FieldManifest = None,
+    quiet: Quiet = False,
+    allow_mixed_scoring: AllowMixedScoring = False,
 ) -> None:
     """An HTML report for a paper: sortable leaderboard, per-scanner and per-team pages,
-    challengeR's figures with how to read them, and provenance. Works offline."""
+    challengeR's figures with how to read them, and provenance. Works offline.
+
+    \b
+    Example:
+      wmheval report scores/ --reference data/ --out report/
+    """
     _run_report("report", source, out, team_names=team_names, teams=teams, add=add, name=name,
                 split=split, missing=missing.value, undefined=undefined.value,
                 manifest=manifest, quiet=quiet, allow_mixed_scoring=allow_mixed_scoring,

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from wmheval.cli.app import app
 from wmheval.cli.errors import fail
-from wmheval.cli.policy_options import (
+from wmheval.cli.options import (
     DEFAULT_POLICY,
-    MISSING_HELP,
-    UNDEFINED_HELP,
-    MissingPolicy,
-    UndefinedPolicy,
+    Binarize,
+    Jobs,
+    Missing,
+    OptionalOutSet,
+    Quiet,
+    ScoreManifest,
+    ScoreSplit,
+    Undefined,
 )
-
-# Kept here (not imported from wmheval.metrics) so that start-up stays free of scipy.
-RULES_HELP = "official (default), nonzero, or threshold:T (foreground iff value >= T)"
 
 
 def print_score_report(result, out: Path | None, show_std: bool = False,
@@ -63,34 +65,34 @@ def print_score_report(result, out: Path | None, show_std: bool = False,
 
 @app.command()
 def score(
-    reference: Path = typer.Argument(..., help="Reference folder: the data release "
-                                     "(training/, test/) or any tree of <id>/wmh.nii.gz."),
-    submission: Path = typer.Argument(..., help="Predictions: <id>/result.nii.gz or "
-                                      "<id>.nii.gz / <id>.nii, one per subject."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for cases.csv, "
-                                    "summary.csv and readable tables."),
-    manifest: Path | None = typer.Option(None, help="Subject manifest CSV mapping ids to "
-                                         "scanners (default: the bundled 170-subject one)."),
-    binarize: str = typer.Option("official", "--binarize", help=RULES_HELP),
-    missing: MissingPolicy = typer.Option(
-        DEFAULT_POLICY.missing.value, "--missing", help=MISSING_HELP),
-    undefined: UndefinedPolicy = typer.Option(
-        DEFAULT_POLICY.undefined.value, "--undefined", help=UNDEFINED_HELP),
-    split: str = typer.Option("auto", help="Which reference subjects: auto (the splits the "
-                              "submission predicts), all, training or test."),
-    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes (0: all "
-                             "cores; negative numbers are refused)."),
-    json_output: bool = typer.Option(False, "--json", help="Also write scores.json."),
-    cache: Path | None = typer.Option(None, "--cache", help="Folder of cached per-case "
-                                      "results, keyed by file contents and options (default: "
-                                      "$WMHEVAL_CACHE_DIR or ~/.cache/wmheval/cases)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Score every case afresh and "
-                                  "cache nothing."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Run the cases on Dask: "
-                                         "'local' (a local cluster of --jobs workers) or a "
-                                         "scheduler address such as tcp://host:8786."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
-    std: bool = typer.Option(False, "--std", help="Also print the standard deviations."),
+    reference: Annotated[Path, typer.Argument(
+        help="Reference folder: the data release (training/, test/) or any tree of "
+             "<id>/wmh.nii.gz.")],
+    submission: Annotated[Path, typer.Argument(
+        help="Predictions: <id>/result.nii.gz or <id>.nii.gz / <id>.nii, one per subject.")],
+    out: OptionalOutSet = None,
+    manifest: ScoreManifest = None,
+    binarize: Binarize = "official",
+    missing: Missing = DEFAULT_POLICY.missing,
+    undefined: Undefined = DEFAULT_POLICY.undefined,
+    split: Annotated[ScoreSplit, typer.Option(
+        "--split", help="Which reference subjects: auto (the splits the submission "
+                        "predicts), all, training or test.")] = ScoreSplit.auto,
+    jobs: Jobs = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Also write scores.json.")] = False,
+    cache: Annotated[Path | None, typer.Option(
+        "--cache", help="Folder of cached per-case results, keyed by file contents and "
+                        "options (default: $WMHEVAL_CACHE_DIR or "
+                        "~/.cache/wmheval/cases).")] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Score every case afresh and cache nothing.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Run the cases on Dask: 'local' (a local cluster of --jobs "
+                            "workers) or a scheduler address such as "
+                            "tcp://host:8786.")] = None,
+    quiet: Quiet = False,
+    std: Annotated[bool, typer.Option("--std", help="Also print the standard "
+                                      "deviations.")] = False,
 ) -> None:
     """Score a folder of predicted segmentations exactly as the official challenge does.
 
@@ -99,6 +101,10 @@ def score(
     when any subject is missing or failed, or a file in the submission matches no subject;
     with 2 for usage errors and an --out that cannot be written (the previous set stays).
     Cases whose two files and options are unchanged are taken from the cache.
+
+    \b
+    Example:
+      wmheval score path/to/dataverse_files path/to/my_submission --out scores/
     """
     from rich.progress import Progress
 
@@ -114,7 +120,7 @@ def score(
 
             result = score_to_dir(
                 reference, submission, out, manifest=manifest, rule=binarize,
-                policy=make_policy(missing, undefined), split=split, jobs=jobs or None,
+                policy=make_policy(missing, undefined), split=split.value, jobs=jobs or None,
                 write_json=json_output, cache=cache_dir, scheduler=scheduler,
                 on_plan=lambda total: progress.update(bar, total=total),
                 on_done=lambda _row: progress.advance(bar))

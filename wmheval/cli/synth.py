@@ -3,43 +3,46 @@ challenge, simulated team submissions, and overlay pictures."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from wmheval.cli.app import app
 from wmheval.cli.errors import fail
-
-
-class Phantom(StrEnum):
-    """Which synthetic subjects to draw."""
-
-    anatomical = "anatomical"
-    geometric = "geometric"
+from wmheval.cli.options import Jobs, Phantom, Seed, SynthSplit, Title
 
 
 @app.command("synth")
 def synth_command(
-    out_dir: Path = typer.Argument(..., help="Folder to write the synthetic release into."),
-    small: bool = typer.Option(False, "--small",
-                               help="27 subjects on grids of at most 2 x 2 x 3 mm."),
-    all_subjects: bool = typer.Option(
-        False, "--all-subjects", help="With --small: all 170 subjects (60 training, 110 "
-        "test, as the release) on the small grid."),
-    all_training: bool = typer.Option(
-        False, "--all-training", help="With --small: all 60 training subjects beside the "
-        "15 test subjects (what the demo's learned baseline trains on)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same images)."),
-    ids: list[str] = typer.Option(None, "--id", help="Only these subject ids (repeatable)."),
-    manifest: Path = typer.Option(None, "--manifest", help="Subject manifest CSV "
-                                  "(default: the bundled 170-subject one)."),
-    jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes."),
-    phantom: Phantom = typer.Option(Phantom.anatomical, "--phantom",
-                                    help="anatomical: the MNI ICBM152 template with lesions; "
-                                    "geometric: the fast ellipsoid phantom (unit tests)."),
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the synthetic release "
+                                            "into.")],
+    small: Annotated[bool, typer.Option(
+        "--small", help="27 subjects on grids of at most 2 x 2 x 3 mm.")] = False,
+    all_subjects: Annotated[bool, typer.Option(
+        "--all-subjects", help="With --small: all 170 subjects (60 training, 110 test, as "
+                               "the release) on the small grid.")] = False,
+    all_training: Annotated[bool, typer.Option(
+        "--all-training", help="With --small: all 60 training subjects beside the 15 test "
+                               "subjects (what the demo's learned baseline trains "
+                               "on).")] = False,
+    seed: Seed = 0,
+    ids: Annotated[list[str] | None, typer.Option(
+        "--id", help="Only these subject ids (repeatable).")] = None,
+    manifest: Annotated[Path | None, typer.Option(
+        "--manifest", help="Subject manifest CSV (default: the bundled 170-subject "
+                           "one).")] = None,
+    jobs: Jobs = 0,
+    phantom: Annotated[Phantom, typer.Option(
+        "--phantom", help="anatomical: the MNI ICBM152 template with lesions; geometric: "
+                          "the fast ellipsoid phantom (unit tests).")] = Phantom.anatomical,
 ) -> None:
-    """Write a synthetic multi-scanner WMH challenge in the real release's layout."""
+    """Write a synthetic multi-scanner WMH challenge in the real release's layout.
+
+    \b
+    Example:
+      wmheval synth synthetic/ --small --seed 0
+    """
     from wmheval.synth import generate_challenge
 
     for flag, given in (("--all-subjects", all_subjects), ("--all-training", all_training)):
@@ -48,7 +51,7 @@ def synth_command(
                  "on the manifest's full grids)")
     try:
         table = generate_challenge(out_dir, small=small, seed=seed, ids=ids or None,
-                                   manifest=manifest, progress=True, jobs=jobs,
+                                   manifest=manifest, progress=True, jobs=jobs or None,
                                    phantom=phantom.value, all_subjects=all_subjects,
                                    all_training=all_training)
     except (ValueError, OSError, RuntimeError) as error:
@@ -60,15 +63,24 @@ def synth_command(
 
 @app.command("synth-submissions")
 def synth_submissions_command(
-    challenge_dir: Path = typer.Argument(..., help="A challenge made by `wmheval synth`."),
-    out_dir: Path = typer.Argument(..., help="Folder for the teams' submission folders."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-    teams: list[str] = typer.Option(None, "--team",
-                                    help="Only these default teams (repeatable)."),
-    split: str = typer.Option("test", "--split", help="test, training or all."),
-    jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes."),
+    challenge_dir: Annotated[Path, typer.Argument(help="A challenge made by `wmheval "
+                                                  "synth`.")],
+    out_dir: Annotated[Path, typer.Argument(help="Folder for the teams' submission "
+                                            "folders.")],
+    seed: Seed = 0,
+    teams: Annotated[list[str] | None, typer.Option(
+        "--team", help="Only these default teams (repeatable).")] = None,
+    split: Annotated[SynthSplit, typer.Option(
+        "--split", help="Subjects the teams predict: test, training or all.")
+    ] = SynthSplit.test,
+    jobs: Jobs = 0,
 ) -> None:
-    """Write simulated team submissions (OUT_DIR/<team>/<id>/result.nii.gz)."""
+    """Write simulated team submissions (OUT_DIR/<team>/<id>/result.nii.gz).
+
+    \b
+    Example:
+      wmheval synth-submissions synthetic/ teams/ --team precise --team greedy
+    """
     from wmheval.synth.submissions import default_teams, generate_submissions
 
     chosen = default_teams()
@@ -80,8 +92,8 @@ def synth_submissions_command(
         chosen = [known[t] for t in teams]
     try:
         table = generate_submissions(challenge_dir, out_dir, teams=chosen, seed=seed,
-                                     split=None if split == "all" else split, progress=True,
-                                     jobs=jobs)
+                                     split=None if split == "all" else split.value,
+                                     progress=True, jobs=jobs or None)
     except (ValueError, OSError) as error:
         fail(error)
     for _, row in table.iterrows():
@@ -97,17 +109,26 @@ def synth_submissions_command(
 
 @app.command("show")
 def show_command(
-    subject_dir: Path = typer.Argument(..., help="Subject folder (wmh.nii.gz, pre/FLAIR...)."),
-    prediction: Path = typer.Argument(..., help="Prediction image (e.g. result.nii.gz)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Figure file: .png, .svg or .pdf."),
-    slices: list[int] = typer.Option(None, "--slice", help="Axial slice index (repeatable); "
-                                     "default: the 3 slices with most lesion."),
-    title: str = typer.Option(None, "--title", help="Figure title."),
-    no_t1: bool = typer.Option(False, "--no-t1", help="Leave out the T1 column."),
-    contour: bool = typer.Option(False, "--contour", help="Outline the classes instead of "
-                                 "filling them."),
+    subject_dir: Annotated[Path, typer.Argument(help="Subject folder (wmh.nii.gz, "
+                                                "pre/FLAIR...).")],
+    prediction: Annotated[Path, typer.Argument(help="Prediction image (e.g. "
+                                               "result.nii.gz).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Figure file: .png, .svg or "
+                                      ".pdf.")],
+    slices: Annotated[list[int] | None, typer.Option(
+        "--slice", help="Axial slice index (repeatable); default: the 3 slices with most "
+                        "lesion.")] = None,
+    title: Title = None,
+    no_t1: Annotated[bool, typer.Option("--no-t1", help="Leave out the T1 column.")] = False,
+    contour: Annotated[bool, typer.Option(
+        "--contour", help="Outline the classes instead of filling them.")] = False,
 ) -> None:
-    """Draw FLAIR/T1 slices with true positives, false positives and false negatives."""
+    """Draw FLAIR/T1 slices with true positives, false positives and false negatives.
+
+    \b
+    Example:
+      wmheval show synthetic/test/Utrecht/1 greedy/1/result.nii.gz --out a.png
+    """
     from wmheval.plots.overlay import show_case
 
     try:

@@ -29,13 +29,7 @@ from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import Field
 from wmheval.ranking.minmax import competition_positions, higher_is_better, minmax_ranking
 from wmheval.ranking.significance import significance_counts
-
-MEANS_SCHEMES = ("official", "mean_rank")
-CASE_SCHEMES = ("median_rank", "rank_then_aggregate", "test_based")
-ALL_SCHEMES = MEANS_SCHEMES + CASE_SCHEMES
-
-
-TIES = ("min", "average")
+from wmheval.vocabulary import ALL_SCHEMES, CASE_SCHEMES, MEANS_SCHEMES, TIES
 
 
 def _oriented(values: np.ndarray, metrics: Sequence[str]) -> np.ndarray:

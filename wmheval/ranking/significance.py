@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 from scipy.stats import wilcoxon
 
+from wmheval.vocabulary import P_ADJUST
+
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
     """Holm's step-down adjusted p-values (NaN is treated as 1); same shape as the input."""
@@ -27,9 +29,6 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     adjusted = np.empty(m)
     adjusted[order] = np.minimum(stepped, 1.0)
     return adjusted.reshape(p.shape)
-
-
-P_ADJUST = ("holm", "none")
 
 
 def wilcoxon_pvalues(values: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
