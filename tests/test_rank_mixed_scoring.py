@@ -91,3 +91,20 @@ def test_allow_mixed_scoring_ranks_with_a_warning_in_the_outputs(scored, tmp_pat
     assert MIXED_SCORING_NOTE + "binarisation rule (--binarize) differs" in notes
     assert "threshold:128 (greedy)" in (tmp_path / "ranking.html").read_text()
     assert "WARNING: teams not scored alike" in result.output
+
+
+@pytest.mark.parametrize("command", ["sensitivity", "report"])
+def test_sensitivity_and_report_refuse_then_warn_in_the_html(scored, tmp_path, command):
+    out = tmp_path / "out"
+    options = ["-o", str(out), "-q", "--bootstrap", "5", "--samples", "50"]
+    refused = runner.invoke(app, [command, str(scored / "rule"), *options])
+    assert refused.exit_code == 2 and "--allow-mixed-scoring" in refused.output
+    assert not out.exists()
+    allowed = runner.invoke(app, {
+        "sensitivity": ["sensitivity", str(scored / "rule"), *options, "--allow-mixed-scoring"],
+        "report": ["report", str(scored / "rule"), *options, "--allow-mixed-scoring"],
+    }[command])
+    assert allowed.exit_code == 0, allowed.output
+    index = " ".join((out / "index.html").read_text(encoding="utf-8").split())
+    assert "WARNING: teams not scored alike" in index and "threshold:128 (greedy)" in index
+    assert "threshold:128 (greedy)" in (out / "notes.md").read_text()

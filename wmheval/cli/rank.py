@@ -19,8 +19,8 @@ from wmheval.cli.errors import fail
 from wmheval.cli.options import (
     DEFAULT_POLICY,
     Add,
-    AllowMixedScoring,
     AddName,
+    AllowMixedScoring,
     Alpha,
     Bootstrap,
     FieldInput,
