@@ -127,7 +127,7 @@ def rank(
         from wmheval.cli.terminal import ranking_tables
 
         console = make_console()
-        for table in ranking_tables(ranking, show_ranks=ranks):
+        for table in ranking_tables(ranking, show_ranks=ranks, width=console.width):
             if table.title == "Ranking":
                 table.title = f"Ranking ({split}; {missing.value}/{undefined.value})"
             console.print(table)
@@ -192,6 +192,7 @@ def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add
     from wmheval.report.figuresets import FigureSetError
 
     console = Console()
+    results: list = []
     try:
         with Progress(SpinnerColumn(), "[progress.description]{task.description}",
                       TimeElapsedColumn(), disable=quiet, transient=True,
@@ -203,10 +204,16 @@ def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add
                 split=split, missing=missing, undefined=undefined, manifest=manifest,
                 on_note=_note, reference=reference, predictions=predictions,
                 extra_sets=extra or (), title=title, allow_mixed_scoring=allow_mixed_scoring,
+                on_result=results.append,
                 progress=lambda message: progress.update(task, description=message),
                 **analysis)
     except (RankingInputError, FigureSetError, ValueError, OSError) as error:
         fail(error)
+    if command == "sensitivity" and results:
+        from wmheval.pipelines.sensitivity import headline
+
+        for line in headline(results[0]):
+            console.print(line, highlight=False, markup=False)
     if not quiet:
         console.print(f"{len(written)} files written to {out}; open {out / 'index.html'}",
                       highlight=False)

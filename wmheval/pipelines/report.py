@@ -26,6 +26,7 @@ def write_field_report(field: Field, out: str | Path, *, analysis: bool = True,
                        provenance: Provenance | None = None, title: str | None = None,
                        overlays: bool = True,
                        progress: Callable[[str], None] | None = None,
+                       on_result: Callable | None = None,
                        **analysis_options) -> list[Path]:
     """Write the report of ``field`` into the folder ``out``; returns the files written.
 
@@ -42,6 +43,7 @@ def write_field_report(field: Field, out: str | Path, *, analysis: bool = True,
     written: list[Path] = []
     if analysis:
         written += [p for p, _ in write_ranking_report(field, out, progress=progress,
+                                                       on_result=on_result,
                                                        **analysis_options)]
     return written + write_report(field, out, reference=reference, predictions=predictions,
                                   extra_sets=extra_sets, provenance=provenance, title=title,
@@ -57,7 +59,7 @@ def report_to_dir(source: str | Path, out: str | Path, *, command: str = "report
                   reference: str | Path | None = None, predictions: str | Path | None = None,
                   extra_sets: Sequence[str | Path] = (), title: str | None = None,
                   progress: Callable[[str], None] | None = None,
-                  allow_mixed_scoring: bool = False,
+                  allow_mixed_scoring: bool = False, on_result: Callable | None = None,
                   **analysis_options) -> list[Path]:
     """What ``wmheval report`` and ``wmheval sensitivity`` do: load a field like ``wmheval
     rank`` (:func:`~wmheval.pipelines.inputs.load_team_field`), write its analysis and
@@ -83,6 +85,6 @@ def report_to_dir(source: str | Path, out: str | Path, *, command: str = "report
         written = write_field_report(field, staging, reference=reference,
                                      predictions=predictions, extra_sets=extra_sets,
                                      provenance=provenance, title=title, progress=progress,
-                                     **analysis_options)
+                                     on_result=on_result, **analysis_options)
     return [out / Path(p).relative_to(staging) if Path(p).is_relative_to(staging) else Path(p)
             for p in written]

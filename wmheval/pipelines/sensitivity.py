@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from wmheval.analysis.sensitivity import SensitivityResult, analyse_sensitivity
@@ -32,14 +33,18 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
                          seed: int = 0, samples: int = 100_000, grid_steps: int = 10,
                          weights=None, alpha: float = 0.05, figures: bool = True,
                          ties: str = "min", p_adjust: str = "holm",
-                         progress: Callable[[str], None] | None = None
+                         progress: Callable[[str], None] | None = None,
+                         on_result: Callable[[SensitivityResult], None] | None = None
                          ) -> list[tuple[Path, str]]:
     """Analyse ``field`` (:func:`wmheval.analysis.sensitivity.analyse_sensitivity`) and
     write the result under ``out_dir`` (:func:`write_sensitivity`); returns every written
-    file with a one-line description (for an index page)."""
+    file with a one-line description (for an index page). ``on_result`` hears the
+    :class:`SensitivityResult` (the command line prints its headline)."""
     result = analyse_sensitivity(field, bootstrap=bootstrap, seed=seed, samples=samples,
                                  grid_steps=grid_steps, weights=weights, alpha=alpha,
                                  ties=ties, p_adjust=p_adjust, progress=progress)
+    if on_result is not None:
+        on_result(result)
     return write_sensitivity(result, out_dir, figures=figures, progress=progress)
 
 
@@ -266,6 +271,37 @@ REPORT_TABLES = (
     ("significance_wins", "Teams beaten significantly per metric"),
 )
 """Tables of the analysis listed in figures.json (stem, title)."""
+
+
+def headline(result: SensitivityResult) -> list[str]:
+    """The result in a few sentences (what ``wmheval sensitivity`` prints): who is first,
+    in how many bootstrap resamples and how much of the weight space, and the Kendall tau
+    of the perturbed rankings to the official one."""
+    ranking = result.ranking
+    first = ranking[ranking["position"] == ranking["position"].min()]["team"].astype(str)
+    lines = [f"First: {' and '.join(first)} (score {ranking['score'].iloc[0]:.4f}) of "
+             f"{len(ranking)} team(s), {result.label}."]
+    if not result.comparisons:
+        return lines + ["One team: no comparison (bootstrap, tau, tests) to report."]
+    boot = result.bootstrap
+    if boot is not None and len(boot.tau):
+        n = len(boot.tau)
+        shares = boot.summary.set_index("team")["share_first"]
+        leader = str(shares.idxmax())
+        wins = int(round(float(shares.max()) * n))
+        taus = np.asarray(boot.tau, dtype=float)
+        lines.append(f"Bootstrap over subjects: {leader} first in {wins} of {n} resamples "
+                     f"({100 * wins / n:.1f} %); Kendall tau to the official ranking: median "
+                     f"{np.nanmedian(taus):.3f}, 5 % quantile {np.nanquantile(taus, 0.05):.3f}"
+                     ".")
+    sampled = result.weights.tau
+    dirichlet = sampled.loc[sampled["kind"] == "dirichlet", "tau"].to_numpy(dtype=float)
+    if len(dirichlet):
+        shares = result.weights.summary.set_index("team")["share_first"]
+        lines.append(f"Metric weights: {shares.idxmax()} first in "
+                     f"{100 * float(shares.max()):.1f} % of {len(dirichlet)} random "
+                     f"weightings; median Kendall tau {np.nanmedian(dirichlet):.3f}.")
+    return lines
 
 
 def sensitivity_to_dir(source: str | Path, out: str | Path, **options) -> list[Path]:
