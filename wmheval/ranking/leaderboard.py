@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from wmheval.io.tables import TABLE_FORMATS, write_table_formats
+from wmheval.io.tables import write_table_formats
 from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import COUNT_COLUMNS, Field
 from wmheval.ranking.minmax import minmax_ranking, normalise_weights
@@ -54,15 +55,60 @@ def _differs(a: pd.Series, b: pd.Series) -> bool:
     return not np.allclose(x, y, rtol=1e-12, atol=0.0, equal_nan=True)
 
 
+PAPER_COLUMNS = ("position", "team", "score", *METRICS)
+"""The columns of the paper-width LaTeX table (the rest go to the details tables)."""
+DETAIL_COLUMNS_PER_TABLE = 7
+"""Columns (besides the team) per details table of ranking.tex, so each fits a page."""
+NONCOMPARABLE_MARK = "not comparable"
+"""The flag after a team's name in the HTML ranking when it was scored on other subjects."""
+
+
 def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranking",
                   caption: str | None = None) -> list[Path]:
-    """Write ``out_dir/<stem>.{csv,md,tex,html}`` atomically; returns the paths."""
+    """Write ``out_dir/<stem>.{csv,md,tex,html}`` atomically; returns the paths.
+
+    CSV and Markdown hold every column. The LaTeX file is paper-width first (position,
+    team, score and the five metrics: :data:`PAPER_COLUMNS`), the other columns in
+    details tables after it. The HTML marks a team that is not comparable (scored on other
+    subjects than the field's case set) in its row, not only in the ``comparable`` column.
+    """
+    from wmheval.io.atomic import write_text_atomic
+    from wmheval.io.htmlpage import page
+    from wmheval.io.tables import html_table, render_latex
+
     out_dir = Path(out_dir)
     shown = ranking.copy()
     for column in COUNT_COLUMNS:
         if column in shown and shown[column].isna().all():
             shown = shown.drop(columns=column)
-    return write_table_formats(shown, out_dir / stem, TABLE_FORMATS, caption=caption)
+    paths = write_table_formats(shown, out_dir / stem, ("csv", "md"), caption=caption)
+    label = "tab:" + stem.replace("_", "-")
+    main = [c for c in PAPER_COLUMNS if c in shown]
+    rest = [c for c in shown.columns if c not in main]
+    parts = [render_latex(shown[main], caption, label)]
+    for k in range(0, len(rest), DETAIL_COLUMNS_PER_TABLE):
+        chunk = rest[k:k + DETAIL_COLUMNS_PER_TABLE]
+        number = k // DETAIL_COLUMNS_PER_TABLE + 1
+        parts.append(render_latex(shown[["team", *chunk]],
+                                  f"{caption or 'Ranking'}: details ({number})",
+                                  f"{label}-details-{number}"))
+    paths.append(write_text_atomic(out_dir / f"{stem}.tex", "\n".join(parts)))
+    comparable = (shown["comparable"].astype(bool).tolist() if "comparable" in shown
+                  else [True] * len(shown))
+    teams = [html.escape(str(t)) + ("" if ok else
+                                    f"<span class='flag'>{NONCOMPARABLE_MARK}</span>")
+             for t, ok in zip(shown["team"], comparable, strict=True)]
+    note = ""
+    if not all(comparable):
+        note = (f"<p class='note'>Rows marked <span class='flag'>{NONCOMPARABLE_MARK}"
+                "</span> are teams scored on other subjects than the field's case set: "
+                "their position is not comparable (see notes.md).</p>")
+    body = html_table(shown, caption, row_classes=["" if ok else "noncomparable"
+                                                   for ok in comparable],
+                      cell_html={"team": teams})
+    paths.append(write_text_atomic(out_dir / f"{stem}.html", page(
+        caption or "wmheval table", f"{note}<div class='tablewrap'>{body}</div>")))
+    return paths
 
 
 def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
