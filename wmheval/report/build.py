@@ -275,8 +275,9 @@ def _missing_overlay_text(have_reference: bool, lost: list[str], problems: list[
     parts = []
     if lost:
         parts.append(f"{len(lost)} overlay(s) not drawn: the prediction file was not found "
-                     f"(looked for {lost[0]}). The score folder was moved without its "
-                     "submission: pass --predictions FOLDER (a folder of submissions, "
+                     f"(looked for {lost[0]}): the score folder was moved without its "
+                     "submission, or an older wmheval recorded the path relative to where "
+                     "score ran. Pass --predictions FOLDER (a folder of submissions, "
                      "FOLDER/<team>/<id>/result.nii.gz), or keep the score folder and the "
                      "submission at the same relative place.")
     if problems:
