@@ -69,7 +69,7 @@ def test_moved_score_folder_and_whole_project(project, tmp_path, monkeypatch):
     shutil.move(moved / "scores", tmp_path / "scores_alone")
     page = _report(tmp_path / "scores_alone", tmp_path / "r2", root)
     assert page.count("<img src='overlays/") == 0
-    assert "3 overlay(s) not drawn" in page and "pass --predictions FOLDER" in page
+    assert "3 overlay(s) not drawn" in page and "Pass --predictions FOLDER" in page
     assert "pass --reference" not in page
     page = _report(tmp_path / "scores_alone", tmp_path / "r3", root,
                    predictions=moved / "subs")
