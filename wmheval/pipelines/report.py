@@ -75,7 +75,8 @@ def report_to_dir(source: str | Path, out: str | Path, *, command: str = "report
                "teams": list(teams or []), **analysis_options}
     if allow_mixed_scoring:
         options["allow_mixed_scoring"] = True
-    with output_set(out, command=command, inputs=inputs, options=options) as staging:
+    with output_set(out, command=command, inputs=inputs, options=options,
+                    public_paths=True) as staging:
         if progress is not None:
             progress("loading")
         provenance = make_provenance(command_line or f"wmheval {command}", inputs, options)
