@@ -181,8 +181,16 @@ FIGURE_TEXTS = {
 """Title and how-to-read text of every figure of the ranking report (also in figures.json)."""
 
 
-def _figures(result: SensitivityResult, out: Path, step) -> list[tuple[Path, str]]:
-    """Draw the figure set, write ``figures.json`` (report contract 3), return the files."""
+def _draw(task: tuple) -> tuple[str, list[Path]]:
+    """Draw one figure: ``(key, function, args, kwargs)`` -> ``(key, files)`` (run in a
+    worker process; the figures are independent)."""
+    key, function, args, kwargs = task
+    return key, function(*args, **kwargs)
+
+
+def figure_tasks(result: SensitivityResult, out: Path) -> list[tuple]:
+    """The figures of ``result`` to draw, as ``(key, function, args, kwargs)`` in the
+    order of the report (a field of one team gets its cases only)."""
     from wmheval.plots.challenger import (
         plot_dots_boxes,
         plot_podium,
@@ -198,46 +206,56 @@ def _figures(result: SensitivityResult, out: Path, step) -> list[tuple[Path, str
         plot_weight_heatmap,
     )
 
-    step("figures")
     field, sweep, boot = result.field, result.weights, result.bootstrap
     order = list(result.ranking["team"])
-    drawn: list[tuple[str, list[Path]]] = []
+    tasks: list[tuple] = []
     if field.has_cases:
         index = [list(field.teams).index(t) for t in order]
-        values = field.cube.values[index]
-        drawn.append(("dots_boxes", plot_dots_boxes(values, order, out / "dots_boxes")))
+        values = np.ascontiguousarray(field.cube.values[index])
+        tasks.append(("dots_boxes", plot_dots_boxes, (values, order, out / "dots_boxes"), {}))
     if field.has_cases and result.comparisons:
-        drawn.append(("podium", plot_podium(values, order, out / "podium")))
-        drawn.append(("rank_heatmap", plot_rank_heatmap(values, order, out / "rank_heatmap")))
-        drawn.append(("significance_map",
-                      plot_significance_map(result.wins, order, out / "significance_map",
-                                            result.alpha)))
-        drawn.append(("bootstrap_blobs",
-                      plot_bootstrap_blobs(boot.distribution, boot.full_positions,
-                                           out / "bootstrap_blobs")))
-    if not result.comparisons:  # one team: its cases, nothing to compare it with
-        drawn = drawn[:1]
-        if field.has_cases:
-            drawn.append(("scanner_boxes", plot_scanner_boxes(field.cases,
-                                                              out / "scanner_boxes",
-                                                              teams=order)))
-        return _figure_index(drawn, out)
-    taus = {"random weightings": sweep.tau.loc[sweep.tau["kind"] == "dirichlet", "tau"]
-            .to_numpy()}
-    if boot is not None:
-        taus = {"bootstrap resamples": boot.tau, **taus}
-    drawn.append(("tau_violins", plot_tau_violins(taus, out / "tau_violins")))
-    drawn.append(("weights_heatmap",
-                  plot_weight_heatmap(sweep.named, out / "weights_heatmap",
-                                      weights=sweep.named_weights)))
-    drawn.append(("schemes_lines", plot_scheme_ranks(result.schemes, result.scheme_names,
-                                                     out / "schemes_lines")))
-    drawn.append(("field_dependence", plot_field_dependence(result.dependence.summary,
-                                                            out / "field_dependence")))
+        tasks += [
+            ("podium", plot_podium, (values, order, out / "podium"), {}),
+            ("rank_heatmap", plot_rank_heatmap, (values, order, out / "rank_heatmap"), {}),
+            ("significance_map", plot_significance_map,
+             (result.wins, order, out / "significance_map", result.alpha), {}),
+            ("bootstrap_blobs", plot_bootstrap_blobs,
+             (boot.distribution, boot.full_positions, out / "bootstrap_blobs"), {}),
+        ]
+    if result.comparisons:
+        taus = {"random weightings": sweep.tau.loc[sweep.tau["kind"] == "dirichlet", "tau"]
+                .to_numpy()}
+        if boot is not None:
+            taus = {"bootstrap resamples": boot.tau, **taus}
+        tasks += [
+            ("tau_violins", plot_tau_violins, (taus, out / "tau_violins"), {}),
+            ("weights_heatmap", plot_weight_heatmap, (sweep.named, out / "weights_heatmap"),
+             {"weights": sweep.named_weights}),
+            ("schemes_lines", plot_scheme_ranks,
+             (result.schemes, result.scheme_names, out / "schemes_lines"), {}),
+            ("field_dependence", plot_field_dependence,
+             (result.dependence.summary, out / "field_dependence"), {}),
+        ]
     if field.has_cases:
-        drawn.append(("scanner_boxes", plot_scanner_boxes(field.cases, out / "scanner_boxes",
-                                                          teams=order)))
-    return _figure_index(drawn, out)
+        tasks.append(("scanner_boxes", plot_scanner_boxes,
+                      (field.cases, out / "scanner_boxes"), {"teams": order}))
+    return tasks
+
+
+def _figures(result: SensitivityResult, out: Path, step,
+             jobs: int | None = None) -> list[tuple[Path, str]]:
+    """Draw the figure set in ``jobs`` worker processes (default: all cores; the figures
+    are independent, and drawing is most of the time of ``sensitivity`` and ``report``),
+    write ``figures.json`` (report contract 3), return the files."""
+    from wmheval.parallel import parallel_map
+
+    step("figures")
+    tasks = figure_tasks(result, out)
+    # the slowest figures first, so two workers finish together
+    slow = {"scanner_boxes": 0, "dots_boxes": 1, "significance_map": 2}
+    ordered = sorted(range(len(tasks)), key=lambda k: (slow.get(tasks[k][0], 9), k))
+    drawn = dict(parallel_map(_draw, [tasks[k] for k in ordered], jobs))
+    return _figure_index([(key, drawn[key]) for key, *_ in tasks], out)
 
 
 def _figure_index(drawn: list[tuple[str, list[Path]]], out: Path) -> list[tuple[Path, str]]:

@@ -54,13 +54,21 @@ def log_ticks(axis, data) -> None:
 
 
 def save_figure(figure, stem: str | Path, dpi: int = 300) -> list[Path]:
-    """Save ``figure`` as ``stem.png`` and ``stem.svg`` (atomically) and close it."""
+    """Save ``figure`` as ``stem.png`` and ``stem.svg`` (atomically) and close it.
+
+    The figure is laid out and its tight bounding box measured once; both formats are
+    then written with that box and the layout frozen (``bbox_inches="tight"`` and a
+    constrained layout would otherwise redo both for every format: half the drawing time).
+    """
     stem = Path(stem)
+    figure.canvas.draw()  # runs the layout engine once
+    box = figure.get_tightbbox(figure.canvas.get_renderer()).padded(0.1)
+    figure.set_layout_engine("none")
     paths = []
     for fmt in ("png", "svg"):
         target = stem.with_name(f"{stem.name}.{fmt}")
         write_atomic(target, lambda tmp, fmt=fmt: figure.savefig(tmp, format=fmt, dpi=dpi,
-                                                                 bbox_inches="tight"))
+                                                                 bbox_inches=box))
         paths.append(target)
     _pyplot().close(figure)
     return paths
@@ -259,10 +267,12 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
             for box in parts["boxes"]:
                 box.set_facecolor(palette[str(team)])
                 box.set_alpha(0.45)
-            for k in keep:
-                jitter = rng.uniform(-0.25, 0.25, data[k].size) * width
-                ax.scatter(positions[k] + jitter, data[k], s=14, color=palette[str(team)],
-                           edgecolors="black", linewidths=0.3, zorder=3)
+            # one collection per team and panel (not per scanner): fewer artists to draw
+            xs = np.concatenate([positions[k] + rng.uniform(-0.25, 0.25, data[k].size) * width
+                                 for k in keep])
+            ax.scatter(xs, np.concatenate([data[k] for k in keep]), s=14,
+                       color=palette[str(team)], edgecolors="black", linewidths=0.3,
+                       zorder=3)
             shown.extend(d for d in data if d.size)
         if metric in ("avd", "h95"):
             ax.set_yscale("log")
