@@ -21,7 +21,6 @@ from wmheval.analysis.agreement import (
     DEFAULT_LOAD_GROUPS,
     analyse_agreement,
     load_group_of,
-    parse_load_groups,
     read_score_folders,
     volumes_from_cases,
 )
@@ -115,9 +114,17 @@ def test_group_statistics_equal_the_statistics_of_the_group_rows():
 def test_load_groups_hand_case():
     assert list(load_group_of([0.5, 5.0, 14.9, 15.0, np.nan])) == [
         "small (<5 mL)", "medium (5-15 mL)", "medium (5-15 mL)", "large (>=15 mL)", ""]
+    from wmheval.cli.agreement import parse_load_groups
+
     assert [g[0] for g in parse_load_groups("2,10")] == ["<2 mL", "2-10 mL", ">=10 mL"]
     with pytest.raises(ValueError):
         parse_load_groups("10,2")
+    from wmheval.analysis.agreement import load_groups_from_edges
+
+    assert load_groups_from_edges((2, 10)) == ((("<2 mL", 0.0, 2.0), ("2-10 mL", 2.0, 10.0),
+                                                (">=10 mL", 10.0, float("inf"))))
+    with pytest.raises(ValueError, match="positive and increasing"):
+        load_groups_from_edges((0, 5))
     volumes = pd.DataFrame({
         "team": "t", "id": ["a", "b", "c", "d"], "scanner": "s", "seen_in_training": True,
         "status": "ok", "reference_ml": [1.0, 3.0, 20.0, 30.0],

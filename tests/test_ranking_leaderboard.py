@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from wmheval._resources import published_leaderboard_path
+from wmheval.pipelines.rank import write_ranking
 from wmheval.ranking import load_field, rank_field
-from wmheval.ranking.leaderboard import write_ranking
 
 
 def test_reproduces_every_published_rank_score():

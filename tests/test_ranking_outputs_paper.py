@@ -10,8 +10,9 @@ from ranking_fixtures import write_means_table
 
 from wmheval._resources import published_leaderboard_path
 from wmheval.pipelines.demo import DemoOutput, write_index
+from wmheval.pipelines.rank import write_ranking
 from wmheval.ranking import add_team, load_field, rank_field
-from wmheval.ranking.leaderboard import PAPER_COLUMNS, write_ranking
+from wmheval.ranking.leaderboard import PAPER_COLUMNS
 
 
 @pytest.fixture

@@ -151,15 +151,13 @@ def read_score_folders(paths: Sequence[str | Path],
 # ---------------------------------------------------------------- load groups
 
 
-def parse_load_groups(text: str) -> tuple[tuple[str, float, float], ...]:
-    """Groups from edges in mL, e.g. ``"5,15"`` -> <5, 5-15, >=15 (names from the edges)."""
-    try:
-        edges = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ValueError(f"load-group edges must be numbers in mL separated by commas, got "
-                         f"{text!r}") from None
-    if not edges or any(e <= 0 for e in edges) or sorted(set(edges)) != edges:
-        raise ValueError(f"load-group edges must be positive and increasing, got {text!r}")
+def load_groups_from_edges(edges) -> tuple[tuple[str, float, float], ...]:
+    """Groups from edges in mL, e.g. ``(5, 15)`` -> <5, 5-15, >=15 (names from the edges);
+    a ValueError unless the edges are positive and increasing."""
+    edges = [float(e) for e in edges]
+    if not edges or any(not e > 0 for e in edges) or sorted(set(edges)) != edges:
+        raise ValueError(f"load-group edges must be positive and increasing, got "
+                         f"{','.join(f'{e:g}' for e in edges)!r}")
     bounds = [0.0, *edges, math.inf]
 
     def label(low: float, high: float) -> str:

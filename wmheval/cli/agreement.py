@@ -34,6 +34,24 @@ def _numbers(text: str, option: str) -> list[float]:
                                  param_hint=option) from None
 
 
+def parse_load_groups(text: str) -> tuple[tuple[str, float, float], ...]:
+    """``--load-groups``: edges in mL, e.g. ``"5,15"`` -> <5, 5-15, >=15 mL
+    (:func:`wmheval.analysis.agreement.load_groups_from_edges`); a ValueError names what
+    cannot be read."""
+    from wmheval.analysis.agreement import load_groups_from_edges
+
+    try:
+        edges = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"load-group edges must be numbers in mL separated by commas, got "
+                         f"{text!r}") from None
+    try:
+        return load_groups_from_edges(edges)
+    except ValueError:
+        raise ValueError(f"load-group edges must be positive and increasing, got "
+                         f"{text!r}") from None
+
+
 def _grading(thresholds: str | None, grades: str | None):
     if thresholds is None:
         if grades is not None:
@@ -147,7 +165,6 @@ def agreement(
     from wmheval.analysis.agreement import (
         DEFAULT_LOAD_GROUPS,
         AgreementInputError,
-        parse_load_groups,
     )
     from wmheval.analysis.fazekas import RatingsError
     from wmheval.io.layouts import LayoutError

@@ -148,9 +148,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     stopped by it is marked incomplete and says so). Deterministic from ``seed``.
     ``command`` is recorded in the reports' provenance.
     """
+    from wmheval.pipelines.rank import write_ranking
     from wmheval.plots.overlay import show_case
     from wmheval.ranking import add_team, load_field, rank_field
-    from wmheval.ranking.leaderboard import write_ranking
     from wmheval.synth import generate_challenge
     from wmheval.synth.submissions import generate_submissions
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from wmheval.io.atomic import write_text_atomic
 from wmheval.io.outputs import output_set
+from wmheval.io.tables import write_table_formats
 from wmheval.pipelines.inputs import (
     MIXED_SCORING_NOTE,
     Addition,
@@ -16,7 +18,37 @@ from wmheval.pipelines.inputs import (
     input_paths,
     load_team_field,
 )
-from wmheval.ranking.leaderboard import rank_field, write_policy_notes, write_ranking
+from wmheval.ranking.inputs import Field
+from wmheval.ranking.leaderboard import (
+    policy_notes,
+    rank_field,
+    ranking_html,
+    ranking_latex,
+    shown_ranking,
+)
+
+
+def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranking",
+                  caption: str | None = None) -> list[Path]:
+    """Write ``out_dir/<stem>.{csv,md,tex,html}`` atomically (count columns empty for every
+    team left out); returns the paths. CSV and Markdown hold every column; the LaTeX is
+    paper-width with details tables after it
+    (:func:`~wmheval.ranking.leaderboard.ranking_latex`); the HTML marks a non-comparable
+    team's row (:func:`~wmheval.ranking.leaderboard.ranking_html`)."""
+    out_dir = Path(out_dir)
+    shown = shown_ranking(ranking)
+    paths = write_table_formats(shown, out_dir / stem, ("csv", "md"), caption=caption)
+    label = "tab:" + stem.replace("_", "-")
+    paths.append(write_text_atomic(out_dir / f"{stem}.tex",
+                                   ranking_latex(shown, caption, label)))
+    paths.append(write_text_atomic(out_dir / f"{stem}.html", ranking_html(shown, caption)))
+    return paths
+
+
+def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
+    """Write ``out_dir/notes.md``: how the ranking was computed
+    (:func:`wmheval.ranking.leaderboard.policy_notes`)."""
+    return write_text_atomic(Path(out_dir) / "notes.md", policy_notes(field))
 
 
 @dataclass

@@ -11,8 +11,8 @@ import pandas as pd
 
 from wmheval.analysis.sensitivity import SensitivityResult, analyse_sensitivity
 from wmheval.io.tables import TABLE_FORMATS, write_table_formats
+from wmheval.pipelines.rank import write_policy_notes, write_ranking
 from wmheval.ranking.inputs import Field
-from wmheval.ranking.leaderboard import write_policy_notes, write_ranking
 
 FORMAT_NAMES = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX", "html": "HTML"}
 

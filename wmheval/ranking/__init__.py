@@ -10,7 +10,7 @@ from wmheval.ranking.inputs import (
     read_team_list,
     subset_field,
 )
-from wmheval.ranking.leaderboard import rank_field, write_ranking
+from wmheval.ranking.leaderboard import rank_field
 from wmheval.ranking.minmax import competition_positions, minmax_ranking, relative_ranks
 from wmheval.ranking.schemes import compare_schemes
 
@@ -28,5 +28,4 @@ __all__ = [
     "read_team_list",
     "relative_ranks",
     "subset_field",
-    "write_ranking",
 ]

@@ -1,14 +1,10 @@
-"""The challenge ranking of a field as a table, and writing it (CSV, Markdown, LaTeX, HTML)."""
+"""The challenge ranking of a field as a table (written by :mod:`wmheval.pipelines.rank`)."""
 
 from __future__ import annotations
-
-import html
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from wmheval.io.tables import write_table_formats
 from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import COUNT_COLUMNS, Field
 from wmheval.ranking.minmax import minmax_ranking, normalise_weights
@@ -55,6 +51,16 @@ def _differs(a: pd.Series, b: pd.Series) -> bool:
     return not np.allclose(x, y, rtol=1e-12, atol=0.0, equal_nan=True)
 
 
+def shown_ranking(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking as tables show it: count columns that are empty for every team (a
+    means-only field) left out."""
+    shown = ranking.copy()
+    for column in COUNT_COLUMNS:
+        if column in shown and shown[column].isna().all():
+            shown = shown.drop(columns=column)
+    return shown
+
+
 PAPER_COLUMNS = ("position", "team", "score", *METRICS)
 """The columns of the paper-width LaTeX table (the rest go to the details tables)."""
 DETAIL_COLUMNS_PER_TABLE = 7
@@ -63,26 +69,12 @@ NONCOMPARABLE_MARK = "not comparable"
 """The flag after a team's name in the HTML ranking when it was scored on other subjects."""
 
 
-def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranking",
-                  caption: str | None = None) -> list[Path]:
-    """Write ``out_dir/<stem>.{csv,md,tex,html}`` atomically; returns the paths.
+def ranking_latex(shown: pd.DataFrame, caption: str | None, label: str) -> str:
+    """LaTeX of a ranking for a paper: a paper-width table first (:data:`PAPER_COLUMNS`:
+    position, team, score and the five metrics), the other columns in details tables of
+    at most :data:`DETAIL_COLUMNS_PER_TABLE` columns after it (each with the team)."""
+    from wmheval.io.tables import render_latex
 
-    CSV and Markdown hold every column. The LaTeX file is paper-width first (position,
-    team, score and the five metrics: :data:`PAPER_COLUMNS`), the other columns in
-    details tables after it. The HTML marks a team that is not comparable (scored on other
-    subjects than the field's case set) in its row, not only in the ``comparable`` column.
-    """
-    from wmheval.io.atomic import write_text_atomic
-    from wmheval.io.htmlpage import page
-    from wmheval.io.tables import html_table, render_latex
-
-    out_dir = Path(out_dir)
-    shown = ranking.copy()
-    for column in COUNT_COLUMNS:
-        if column in shown and shown[column].isna().all():
-            shown = shown.drop(columns=column)
-    paths = write_table_formats(shown, out_dir / stem, ("csv", "md"), caption=caption)
-    label = "tab:" + stem.replace("_", "-")
     main = [c for c in PAPER_COLUMNS if c in shown]
     rest = [c for c in shown.columns if c not in main]
     parts = [render_latex(shown[main], caption, label)]
@@ -92,7 +84,18 @@ def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranki
         parts.append(render_latex(shown[["team", *chunk]],
                                   f"{caption or 'Ranking'}: details ({number})",
                                   f"{label}-details-{number}"))
-    paths.append(write_text_atomic(out_dir / f"{stem}.tex", "\n".join(parts)))
+    return "\n".join(parts)
+
+
+def ranking_html(shown: pd.DataFrame, caption: str | None) -> str:
+    """An HTML page of a ranking that marks a team that is not comparable (scored on other
+    subjects than the field's case set) in its row (highlighted, a flag after the name, a
+    note above), not only in the ``comparable`` column."""
+    import html
+
+    from wmheval.io.htmlpage import page
+    from wmheval.io.tables import html_table
+
     comparable = (shown["comparable"].astype(bool).tolist() if "comparable" in shown
                   else [True] * len(shown))
     teams = [html.escape(str(t)) + ("" if ok else
@@ -106,15 +109,13 @@ def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranki
     body = html_table(shown, caption, row_classes=["" if ok else "noncomparable"
                                                    for ok in comparable],
                       cell_html={"team": teams})
-    paths.append(write_text_atomic(out_dir / f"{stem}.html", page(
-        caption or "wmheval table", f"{note}<div class='tablewrap'>{body}</div>")))
-    return paths
+    return page(caption or "wmheval table", f"{note}<div class='tablewrap'>{body}</div>")
 
 
-def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
-    """Write ``out_dir/notes.md``: the policy (:func:`describe_policy`), the case set, and
-    every note loading the field produced (left-out rows, absent rows, comparability)."""
-    from wmheval.io.atomic import write_text_atomic
+def policy_notes(field: Field) -> str:
+    """Markdown of how a ranking was computed: the policy (:func:`describe_policy`), the
+    case set, and every note loading the field produced (left-out rows, absent rows,
+    comparability)."""
     from wmheval.scoring.policy import describe_policy
 
     lines = ["# How this ranking was computed", "", describe_policy(field.policy), ""]
@@ -122,4 +123,4 @@ def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
         lines += [f"Case set: {len(field.case_ids)} {field.case_label or 'subjects'}.", ""]
     if field.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in field.notes] + [""]
-    return write_text_atomic(Path(out_dir) / "notes.md", "\n".join(lines))
+    return "\n".join(lines)
