@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -120,8 +121,11 @@ def test_no_table_config_or_report_names_the_vanished_staging_folder(demo_dir):
     for path in texts:
         assert "wmheval-staging" not in path.read_text(encoding="utf-8"), path
     cases = pd.read_csv(demo_dir / "scores" / "precise" / "cases.csv")
-    named = [Path(p) for p in cases["prediction_path"].dropna()]
+    folder = demo_dir / "scores" / "precise"
+    named = [Path(os.path.normpath(folder / p)) for p in cases["prediction_path"].dropna()]
+    # recorded relative to the score folder (issue 27 item 8), inside the demo's folder
     assert named and all(p.is_file() and demo_dir in p.parents for p in named)
+    assert not any(Path(p).is_absolute() for p in cases["prediction_path"].dropna())
 
 
 @pytest.mark.parametrize("baseline", [True, False])

@@ -68,7 +68,8 @@ class SensitivityResult:
     """Every number of the sensitivity analysis of one field.
 
     Per-case parts (``bootstrap``, ``bootstrap_tau``, ``significance``, ``wins``) are None
-    for a field of means only (e.g. the published leaderboard).
+    for a field of means only (e.g. the published leaderboard) and for a field of one team
+    (there is nothing to compare it with; :attr:`comparisons` is then False).
     """
 
     field: Field
@@ -107,6 +108,12 @@ class SensitivityResult:
     """What the size bounds left out or cut for this many teams (also in ``field.notes``)."""
     draw_figures: bool = True
     """False above ``max_figure_teams`` teams: no figures are drawn."""
+
+    @property
+    def comparisons(self) -> bool:
+        """Whether the field has the two teams the comparisons need (a bootstrap of ranks,
+        Kendall's tau, significance tests, swaps, other schemes)."""
+        return len(self.field.teams) >= 2
 
     @property
     def label(self) -> str:
@@ -155,7 +162,7 @@ def analyse_sensitivity(field: Field, *, bootstrap: int = 1000, seed: int = 0,
         schemes.insert(1, "published", published.to_numpy())
         scheme_names.insert(0, "published")
     boot = boot_tau = significance = wins = None
-    if field.has_cases:
+    if field.has_cases and len(field.teams) >= 2:
         step(f"bootstrap ({bootstrap} resamples)")
         boot = field_bootstrap(field, bootstrap, seed, weights)
         taus = boot.tau
@@ -179,7 +186,8 @@ def analyse_sensitivity(field: Field, *, bootstrap: int = 1000, seed: int = 0,
                                      p_adjust) for k, m in enumerate(METRICS)}
     return SensitivityResult(
         field=field, ranking=ranking, dependence=dependence, weights=sweep,
-        weights_tau=tau_summary(sweep), schemes=schemes, scheme_names=scheme_names,
+        weights_tau=tau_summary(sweep) if len(field.teams) >= 2 else pd.DataFrame(),
+        schemes=schemes, scheme_names=scheme_names,
         bootstrap=boot, bootstrap_tau=boot_tau, significance=significance, wins=wins,
         alpha=alpha, p_adjust=p_adjust, n_resamples=bootstrap,
         limit_notes=tuple(limit_notes), draw_figures=draw)

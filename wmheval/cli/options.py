@@ -68,7 +68,10 @@ def parse_weights(text: str | None):
 OUT_SET_HELP = ("Output folder, written as one set with a wmheval_manifest.json: replaced "
                 "whole when the command succeeds, left as it was when it fails.")
 QUIET_HELP = "Print no progress, tables or file lists (errors and problems still go to stderr)."
-JOBS_HELP = "Worker processes (0: all cores)."
+JOBS_HELP = "Worker processes (0: all cores; a negative number is refused, exit 2)."
+ALLOW_MIXED_HELP = ("Rank teams whose score folders record another reference or another "
+                    "--binarize rule (refused by default, exit 2); the outputs then carry a "
+                    "warning naming them.")
 SEED_HELP = "Random seed: the same seed gives the same result."
 MISSING_HELP = ("Missing or failed predictions count as: empty (an empty mask, the default), "
                 "worst (the field's worst value), exclude (left out).")
@@ -108,7 +111,9 @@ TITLE_HELP = "Title of the report or figure."
 OutSet = Annotated[Path, typer.Option("--out", "-o", help=OUT_SET_HELP)]
 OptionalOutSet = Annotated[Path | None, typer.Option("--out", "-o", help=OUT_SET_HELP)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)]
-Jobs = Annotated[int, typer.Option("--jobs", "-j", help=JOBS_HELP)]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", min=0, help=JOBS_HELP)]
+AllowMixedScoring = Annotated[bool, typer.Option("--allow-mixed-scoring",
+                                                 help=ALLOW_MIXED_HELP)]
 Seed = Annotated[int, typer.Option("--seed", help=SEED_HELP)]
 Missing = Annotated[MissingPolicy, typer.Option("--missing", help=MISSING_HELP)]
 Undefined = Annotated[UndefinedPolicy, typer.Option("--undefined", help=UNDEFINED_HELP)]

@@ -110,7 +110,7 @@ def _utc_now() -> str:
 
 def _manifest(staging: Path, command: str, inputs: Mapping[str, Path] | None,
               options: Mapping[str, object] | None, exclude: tuple[Path, ...],
-              digests: Mapping[str, str] | None = None) -> dict:
+              digests: Mapping[str, str] | None = None, public_paths: bool = False) -> dict:
     from wmheval import __version__
 
     files = []
@@ -124,11 +124,11 @@ def _manifest(staging: Path, command: str, inputs: Mapping[str, Path] | None,
             sha, size = _hash_file(full)
             files.append({"path": relative, "sha256": sha, "bytes": size})
     files.sort(key=lambda f: f["path"])
-    from wmheval.io.paths import display_path
+    from wmheval.io.paths import display_path, public_path
 
     known = dict(digests or {})
     recorded_inputs = {
-        name: {"path": display_path(os.path.abspath(p)),
+        name: {"path": public_path(p) if public_paths else display_path(os.path.abspath(p)),
                "sha256": known[name] if name in known else file_digest(p, exclude=exclude)}
         for name, p in (inputs or {}).items()
     }
@@ -303,7 +303,8 @@ def relocate_paths(root: str | Path, old: str | Path, new: str | Path) -> list[P
 @contextlib.contextmanager
 def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = None,
                options: Mapping[str, object] | None = None,
-               digests: Mapping[str, str] | None = None) -> Iterator[Path]:
+               digests: Mapping[str, str] | None = None,
+               public_paths: bool = False) -> Iterator[Path]:
     """Yield an empty staging folder; on normal exit write ``wmheval_manifest.json`` into it
     and replace ``out`` with it as one set (stale files of earlier runs disappear); on error
     leave ``out`` untouched and remove the staging folder. A lock refuses a concurrent run
@@ -313,7 +314,9 @@ def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = N
     (:func:`relocate_paths`), so no table or report points at a folder that is gone.
 
     ``digests`` may give precomputed SHA-256 digests of named inputs (e.g. over just the
-    files a command read) instead of hashing whole input folders.
+    files a command read) instead of hashing whole input folders. ``public_paths``: record
+    the inputs relative to the current folder or by name, never absolute (a set meant to
+    be published, e.g. a report).
 
     Raises :class:`OutputSetError` (an ``OSError``) naming ``out`` when it is a file, lies
     below a file, cannot be written, holds files that are not a wmheval output set, is locked
@@ -347,7 +350,8 @@ def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = N
         try:
             yield staging
             relocate_paths(staging, staging, out)
-            manifest = _manifest(staging, command, inputs, options, exclude, digests)
+            manifest = _manifest(staging, command, inputs, options, exclude, digests,
+                                 public_paths)
             (staging / MANIFEST_NAME).write_text(_manifest_text(manifest), encoding="utf-8")
             if mounted:
                 _commit_inside(staging, out)

@@ -54,6 +54,7 @@ COLUMN_FORMATS: dict[str, ColumnFormat] = {
     "score": ColumnFormat(SCORE_SPEC.label, SCORE_SPEC.unit, SCORE_SPEC.decimals, "lower"),
     "position": ColumnFormat("Position", "", 0, "lower"),
     "published_position": ColumnFormat("Published position", "", 0, "lower"),
+    "overall_position": ColumnFormat("Overall position", "", 0, "lower"),
     "published_score": ColumnFormat("Published score", "", 4, "lower"),
     "precision": ColumnFormat("Precision", "", 3, "higher"),
     "reference_ml": ColumnFormat("Reference volume", "ml", 2),

@@ -44,6 +44,8 @@ class DemoOutput:
     reports: list[tuple[Path, str]] = field(default_factory=list)
     overview: pd.DataFrame | None = None
     """Every team's mean metrics on all, seen and unseen test subjects (``overview.csv``)."""
+    leaderboard: pd.DataFrame | None = None
+    """The official ranking of the simulated teams (shown on the index page)."""
 
     def add(self, section: str, path: Path, description: str) -> None:
         self.sections.setdefault(section, []).append((Path(path), description))
@@ -207,6 +209,7 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
 
     with _step(output, "ranking, sensitivity and report (simulated teams)", note):
         team_field = load_field(scores)
+        output.leaderboard = rank_field(team_field)
         _report(output, team_field, out / "ranking_teams", "Ranking of the simulated teams",
                 command, {"scores": scores, "reference": challenge}, reference=challenge,
                 extra_sets=extra_sets,
@@ -248,7 +251,8 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                 if row["status"] != STATUS_OK:
                     continue
                 figure = out / "figures" / safe_file_name(f"overlay_{team}_{pick['id']}.png")
-                show_case(manifest.loc[pick["id"], "path"], row["prediction_path"], figure,
+                show_case(manifest.loc[pick["id"], "path"],  # relative to the score folder
+                          scores / team / row["prediction_path"], figure,
                           title=f"{team}, subject {pick['id']} ({pick['scanner']})")
                 output.add("Overlays", figure, f"{team} on subject {pick['id']} "
                            f"({pick['scanner']}, {'seen' if pick['seen_in_training'] else 'unseen'}"
@@ -347,6 +351,27 @@ def _grouped(entries: list[tuple[Path, str]]) -> list[tuple[list[Path], str]]:
             for paths, description in groups.values()]
 
 
+def _leaderboard_block(output: DemoOutput) -> tuple[list[str], list[str]]:
+    """The leaderboard of the simulated teams for the index page (Markdown, HTML): position,
+    team, score and the five metrics, with a link to the full report."""
+    if output.leaderboard is None:
+        return [], []
+    from wmheval.io.tables import html_table, render_table
+    from wmheval.ranking.leaderboard import PAPER_COLUMNS
+
+    board = output.leaderboard[[c for c in PAPER_COLUMNS if c in output.leaderboard]]
+    caption = ("Official ranking of the simulated teams (MICCAI 2017 rule; lower score is "
+               "better)")
+    link = "ranking_teams/index.html"
+    md = ["## Leaderboard", "", render_table(board, "md"),
+          f"Full report: [{link}]({link})", ""]
+    page_html = ["<h2 id='leaderboard'>Leaderboard</h2><div class='tablewrap'>"
+                 + html_table(board, caption, table_id="leaderboard-table") + "</div>"
+                 f"<p class='links'>Full report: <a href='{link}'>per-scanner and per-team "
+                 "pages, figures</a></p>"]
+    return md, page_html
+
+
 def write_index(output: DemoOutput) -> None:
     """Write ``index.md`` and ``index.html``: the reports first, then every file with its
     description."""
@@ -359,6 +384,9 @@ def write_index(output: DemoOutput) -> None:
              "## Scoring policy", "", policy, ""]
     parts = ["<h1>wmheval demo</h1><p class='lead'>Everything below was produced by "
              "<code>wmheval demo</code> on the synthetic challenge.</p>"]
+    lines_board, parts_board = _leaderboard_block(output)
+    lines += lines_board
+    parts += parts_board
     if output.reports:
         lines += ["## Reports", ""]
         parts.append("<h2>Reports</h2><ul>")

@@ -373,7 +373,10 @@ def read_team_dir(path: str | Path, name: str | None = None) -> pd.DataFrame:
     if not os.path.lexists(file):
         raise RankingInputError(f"{display_path(path)}: no cases.csv found")
     team = name or display_path(path.name if path.is_dir() else path.parent.name)
-    return read_cases_table(file, team=team)
+    table = read_cases_table(file, team=team)
+    # Where cases.csv lies: its prediction_path cells are relative to this folder.
+    table["score_folder"] = os.path.abspath(file.parent)
+    return table
 
 
 def _team_folders(path: Path) -> list[Path]:

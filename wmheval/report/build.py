@@ -79,24 +79,38 @@ def leaderboard_table(field: Field, ranking: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def scanner_tables(field: Field, ranking: pd.DataFrame) -> list[tuple[str, bool | None,
-                                                                      pd.DataFrame]]:
-    """Per scanner (manifest order): (scanner, seen in training or None, table of team
-    means on its subjects in official order)."""
+def scanner_tables(field: Field, ranking: pd.DataFrame, weights=None
+                   ) -> list[tuple[str, bool | None, pd.DataFrame]]:
+    """Per scanner (manifest order): (scanner, seen in training or None, the ranking on that
+    scanner's subjects).
+
+    Each table is the challenge ranking of the team means on the scanner's subjects (same
+    missing/undefined policy and ``weights``), as ``wmheval rank --split <scanner>`` ranks
+    them: ``position`` and ``score`` are the scanner's own, best first;
+    ``overall_position`` is the team's position in ``ranking`` (the whole field).
+    """
+    from wmheval.ranking.minmax import minmax_ranking
+
     if not field.has_cases:
         return []
     scanners = np.array(field.cube.scanners)
     names = ordered_scanners(scanners)
     seen = _seen_flags(field)
-    order = [list(field.teams).index(t) for t in ranking["team"]]
+    teams = list(field.teams)
+    overall = dict(zip(ranking["team"], ranking["position"], strict=True))
     result = []
     for scanner in names:
         mask = scanners == scanner
-        means = _group_means(field, mask)[order]
+        means = _group_means(field, mask)
+        _, scores, positions = minmax_ranking(means, weights, METRICS)
         table = pd.DataFrame(means, columns=list(METRICS))
-        table.insert(0, "team", list(ranking["team"]))
-        table.insert(0, "position", ranking["position"].to_numpy())
+        table.insert(0, "score", scores)
+        table.insert(0, "team", teams)
+        table.insert(0, "position", positions)
+        table["overall_position"] = [overall.get(t) for t in teams]
         table["n_cases"] = int(mask.sum())
+        order = np.lexsort((np.array(teams, dtype=object).astype(str), positions))
+        table = table.iloc[order].reset_index(drop=True)
         ids = [s for s, m in zip(field.cube.subjects, mask, strict=True) if m]
         known = {seen.get(str(i)) for i in ids} - {None}
         flag = known.pop() if len(known) == 1 else None
@@ -217,18 +231,55 @@ def _pick_cases(rows: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     return unique
 
 
-def _prediction_file(row: pd.Series, team: str, predictions: Path | None) -> Path | None:
-    """The prediction a case was scored from: ``prediction_path`` of cases.csv if it still
-    exists, else ``<predictions>/<team>/<id>/result.nii.gz`` (or ``<id>.nii.gz``)."""
+def _prediction_file(row: pd.Series, team: str, predictions: Path | None
+                     ) -> tuple[Path | None, str]:
+    """The prediction a case was scored from, and where it was looked for.
+
+    In order: ``prediction_path`` of cases.csv read against the score folder (``wmheval
+    score`` records it relative to its output folder, so a score folder moved with its
+    submission still finds it), the same path as written (absolute, or relative to the
+    current folder as older versions wrote it), then ``<predictions>/<team>/<id>/
+    result.nii.gz`` (or ``<id>.nii.gz``). Returns (None, the places tried) when none is a
+    file.
+    """
     recorded = str(row.get("prediction_path", "") or "")
-    if recorded and recorded != "nan" and Path(recorded).is_file():
-        return Path(recorded)
+    tried: list[str] = []
+    if recorded and recorded != "nan":
+        folder = str(row.get("score_folder", "") or "")
+        candidates = [Path(folder) / recorded] if folder and folder != "nan" else []
+        candidates.append(Path(recorded))
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate, ""
+        shown = recorded if not Path(recorded).is_absolute() else \
+            ".../" + "/".join(Path(recorded).parts[-3:])
+        tried.append(f"{shown} (cases.csv, relative to the score folder)")
     if predictions is not None and _one_component(team) and _one_component(str(row["id"])):
         for candidate in (predictions / team / str(row["id"]) / "result.nii.gz",
                           predictions / team / f"{row['id']}.nii.gz"):
             if candidate.is_file():
-                return candidate
-    return None
+                return candidate, ""
+        tried.append(f"--predictions {predictions.name}/{team}/{row['id']}/result.nii.gz")
+    return None, "; ".join(tried) or "no prediction_path in cases.csv"
+
+
+def _missing_overlay_text(have_reference: bool, lost: list[str], problems: list[str]) -> str:
+    """Why a team page lacks some or all overlays, with the option that fixes it."""
+    if not have_reference:
+        return ("No overlays: pass --reference (the reference folder, release layout) to "
+                "draw the best, median and worst case.")
+    parts = []
+    if lost:
+        parts.append(f"{len(lost)} overlay(s) not drawn: the prediction file was not found "
+                     f"(looked for {lost[0]}): the score folder was moved without its "
+                     "submission, or an older wmheval recorded the path relative to where "
+                     "score ran. Pass --predictions FOLDER (a folder of submissions, "
+                     "FOLDER/<team>/<id>/result.nii.gz), or keep the score folder and the "
+                     "submission at the same relative place.")
+    if problems:
+        parts.append(f"{len(problems)} overlay(s) not drawn: {problems[0]}; check that "
+                     "--reference is the reference the team was scored against.")
+    return " ".join(parts) or "No scored case to draw."
 
 
 def _one_component(name: str) -> bool:
@@ -257,14 +308,21 @@ def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
                        row_classes=row_classes,
                        cell_html={"scanner": scanner_cells} if scanner_cells else None)
     figures_html, written = [], []
+    problems: list[str] = []
+    lost: list[str] = []
     if overlays and subjects:
         from wmheval.plots.overlay import show_case
 
         for label, row in _pick_cases(rows):
             case_id = str(row["id"])
-            prediction = _prediction_file(row, team, predictions)
-            if case_id not in subjects or prediction is None:
-                note(f"overlay of {team} / {case_id} skipped: no reference or prediction file")
+            prediction, tried = _prediction_file(row, team, predictions)
+            if case_id not in subjects:
+                problems.append(f"subject {case_id} is not in the --reference folder")
+                note(f"overlay of {team} / {case_id} skipped: not in the reference folder")
+                continue
+            if prediction is None:
+                lost.append(tried)
+                note(f"overlay of {team} / {case_id} skipped: prediction not found ({tried})")
                 continue
             flag = seen.get(flags[row.name], "") if flags is not None else ""
             name = f"overlays/{slug}_{safe_file_name(case_id)}.png"
@@ -293,9 +351,9 @@ def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
             "true positives (yellow), false positives (vermillion) and false negatives (sky "
             "blue); the ignored region (label 2, purple) only where present.</p>"
             f"<div class='grid3'>{''.join(figures_html)}</div>")
-    elif overlays:
-        overlay_html = ("<p class='note'>No overlays: pass the reference folder (release "
-                        "layout) to draw the best, median and worst case.</p>")
+    if overlays and (lost or problems or not figures_html):
+        overlay_html += "<p class='note'>" + html.escape(
+            _missing_overlay_text(bool(subjects), lost, problems)) + "</p>"
     body = (f"<h1>{html.escape(team)}</h1><p class='lead'>Official position "
             f"{html.escape(str(position))}; {len(rows)} cases. "
             "<a href='../index.html#leaderboard'>Back to the leaderboard</a></p>"
@@ -384,11 +442,14 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
                  f"<a href='ranking.{ext}'>{name}</a>" for ext, name in
                  (("csv", "CSV"), ("md", "Markdown"), ("tex", "LaTeX"), ("html", "HTML"))
                  if (out / f"ranking.{ext}").is_file()) + "</p>"]
-    scanners = scanner_tables(field, ranking)
+    scanners = scanner_tables(field, ranking, weights)
     parts.append("<h2 id='scanners'>Scanners</h2>")
     if scanners:
-        parts.append("<p>Team means on each scanner's subjects (same missing/undefined "
-                     "policy). Scanners marked <span class='tag unseen'>unseen</span> were "
+        parts.append("<p>The ranking on each scanner's subjects alone (same "
+                     "missing/undefined policy and rule, as <code>wmheval rank --split "
+                     "&lt;scanner&gt;</code>): position and score are the scanner's own; "
+                     "overall_position is the position on the whole field. Scanners marked "
+                     "<span class='tag unseen'>unseen</span> were "
                      "not in the training data.</p><p>" + " · ".join(
                          f"<a href='#scanner-{safe_file_name(s)}'>{html.escape(s)}</a>"
                          for s, _, _ in scanners) + "</p>")
