@@ -50,7 +50,7 @@ def parse_settings(items: list[str]) -> dict[str, dict[str, object]]:
 def run_model(model: str, data: Path, out: Path, recipe: str, overrides: dict) -> dict:
     """Train (or reuse), predict and score one model; a note of what it did and how long
     each step took."""
-    from wmheval.scoring import score_folder
+    from wmheval.pipelines.score import score_to_dir
 
     folder = out / model
     start = time.perf_counter()
@@ -60,7 +60,7 @@ def run_model(model: str, data: Path, out: Path, recipe: str, overrides: dict) -
         submission = folder / "submission"
         threshold_baseline(data, submission)
         done = time.perf_counter()
-        score_folder(data, submission, out=folder / "scores", split="test", jobs=2)
+        score_to_dir(data, submission, out=folder / "scores", split="test", jobs=2)
         return {"model": model, "note": f"fitting and predicting {done - start:.0f} s"}
     from wmheval_baselines.predict import predict_folder
     from wmheval_baselines.train import (
@@ -80,7 +80,7 @@ def run_model(model: str, data: Path, out: Path, recipe: str, overrides: dict) -
     trained = time.perf_counter()
     submission = predict_folder(run, data, folder / "submission", device="cpu")
     predicted = time.perf_counter()
-    score_folder(data, submission, out=folder / "scores", split="test", jobs=2)
+    score_to_dir(data, submission, out=folder / "scores", split="test", jobs=2)
     training = "a finished run reused" if reused else f"training {trained - start:.0f} s"
     return {"model": model,
             "note": f"{training}, predicting the test subjects {predicted - trained:.0f} s"}

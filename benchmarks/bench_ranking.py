@@ -13,11 +13,11 @@ import numpy as np
 
 from wmheval._resources import published_leaderboard_path
 from wmheval.analysis.bootstrap import bootstrap_ranking
-from wmheval.analysis.significance import significance_counts
 from wmheval.analysis.weights import field_weight_sensitivity
 from wmheval.ranking import load_field
 from wmheval.ranking.minmax import higher_is_better
 from wmheval.ranking.schemes import rank_then_aggregate
+from wmheval.ranking.significance import significance_counts
 
 
 def main() -> None:

@@ -40,21 +40,22 @@ def extra_figure_set(folder: Path) -> Path:
 def small_report(small_challenge, small_submissions, tmp_path_factory):
     """(report folder, field, provenance) of the four teams on the small challenge."""
     if "report" not in _CACHE:
+        from wmheval.pipelines.report import write_field_report
+        from wmheval.pipelines.score import score_to_dir
         from wmheval.ranking import load_field
-        from wmheval.report import make_provenance, write_report
-        from wmheval.scoring import score_folder
+        from wmheval.report import make_provenance
 
         root, _ = small_challenge
         subs, _ = small_submissions
         base = tmp_path_factory.mktemp("report")
         scores = base / "scores"
         for team in REPORT_TEAMS:
-            score_folder(root, subs / team, scores / team, jobs=1, split="test")
+            score_to_dir(root, subs / team, scores / team, jobs=1, split="test")
         field = load_field(scores)
         extra = extra_figure_set(base / "agreement")
         provenance = make_provenance("wmheval report scores", {"scores": scores})
         out = base / "report"
-        write_report(field, out, reference=root, extra_sets=[extra], provenance=provenance,
-                     bootstrap=50, samples=500, title="Small report")
+        write_field_report(field, out, reference=root, extra_sets=[extra],
+                           provenance=provenance, bootstrap=50, samples=500, title="Small report")
         _CACHE["report"] = (out, field, provenance)
     return _CACHE["report"]

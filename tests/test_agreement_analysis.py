@@ -316,7 +316,7 @@ def test_read_score_folders_names_and_duplicates(tmp_path):
 
 
 def test_tiny_and_empty_inputs_are_analysed_as_far_as_possible(tmp_path):
-    from wmheval.plots.agreement import write_agreement_report
+    from wmheval.pipelines.agreement import write_agreement_report
 
     base = {"scanner": "utrecht_philips_3t", "seen_in_training": True, "status": "ok",
             "tp_ml": 0.5, "fp_ml": 0.1, "fn_ml": 0.2, "dice": 0.5, "recall": 0.5}

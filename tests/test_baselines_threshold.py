@@ -162,7 +162,7 @@ def test_nothing_to_predict_is_an_error_not_an_empty_submission(release, tmp_pat
 
 
 def test_demo_scores_the_threshold_baseline_under_its_team_name(release, tmp_path):
-    from wmheval.demo import THRESHOLD_TEAM, DemoOutput, _threshold_baseline, learned_team
+    from wmheval.pipelines.demo import THRESHOLD_TEAM, DemoOutput, _threshold_baseline, learned_team
 
     assert (THRESHOLD_TEAM, learned_team("resunet")) == ("baseline-threshold",
                                                          "baseline-resunet-cpu")

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from wmheval.cli.main import app
-from wmheval.demo import DemoOutput, _grouped
+from wmheval.pipelines.demo import DemoOutput, _grouped
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_no_table_config_or_report_names_the_vanished_staging_folder(demo_dir):
 def test_the_learned_baseline_gets_all_60_training_subjects(tmp_path, monkeypatch, baseline):
     """With the baselines the demo writes every training subject (a learned model overfits
     the small selection's 12); without them it keeps the 27-subject selection."""
-    import wmheval.demo as demo_module
+    import wmheval.pipelines.demo as demo_module
     import wmheval.synth as synth
 
     calls: list[dict] = []

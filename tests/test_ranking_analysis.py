@@ -6,7 +6,6 @@ from ranking_fixtures import write_hand_teams
 
 from wmheval.analysis.bootstrap import bootstrap_ranking, resample_counts
 from wmheval.analysis.concordance import kendall_tau_b
-from wmheval.analysis.significance import holm, significance_counts, wilcoxon_wins
 from wmheval.analysis.weights import (
     field_weight_sensitivity,
     named_weightings,
@@ -16,6 +15,7 @@ from wmheval.analysis.weights import (
 from wmheval.ranking import load_field
 from wmheval.ranking.minmax import higher_is_better
 from wmheval.ranking.schemes import aggregate_then_rank, compare_schemes, rank_then_aggregate
+from wmheval.ranking.significance import holm, significance_counts, wilcoxon_wins
 
 
 def test_simplex_grid_counts_and_sums():

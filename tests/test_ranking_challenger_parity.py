@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wmheval.analysis.significance import holm, wilcoxon_pvalues, wilcoxon_wins
 from wmheval.ranking.minmax import competition_positions
 from wmheval.ranking.schemes import aggregate_then_rank, rank_then_aggregate
+from wmheval.ranking.significance import holm, wilcoxon_pvalues, wilcoxon_wins
 
 DATA = Path(__file__).parent / "data" / "challenger_parity"
 HIGHER = {"dice": True, "h95": False}

@@ -5,8 +5,8 @@ from ranking_fixtures import random_teams, write_team
 from typer.testing import CliRunner
 
 from wmheval._resources import published_leaderboard_path
-from wmheval.analysis.report import write_ranking_report
 from wmheval.cli.main import app
+from wmheval.pipelines.sensitivity import write_ranking_report
 from wmheval.ranking import load_field
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ from ranking_fixtures import cases_frame, write_team
 
 from wmheval._resources import published_leaderboard_path
 from wmheval.analysis.field_dependence import field_dependence, leave_one_team_out
-from wmheval.analysis.report import write_ranking_report
 from wmheval.io.manifest import load_manifest
+from wmheval.pipelines.sensitivity import write_ranking_report
 from wmheval.ranking import add_team, load_field, rank_field, subset_field
 from wmheval.ranking.inputs import field_from_cases
 from wmheval.ranking.minmax import minmax_ranking, relative_ranks

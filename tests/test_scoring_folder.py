@@ -13,6 +13,7 @@ import SimpleITK as sitk
 from conftest import blob_labels, write_image
 from oracle import oracle_metrics
 
+from wmheval.pipelines.score import score_to_dir
 from wmheval.scoring import score_folder
 from wmheval.scoring.aggregate import SUMMARY_COLUMNS
 from wmheval.scoring.folder import CASE_COLUMNS
@@ -47,7 +48,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 def test_release_layout_is_scored_per_case_equal_to_the_oracle(release_tree, tmp_path):
     submission = write_submission(tmp_path / "sub")
-    result = score_folder(release_tree, submission, tmp_path / "out", jobs=1)
+    result = score_to_dir(release_tree, submission, tmp_path / "out", jobs=1)
     cases = result.cases.set_index("id")
     # auto split: the submission holds only test subjects, so training subject 0 is left out.
     assert list(cases.index) == TEST_IDS
@@ -67,7 +68,7 @@ def test_release_layout_is_scored_per_case_equal_to_the_oracle(release_tree, tmp
 def test_output_tables_have_the_stable_columns(release_tree, tmp_path):
     submission = write_submission(tmp_path / "sub")
     out = tmp_path / "out"
-    score_folder(release_tree, submission, out, jobs=1, write_json=True)
+    score_to_dir(release_tree, submission, out, jobs=1, write_json=True)
     cases = pd.read_csv(out / "cases.csv", dtype={"id": str})
     assert list(cases.columns) == list(CASE_COLUMNS)
     summary = pd.read_csv(out / "summary.csv")
@@ -141,7 +142,7 @@ def bad_submission(tmp_path: Path) -> Path:
 def test_bad_cases_get_a_status_and_the_batch_goes_on(release_tree, tmp_path):
     submission = bad_submission(tmp_path)
     before = tree_digest(submission), tree_digest(release_tree)
-    result = score_folder(release_tree, submission, tmp_path / "out", jobs=2)
+    result = score_to_dir(release_tree, submission, tmp_path / "out", jobs=2)
     cases = result.cases.set_index("id")
     assert cases.loc["1", "status"] == "ok" and cases.loc["1", "dice"] > 0.8
     assert cases.loc["3", "status"] == "missing"

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from wmheval.cli.main import app
 from wmheval.io.layouts import index_submission, walk_tree
 from wmheval.io.outputs import MANIFEST_NAME
+from wmheval.pipelines.score import score_to_dir
 from wmheval.scoring import score_folder
 
 runner = CliRunner()
@@ -134,7 +135,7 @@ def test_a_non_utf8_subject_folder_is_scored(tmp_path):
     write_nifti(tmp_path / "ref" / name / "wmh.nii.gz", blob_labels(seed=1))
     write_nifti(tmp_path / "sub" / name / "result.nii.gz",
                 (blob_labels(seed=1) == 1).astype(np.uint8))
-    result = score_folder(tmp_path / "ref", tmp_path / "sub", tmp_path / "out", jobs=2)
+    result = score_to_dir(tmp_path / "ref", tmp_path / "sub", tmp_path / "out", jobs=2)
     assert list(result.cases["id"]) == ["subj\\xe9"]
     assert result.cases["status"].tolist() == ["ok"] and result.cases["dice"].iloc[0] == 1.0
     assert pd.read_csv(tmp_path / "out" / "cases.csv")["id"].tolist() == ["subj\\xe9"]
@@ -169,7 +170,7 @@ def test_cases_csv_is_identical_across_runs_and_job_counts(release_tree, tmp_pat
     tables = []
     for run, jobs in enumerate((1, 2, 2)):
         out = tmp_path / f"out{run}"
-        score_folder(release_tree, submission, out, jobs=jobs, cache=None)
+        score_to_dir(release_tree, submission, out, jobs=jobs, cache=None)
         tables.append((out / "cases.csv").read_bytes())
     assert tables[0] == tables[1] == tables[2]
     assert b"0x" not in tables[0]
@@ -202,7 +203,7 @@ def test_out_inside_the_submission_is_not_indexed_on_a_rerun(release_tree, tmp_p
     submission = write_submission(tmp_path / "sub")
     out = submission / "scores"
     for _ in range(2):
-        result = score_folder(release_tree, submission, out, jobs=1)
+        result = score_to_dir(release_tree, submission, out, jobs=1)
         assert result.ok, result.unmatched
     assert (out / MANIFEST_NAME).exists()
     manifest = json.loads((out / MANIFEST_NAME).read_text())
@@ -214,13 +215,13 @@ def test_a_rerun_replaces_stale_files_and_records_inputs(release_tree, tmp_path)
     submission = write_submission(tmp_path / "sub")
     (submission / "stray.txt").write_text("x")
     out = tmp_path / "out"
-    score_folder(release_tree, submission, out, jobs=1)
+    score_to_dir(release_tree, submission, out, jobs=1)
     assert (out / "unmatched.csv").exists()
     first = json.loads((out / MANIFEST_NAME).read_text())["inputs"]["submission"]["sha256"]
     (submission / "stray.txt").unlink()
     (submission / "1" / "result.nii.gz").write_bytes(
         (submission / "3" / "result.nii.gz").read_bytes())
-    score_folder(release_tree, submission, out, jobs=1)
+    score_to_dir(release_tree, submission, out, jobs=1)
     assert not (out / "unmatched.csv").exists()
     second = json.loads((out / MANIFEST_NAME).read_text())["inputs"]["submission"]["sha256"]
     assert first != second

@@ -21,7 +21,6 @@ import pandas as pd
 
 from wmheval.analysis import fazekas
 from wmheval.analysis.agreement_stats import CONFIDENCE, MIN_SUBJECTS, agreement_row
-from wmheval.io.tables import write_table, write_table_formats
 from wmheval.scoring.aggregate import case_groups
 from wmheval.scoring.case import SCORED_STATUSES
 
@@ -440,41 +439,3 @@ def readable_statistics(statistics: pd.DataFrame) -> pd.DataFrame:
                                  else "nan")
         rows.append(entry)
     return pd.DataFrame(rows)
-
-
-def write_agreement_tables(result: AgreementResult, out: str | Path
-                           ) -> list[tuple[Path, str, str]]:
-    """Write every table of ``result`` into ``out`` (atomically, file by file).
-
-    Returns (path, title, kind) for each table written (kind ``csv`` or ``html``); the
-    figures module lists them in ``figures.json``.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[tuple[Path, str, str]] = []
-
-    def tables(table: pd.DataFrame, stem: str, title: str) -> None:
-        for path in write_table_formats(table, out / stem, caption=title):
-            written.append((path, title, path.suffix.lstrip(".")))
-
-    written.append((write_table(result.volumes, out / "volumes.csv"),
-                    "Per-subject volumes (mL): reference, compared, TP, FP, FN", "csv"))
-    if len(result.statistics):
-        written.append((write_table(result.statistics, out / "agreement.csv"),
-                        "Agreement statistics, every number with its CI", "csv"))
-        tables(readable_statistics(result.statistics), "agreement_table",
-               "Volume agreement per team and group (95 % CIs in brackets)")
-    tables(result.strata, "load_groups", "Dice, recall and volume error by lesion-load group")
-    if result.fazekas_summary is not None:
-        tables(result.fazekas_summary, "fazekas_summary",
-               "Fazekas grades from volume: share correct and thresholds")
-    if result.fazekas_confusion is not None:
-        tables(result.fazekas_confusion, "fazekas_confusion",
-               "Fazekas grades: confusion (rated x estimated), per volume source")
-    notes = "\n".join(f"- {n}" for n in [*result.problems, *result.notes]) or "- none"
-    from wmheval.io.atomic import write_text_atomic
-
-    written.append((write_text_atomic(out / "notes.md",
-                                      "# Agreement analysis: notes\n\n" + notes + "\n"),
-                    "What was left out or skipped, and why", "md"))
-    return written

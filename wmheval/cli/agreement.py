@@ -1,6 +1,6 @@
 """``wmheval agreement``: volumetric agreement, lesion-load and Fazekas analysis.
 
-A thin wrapper around :func:`wmheval.plots.agreement.agreement_to_dir`; heavy imports stay
+A thin wrapper around :func:`wmheval.pipelines.agreement.agreement_to_dir`; heavy imports stay
 inside the command.
 """
 
@@ -119,7 +119,7 @@ def agreement(
     from wmheval.analysis.fazekas import RatingsError
     from wmheval.io.layouts import LayoutError
     from wmheval.io.manifest import ManifestError
-    from wmheval.plots.agreement import agreement_to_dir
+    from wmheval.pipelines.agreement import agreement_to_dir
 
     groups = DEFAULT_LOAD_GROUPS
     if load_groups is not None:

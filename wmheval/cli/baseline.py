@@ -1,11 +1,13 @@
-"""`wmheval baseline train|predict`: the bundled PyTorch baselines (optional extra).
+"""`wmheval baseline train|predict|threshold`: the bundled PyTorch baselines (optional extra).
 
-torch is imported inside the commands only, so `wmheval score` starts fast without it.
+The commands call :mod:`wmheval.pipelines.baselines` (the plug-in point of
+``wmheval_baselines``); torch is imported there, lazily, so `wmheval score` starts fast
+without it.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.util  # noqa: F401  (tests patch baseline.importlib.util)
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +15,13 @@ from typing import Annotated
 import typer
 
 from wmheval.cli.app import app
-from wmheval.cli.errors import UsageError, fail
+from wmheval.cli.errors import fail
+from wmheval.pipelines.baselines import (
+    BaselinesUnavailable,
+    predict_baseline,
+    threshold_baseline,
+    train_baseline,
+)
 
 baseline_app = typer.Typer(
     help="Train and run the bundled baselines (threshold, ResU-Net, FLAIR FCN, FCN/VGG). "
@@ -21,20 +29,6 @@ baseline_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(baseline_app, name="baseline")
-
-INSTALL_HINT = 'pip install torch==2.13.0 && pip install "wmheval[baselines]"'
-
-
-class BaselinesUnavailable(UsageError, RuntimeError):
-    """torch or the wmheval_baselines package is not installed."""
-
-
-def require_baselines() -> None:
-    """Raise :class:`BaselinesUnavailable` with the install command when torch is missing."""
-    for module in ("torch", "skimage", "wmheval_baselines"):
-        if importlib.util.find_spec(module) is None:
-            raise BaselinesUnavailable(
-                f"the baselines need '{module}', which is not installed: run {INSTALL_HINT}")
 
 
 class Model(StrEnum):
@@ -79,43 +73,6 @@ class VggConvention(StrEnum):
     auto = "auto"
     torchvision = "torchvision"
     caffe = "caffe"
-
-
-def train_baseline(model: str, data: str | Path, out: str | Path, *, recipe: str = "paper",
-                   split: str = "challenge", resume: bool = True, console=None,
-                   **overrides) -> Path:
-    """Train baseline ``model`` (resunet | flair-fcn | fcn-vgg) on ``data`` into run folder
-    ``out`` with the named ``recipe``; ``overrides`` (TrainConfig fields, None = recipe's
-    value) change single settings, e.g. ``samples``, ``beta``, ``learning_rate``."""
-    require_baselines()
-    from wmheval_baselines.train import config_from_recipe, train
-
-    for key in ("vgg_weights", "wm_masks"):
-        if overrides.get(key) is not None:
-            overrides[key] = str(overrides[key])
-    config = config_from_recipe(model, recipe, data=str(data), split=split, **overrides)
-    return train(config, out, resume=resume, console=console)
-
-
-def predict_baseline(run: str | Path, data: str | Path, out: str | Path, *,
-                     device: str = "auto", allow_incomplete: bool = False,
-                     cpu_bf16: bool = False, console=None) -> Path:
-    """Predict the run's split of ``data`` into the submission folder ``out``
-    (``cpu_bf16``: bf16 autocast on the CPU, opt-in, about 2x faster where native)."""
-    require_baselines()
-    from wmheval_baselines.predict import predict_folder
-
-    return predict_folder(run, data, out, device=device, allow_incomplete=allow_incomplete,
-                          cpu_bf16=cpu_bf16, console=console)
-
-
-def threshold_baseline(data: str | Path, out: str | Path, *, split: str = "challenge",
-                       wm_masks: str | Path | None = None, console=None):
-    """Fit the FLAIR z-score threshold on the training subjects and predict the split."""
-    require_baselines()
-    from wmheval_baselines.threshold import threshold_baseline as run
-
-    return run(data, out, split=split, wm_masks=wm_masks, console=console)
 
 
 def _console():

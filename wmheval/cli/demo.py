@@ -33,35 +33,27 @@ def demo(
     """
     from rich.console import Console
 
-    from wmheval.cli.outsets import command_line, staged
-    from wmheval.demo import run_demo
+    from wmheval.cli.outsets import command_line
+    from wmheval.pipelines.demo import demo_to_dir
 
     console = Console(stderr=True)
-    options = {"seed": seed, "baseline": baseline, "baseline_samples": baseline_samples,
-               "baseline_seconds": baseline_seconds, "baseline_model": baseline_model.value,
-               "bootstrap": bootstrap, "samples": samples}
     try:
-        with staged(out, "demo", None, options) as staging:
-            output = run_demo(staging, seed=seed, baseline=baseline,
-                              baseline_samples=baseline_samples,
-                              baseline_seconds=baseline_seconds or None,
-                              baseline_model=baseline_model.value, bootstrap=bootstrap,
-                              samples=samples, jobs=jobs or None,
-                              note=lambda m: console.print(m, highlight=False),
-                              command=command_line())
+        output = demo_to_dir(out, command=command_line(), seed=seed, baseline=baseline,
+                             baseline_samples=baseline_samples,
+                             baseline_seconds=baseline_seconds or None,
+                             baseline_model=baseline_model.value, bootstrap=bootstrap,
+                             samples=samples, jobs=jobs or None,
+                             note=lambda m: console.print(m, highlight=False))
     except (RuntimeError, ValueError, OSError) as error:
         fail(error)
-    timings = output.timings
-    import pandas as pd
-
-    overview = pd.read_csv(out / "overview.csv")
     from wmheval.cli.terminal import console as make_console
     from wmheval.cli.terminal import overview_table
 
     columns = ["dice_all", "h95_all", "avd_all", "recall_all", "f1_all", "dice_seen",
                "dice_unseen", "missing_or_failed"]
-    make_console().print(overview_table(overview, columns, "Mean per team (test subjects)"))
-    for name, seconds in timings.items():
+    make_console().print(overview_table(output.overview, columns,
+                                        "Mean per team (test subjects)"))
+    for name, seconds in output.timings.items():
         typer.echo(f"{name}: {seconds:.1f} s")
     typer.echo(f"\nopen {out / 'index.html'} (or index.md) for every table and figure; "
                f"the reports: {out / 'ranking_teams' / 'index.html'}")

@@ -1,10 +1,10 @@
 """``wmheval rank``, ``sensitivity`` and ``report``: challenge rankings, their sensitivity
 and the HTML report.
 
-Thin wrappers around :func:`wmheval.ranking.leaderboard.rank_to_dir` and
-:func:`wmheval.report.report_to_dir` (``sensitivity`` and ``report``: the analysis and the
-HTML report); every ``--out`` is an output set with a manifest. Heavy imports stay inside
-the commands.
+Thin wrappers around :func:`wmheval.pipelines.rank.rank_to_dir` and
+:func:`wmheval.pipelines.report.report_to_dir` (``sensitivity`` and ``report``: the analysis
+and the HTML report); every ``--out`` is an output set with a manifest. Heavy imports stay
+inside the commands.
 """
 
 from __future__ import annotations
@@ -63,6 +63,20 @@ def _additions(add: list[Path] | None, name: list[str] | None) -> list[tuple[Pat
     return [(a, name[k] if k < len(name) else None) for k, a in enumerate(add)]
 
 
+def parse_weights(text: str | None):
+    """Weights from the command line: ``"1,1,1,1,2"`` (metric order dice, h95, avd,
+    recall, f1) or ``"dice=2,f1=1"`` (named; others 0). None or empty: equal weights."""
+    if text is None or not text.strip():
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        if all("=" in p for p in parts):
+            return {k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)}
+        return [float(p) for p in parts]
+    except ValueError as error:
+        raise ValueError(f"cannot read weights {text!r}: {error}") from error
+
+
 def _note(text: str) -> None:
     """Print a loading note to stderr (``warning:``/``WARNING:`` notes keep their prefix)."""
     prefix = "" if text.lower().startswith("warning") else "note: "
@@ -100,23 +114,17 @@ def rank(
     and OUT/notes.md (the missing/undefined policy and what loading decided). Exits 2 on
     bad input (unreadable file, missing columns, unknown team).
     """
-    from wmheval.cli.outsets import final_path, input_paths, staged
+    from wmheval.pipelines.rank import rank_to_dir
     from wmheval.ranking.inputs import RankingInputError
-    from wmheval.ranking.leaderboard import parse_weights, rank_to_dir
 
     try:
-        additions = _additions(add, name)
-        options = {"split": split, "weights": weights, "missing": missing.value,
-                   "undefined": undefined.value, "teams": _team_selection(team_names, teams)}
-        inputs = input_paths(source, additions, manifest=manifest)
-        with staged(out, "rank", inputs, options) as staging:
-            ranking, paths = rank_to_dir(
-                source, staging, teams=options["teams"], add=additions, split=split,
-                weights=parse_weights(weights), missing=missing.value,
-                undefined=undefined.value, manifest=manifest, on_note=_note)
-        paths = [final_path(p, staging, out) for p in paths]
+        result = rank_to_dir(
+            source, out, teams=_team_selection(team_names, teams), add=_additions(add, name),
+            split=split, weights=parse_weights(weights), missing=missing.value,
+            undefined=undefined.value, manifest=manifest, on_note=_note)
     except (RankingInputError, ValueError, OSError) as error:
         fail(error)
+    ranking, paths = result.ranking, result.written
     if not quiet:
         from wmheval.cli.terminal import console as make_console
         from wmheval.cli.terminal import ranking_tables
@@ -182,34 +190,25 @@ def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-    from wmheval.cli.outsets import command_line, final_path, input_paths, staged
+    from wmheval.cli.outsets import command_line
+    from wmheval.pipelines.report import report_to_dir
     from wmheval.ranking.inputs import RankingInputError
-    from wmheval.report import make_provenance, report_to_dir
     from wmheval.report.figuresets import FigureSetError
 
     console = Console()
     try:
-        additions = _additions(add, name)
-        inputs = input_paths(source, additions, reference=reference, predictions=predictions,
-                             manifest=manifest)
-        for k, folder in enumerate(extra or [], start=1):
-            inputs[f"extra_{k}"] = Path(folder)
-        options = {"split": split, "missing": missing, "undefined": undefined,
-                   "teams": _team_selection(team_names, teams), **analysis}
-        with staged(out, command, inputs, options) as staging, \
-                Progress(SpinnerColumn(), "[progress.description]{task.description}",
-                         TimeElapsedColumn(), disable=quiet, transient=True,
-                         console=console) as progress:
+        with Progress(SpinnerColumn(), "[progress.description]{task.description}",
+                      TimeElapsedColumn(), disable=quiet, transient=True,
+                      console=console) as progress:
             task = progress.add_task("loading", total=None)
-            provenance = make_provenance(command_line(), inputs, options)
             written = report_to_dir(
-                source, staging, teams=options["teams"], add=additions, split=split,
-                missing=missing, undefined=undefined, manifest=manifest, on_note=_note,
-                reference=reference, predictions=predictions, extra_sets=extra or (),
-                provenance=provenance, title=title,
+                source, out, command=command, command_line=command_line(),
+                teams=_team_selection(team_names, teams), add=_additions(add, name),
+                split=split, missing=missing, undefined=undefined, manifest=manifest,
+                on_note=_note, reference=reference, predictions=predictions,
+                extra_sets=extra or (), title=title,
                 progress=lambda message: progress.update(task, description=message),
                 **analysis)
-        written = [final_path(p, staging, out) for p in written]
     except (RankingInputError, FigureSetError, ValueError, OSError) as error:
         fail(error)
     if not quiet:

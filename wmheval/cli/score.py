@@ -98,7 +98,7 @@ def score(
     from rich.progress import Progress
 
     from wmheval.parallel import progress_columns
-    from wmheval.scoring import score_folder
+    from wmheval.pipelines.score import score_to_dir
     from wmheval.scoring.cache import default_cache_dir
     from wmheval.scoring.policy import make_policy
 
@@ -107,7 +107,7 @@ def score(
         with Progress(*progress_columns(), disable=quiet, transient=True) as progress:
             bar = progress.add_task("scoring", total=None)
 
-            result = score_folder(
+            result = score_to_dir(
                 reference, submission, out, manifest=manifest, rule=binarize,
                 policy=make_policy(missing, undefined), split=split, jobs=jobs or None,
                 write_json=json_output, cache=cache_dir, scheduler=scheduler,

@@ -5,17 +5,15 @@
 * :func:`plot_dice_vs_volume`: Dice against reference volume (log x), lesion-load groups.
 * :func:`plot_volume_components`: stacked TP / FN / FP volumes per subject.
 * :func:`plot_volumes_by_grade`: volume distributions per (Fazekas) grade.
-* :func:`write_agreement_report`: tables, figures and ``figures.json`` in one folder.
-* :func:`agreement_to_dir`: what ``wmheval agreement`` does (read or score, analyse, write).
+
+:mod:`wmheval.pipelines.agreement` writes them with the tables and ``figures.json``.
 
 Every figure is written as PNG (300 dpi) and SVG; matplotlib is imported lazily.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,14 +23,9 @@ import pandas as pd
 from wmheval.analysis.agreement import (
     DEFAULT_LOAD_GROUPS,
     AgreementResult,
-    analyse_agreement,
-    grade_table,
-    read_score_folders,
-    volumes_from_cases,
-    write_agreement_tables,
 )
-from wmheval.analysis.fazekas import DEFAULT_FOLDS, grade_order, read_ratings
-from wmheval.io.atomic import write_atomic, write_text_atomic
+from wmheval.analysis.fazekas import grade_order
+from wmheval.io.atomic import write_atomic
 from wmheval.io.manifest import SCANNER_ORDER
 from wmheval.plots.ranking import _pyplot
 
@@ -388,141 +381,3 @@ EXPLANATIONS = {
                   "rated grade (rows), with cross-validated volume thresholds; the diagonal "
                   "counts correct grades."),
 }
-
-
-def _relative(path: Path, out: Path) -> str:
-    return path.relative_to(out).as_posix()
-
-
-def write_agreement_report(result: AgreementResult, out: str | Path, figures: bool = True
-                           ) -> list[tuple[Path, str]]:
-    """Write tables, figures (PNG + SVG) and ``figures.json`` into ``out``.
-
-    ``figures.json`` is the report's extension point: a list of {"title", "explanation",
-    "png", "svg"} entries (paths relative to ``out``), the first also with "tables" (every
-    table as CSV and, where written, HTML). Returns every file with a description.
-    """
-    out = Path(out)
-    tables = write_agreement_tables(result, out)
-    labels = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX", "html": "HTML"}
-    written = [(path, f"{title} ({labels.get(kind, kind.upper())})")
-               for path, title, kind in tables]
-    entries: list[dict] = []
-
-    def add(paths: list[Path], title: str, key: str) -> None:
-        png, svg = (p for p in paths)
-        entries.append({"title": title, "explanation": EXPLANATIONS[key],
-                        "png": _relative(png, out), "svg": _relative(svg, out)})
-        written.extend([(png, f"{title} (PNG)"), (svg, f"{title} (SVG)")])
-
-    if figures and len(result.volumes.dropna(subset=["reference_ml", "prediction_ml"])):
-        scales = list(dict.fromkeys(result.statistics["scale"])) if len(
-            result.statistics) else ["ml"]
-        for scale in scales:
-            suffix = "" if scale == "ml" else "_log"
-            label = "" if scale == "ml" else " (log volumes)"
-            add(plot_volume_scatter(result, out / f"scatter{suffix}", scale),
-                f"Volume agreement{label}", "scatter")
-            add(plot_bland_altman(result, out / f"bland_altman{suffix}", scale),
-                f"Bland–Altman{label}", "bland_altman")
-        add(plot_dice_vs_volume(result, out / "dice_vs_volume"),
-            "Dice against lesion load", "dice")
-        add(plot_volume_components(result, out / "volume_components"),
-            "Correct, missed and false-positive volume per subject", "components")
-        grades = grade_table(result.volumes, result.ratings, result.grading)
-        if grades is not None:
-            add(plot_volumes_by_grade(result, grades, out / "volumes_by_grade"),
-                "Lesion volume per grade", "grades")
-        if result.fazekas_confusion is not None:
-            add(plot_fazekas_confusion(result, out / "fazekas_confusion_matrix"),
-                "Grades estimated from volume", "confusion")
-    if entries:
-        listed = []
-        for path, title, kind in tables:
-            if kind not in ("csv", "html"):
-                continue
-            stem = path.with_suffix("")
-            entry = next((t for t in listed if t["_stem"] == stem), None)
-            if entry is None:
-                entry = {"title": title, "_stem": stem}
-                listed.append(entry)
-            entry[kind] = _relative(path, out)
-        entries[0]["tables"] = [{k: v for k, v in t.items() if k != "_stem"} for t in listed]
-    written.append((write_text_atomic(out / FIGURES_JSON, json.dumps(entries, indent=1)
-                                      + "\n"),
-                    "the figure set for the HTML report (figures.json)"))
-    return written
-
-
-
-def agreement_to_dir(inputs: Sequence[str | Path], out: str | Path, *,
-                     names: Sequence[str] | None = None, reference: str | Path | None = None,
-                     manifest: str | Path | None = None, rule: str = "official",
-                     jobs: int | None = None, scales: Sequence[str] = ("ml",),
-                     load_groups=DEFAULT_LOAD_GROUPS, ratings: str | Path | None = None,
-                     grading: tuple[Sequence[float], Sequence[str]] | None = None,
-                     folds: int = DEFAULT_FOLDS, seed: int = 0, figures: bool = True
-                     ) -> tuple[AgreementResult, list[tuple[Path, str]]]:
-    """What ``wmheval agreement`` does: read or score the inputs, analyse, write everything.
-
-    Without ``reference``, ``inputs`` are ``wmheval score`` output folders (or folders of
-    team folders); with it, ``inputs`` are segmentation folders, each scored against the
-    ``reference`` segmentation folder (:func:`wmheval.scoring.pair.score_pair`); their
-    ``cases.csv`` go to ``out/pairs/<name>/``. ``out`` is written as one output set
-    (:func:`wmheval.io.outputs.output_set`: replaced whole with a ``wmheval_manifest.json``,
-    untouched on error; :class:`~wmheval.io.outputs.OutputSetError` for an unusable
-    ``out``). Returns the result and the written files (their final paths).
-    """
-    from wmheval.io.outputs import output_set
-
-    out = Path(out)
-    sources = {f"input_{k}": Path(p) for k, p in enumerate(inputs, start=1)}
-    sources.update({name: Path(p) for name, p in (("reference", reference),
-                                                  ("ratings", ratings)) if p is not None})
-    options = {"names": list(names or []), "rule": rule, "scales": list(scales),
-               "load_groups": [[name, low, high if math.isfinite(high) else "inf"]
-                               for name, low, high in load_groups],
-               "grading": [list(x) for x in grading] if grading else None,
-               "folds": folds, "seed": seed, "figures": figures}
-    with output_set(out, command="agreement", inputs=sources, options=options) as staging:
-        result, written = _agreement_into(
-            inputs, staging, names=names, reference=reference, manifest=manifest, rule=rule,
-            jobs=jobs, scales=scales, load_groups=load_groups, ratings=ratings,
-            grading=grading, folds=folds, seed=seed, figures=figures)
-    final = Path(os.path.abspath(out))
-    return result, [(final / Path(path).relative_to(staging), description)
-                    for path, description in written]
-
-
-def _agreement_into(inputs: Sequence[str | Path], out: Path, *, names, reference, manifest,
-                    rule, jobs, scales, load_groups, ratings, grading, folds, seed, figures
-                    ) -> tuple[AgreementResult, list[tuple[Path, str]]]:
-    """:func:`agreement_to_dir`'s work, written into the staging folder ``out``."""
-    out = Path(out)
-    pair_problems: list[str] = []
-    written: list[tuple[Path, str]] = []
-    if reference is None:
-        volumes = read_score_folders(inputs, names)
-    else:
-        from wmheval.io.tables import write_table
-        from wmheval.scoring.pair import score_pair
-
-        names = list(names or [])
-        tables = []
-        for k, folder in enumerate(inputs):
-            name = names[k] if k < len(names) else Path(folder).name
-            scored = score_pair(reference, folder, manifest=manifest, rule=rule, jobs=jobs)
-            path = write_table(scored.cases, out / "pairs" / name / "cases.csv")
-            written.append((path, f"{name} scored against {reference} (CSV)"))
-            for _, row in scored.unmatched.iterrows():
-                pair_problems.append(f"{name}: unmatched {row['path']}: {row['problem']}")
-            for _, row in scored.cases[scored.cases["error"].fillna("") != ""].iterrows():
-                pair_problems.append(f"{name}: subject {row['id']}: {row['error']}")
-            tables.append(volumes_from_cases(scored.cases, name))
-        volumes = pd.concat(tables, ignore_index=True)
-    rated = read_ratings(ratings) if ratings is not None else None
-    result = analyse_agreement(volumes, scales=scales, load_groups=load_groups, ratings=rated,
-                               grading=grading, folds=folds, seed=seed)
-    result.problems[:0] = pair_problems
-    written += write_agreement_report(result, out, figures=figures)
-    return result, written

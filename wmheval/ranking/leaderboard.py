@@ -65,20 +65,6 @@ def write_ranking(ranking: pd.DataFrame, out_dir: str | Path, stem: str = "ranki
     return write_table_formats(shown, out_dir / stem, TABLE_FORMATS, caption=caption)
 
 
-def parse_weights(text: str | None):
-    """Weights from the command line: ``"1,1,1,1,2"`` (metric order dice, h95, avd,
-    recall, f1) or ``"dice=2,f1=1"`` (named; others 0). None or empty: equal weights."""
-    if text is None or not text.strip():
-        return None
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    try:
-        if all("=" in p for p in parts):
-            return {k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)}
-        return [float(p) for p in parts]
-    except ValueError as error:
-        raise ValueError(f"cannot read weights {text!r}: {error}") from error
-
-
 def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
     """Write ``out_dir/notes.md``: the policy (:func:`describe_policy`), the case set, and
     every note loading the field produced (left-out rows, absent rows, comparability)."""
@@ -91,41 +77,3 @@ def write_policy_notes(field: Field, out_dir: str | Path) -> Path:
     if field.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in field.notes] + [""]
     return write_text_atomic(Path(out_dir) / "notes.md", "\n".join(lines))
-
-
-def rank_to_dir(source: str | Path, out: str | Path, *, teams=None, add=(),
-                split: str = "all", weights=None, missing: str | None = None,
-                undefined: str | None = None, policy=None, manifest=None,
-                on_note=None) -> tuple[pd.DataFrame, list[Path]]:
-    """What ``wmheval rank`` does: load ``source``, insert ``add`` teams, restrict to
-    ``teams``, rank, and write ``out/ranking.{csv,md,tex,html}`` and ``out/notes.md``.
-
-    ``source``: a means table (e.g. the published leaderboard), a folder of team folders
-    with ``cases.csv``, or a long per-case CSV with a ``team`` column. ``add``: pairs
-    (score output folder or cases.csv, name or None). ``missing``/``undefined`` override
-    ``policy`` (default :data:`~wmheval.scoring.policy.DEFAULT_POLICY`); ``manifest`` (a
-    path or table) maps ids of tables without scanner/split columns. ``on_note(text)``
-    receives every note (left-out rows, absent rows, non-comparable teams). Returns
-    (ranking, written paths).
-    """
-    from wmheval.ranking.inputs import prepare_field
-
-    field = prepare_field(source, teams, add, split, missing, undefined,
-                          _manifest_table(manifest), policy)
-    for note in field.notes:
-        if on_note is not None:
-            on_note(note)
-    ranking = rank_field(field, weights)
-    label = "all subjects" if split == "all" else f"split {split}"
-    caption = f"WMH challenge ranking ({label}; policy {field.policy.name})"
-    paths = write_ranking(ranking, out, caption=caption)
-    return ranking, paths + [write_policy_notes(field, out)]
-
-
-def _manifest_table(manifest):
-    """A manifest table from a path (None and tables pass through)."""
-    if manifest is None or isinstance(manifest, pd.DataFrame):
-        return manifest
-    from wmheval.io.manifest import load_manifest
-
-    return load_manifest(manifest)

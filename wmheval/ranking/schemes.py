@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from wmheval.analysis.significance import significance_counts
 from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import Field
 from wmheval.ranking.minmax import competition_positions, higher_is_better, minmax_ranking
+from wmheval.ranking.significance import significance_counts
 
 MEANS_SCHEMES = ("official", "mean_rank")
 CASE_SCHEMES = ("median_rank", "rank_then_aggregate", "test_based")

@@ -305,14 +305,15 @@ SECTIONS = (("leaderboard", "Leaderboard"), ("scanners", "Scanners"),
 def write_report(field: Field, out: str | Path, *, reference: str | Path | None = None,
                  predictions: str | Path | None = None, extra_sets: Sequence[str | Path] = (),
                  provenance: Provenance | None = None,
-                 title: str | None = None, analysis: bool = True, overlays: bool = True,
+                 title: str | None = None, overlays: bool = True,
                  progress: Callable[[str], None] | None = None,
-                 **analysis_options) -> list[Path]:
-    """Write the report of ``field`` into ``out``; returns the files written.
+                 weights=None) -> list[Path]:
+    """Write the report pages of ``field`` into ``out``; returns the files written.
 
-    ``analysis``: first run :func:`wmheval.analysis.report.write_ranking_report` into
-    ``out`` (``analysis_options``: bootstrap, seed, samples, grid_steps, weights, alpha);
-    otherwise use the ``figures.json`` already there, if any. ``reference``: the reference
+    The ranking analysis (:func:`wmheval.pipelines.sensitivity.write_ranking_report`) is
+    written into ``out`` first by the pipeline; its ``figures.json``, if there, becomes the
+    Figures section. ``weights``: the metric weights of the ranking shown (None: equal).
+    ``reference``: the reference
     folder (release layout) whose images the team pages' overlays are drawn from;
     ``predictions``: where to find a team's predictions (``<team>/<id>/result.nii.gz``)
     when the paths recorded in cases.csv no longer exist.
@@ -324,13 +325,8 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     out.mkdir(parents=True, exist_ok=True)
     step = progress or (lambda _message: None)
     written: list[Path] = []
-    if analysis:
-        from wmheval.analysis.report import write_ranking_report
-
-        written += [p for p, _ in write_ranking_report(field, out, progress=progress,
-                                                       **analysis_options)]
     step("report pages")
-    ranking = rank_field(field, analysis_options.get("weights"))
+    ranking = rank_field(field, weights)
     own = read_figure_set(out, "Ranking analysis") if (out / FIGURES_JSON).is_file() else None
     extras = [_import_extra(read_figure_set(Path(folder)), out, k)
               for k, folder in enumerate(extra_sets, start=1)]
@@ -420,22 +416,3 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     index = write_text_atomic(out / "index.html",
                               page(title or "wmheval report", "\n".join(parts), nav=nav))
     return [*written, index]
-
-
-def report_to_dir(source: str | Path, out: str | Path, *, teams=None, add=(), split: str = "all",
-                  missing: str | None = None, undefined: str | None = None, policy=None,
-                  manifest=None, on_note: Callable[[str], None] | None = None,
-                  **options) -> list[Path]:
-    """What ``wmheval report`` (and ``wmheval sensitivity``) do: load a field like ``wmheval
-    rank`` and call :func:`write_report` (``options``: reference, predictions, extra_sets,
-    provenance, title, overlays, progress and the analysis options). ``on_note`` receives
-    the notes of loading the field."""
-    from wmheval.ranking.inputs import prepare_field
-    from wmheval.ranking.leaderboard import _manifest_table
-
-    field = prepare_field(source, teams, add, split, missing, undefined,
-                          _manifest_table(manifest), policy)
-    for note in field.notes:
-        if on_note is not None:
-            on_note(note)
-    return write_report(field, out, **options)

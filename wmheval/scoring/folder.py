@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from wmheval.io.atomic import write_text_atomic
 from wmheval.io.layouts import find_reference_cases, index_submission
 from wmheval.io.manifest import load_manifest
-from wmheval.io.outputs import output_set
-from wmheval.io.paths import display_path, is_within
-from wmheval.io.tables import write_table, write_table_formats
+from wmheval.io.paths import display_path
 from wmheval.metrics import METRICS
 from wmheval.metrics.binarize import parse_rule
 from wmheval.parallel import parallel_map
@@ -49,6 +45,9 @@ class ScoreResult:
     unmatched: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     policy: ScoringPolicy = DEFAULT_POLICY
+    input_digests: dict[str, str] = field(default_factory=dict)
+    """One digest per input (``reference``, ``submission``) over the scored files: relative
+    path and content SHA-256, for the output set's manifest."""
 
     @property
     def n_problems(self) -> int:
@@ -263,16 +262,15 @@ def _input_digest(paths: list[tuple[str, str | None]]) -> str:
 def score_folder(
     reference_dir: str | Path,
     submission_dir: str | Path,
-    out: str | Path | None = None,
     *,
     manifest: str | Path | pd.DataFrame | None = None,
     rule: str = "official",
     policy: ScoringPolicy = DEFAULT_POLICY,
     split: str = "auto",
     jobs: int | None = None,
-    write_json: bool = False,
     cache: str | Path | None = None,
     scheduler: str | None = None,
+    skip: Sequence[Path] = (),
     on_plan: Callable[[int], None] | None = None,
     on_done: Callable[[dict], None] | None = None,
 ) -> ScoreResult:
@@ -283,21 +281,18 @@ def score_folder(
     undefined values count as in the summaries' ``mean_ranked`` (default: an empty mask;
     fixed values per case). ``manifest``: see :func:`resolve_manifest`. ``split="auto"``
     scores the splits the submission has predictions for; a split with no reference
-    subject is a ValueError.
-    With ``out``, writes one output set (:func:`wmheval.io.outputs.output_set`):
-    ``cases.csv``, ``summary.csv`` (and JSON on request), a readable ``summary_table`` in
-    Markdown/LaTeX/HTML, ``unmatched.csv`` when stray files exist, and the manifest; an
-    ``out`` inside the submission is not indexed. ``cache`` is a folder of per-case results
-    keyed by file contents and options (:mod:`wmheval.scoring.cache`; None: no cache).
-    ``scheduler`` runs the cases on Dask (an address or ``"local"``).
-    ``on_plan(n_cases)`` and ``on_done(row)`` report progress.
+    subject is a ValueError. ``cache`` is a folder of per-case results keyed by file
+    contents and options (:mod:`wmheval.scoring.cache`; None: no cache). ``scheduler`` runs
+    the cases on Dask (an address or ``"local"``). ``skip``: folders inside the submission
+    that are not indexed (an output folder written there). ``on_plan(n_cases)`` and
+    ``on_done(row)`` report progress.
+
+    Writes nothing: :func:`wmheval.pipelines.score.score_to_dir` writes the output set.
     """
     table, check_grid, _ = resolve_manifest(reference_dir, manifest)
-    skip = (Path(out),) if out is not None and is_within(Path(out), Path(submission_dir)) \
-        else ()
     tasks, info, unmatched, notes = plan_tasks(
         reference_dir, submission_dir, manifest=table, rule=rule, split=split,
-        check_grid=check_grid, skip=skip)
+        check_grid=check_grid, skip=tuple(skip))
     if on_plan:
         on_plan(len(tasks))
     rows = run_tasks(tasks, jobs=jobs, on_done=on_done, cache_dir=cache, scheduler=scheduler)
@@ -307,58 +302,16 @@ def score_folder(
     scored["id"] = [display_path(task.id) for task in tasks]
     cases = info.merge(scored, on="id", how="left")[list(CASE_COLUMNS)]
     summary, policy_notes = summarize(cases, policy, with_notes=True)
-    result = ScoreResult(cases=cases, summary=summary, unmatched=unmatched,
-                         notes=notes + policy_notes, policy=policy)
-    if out is not None:
-        def relative(path, root):
-            return os.path.relpath(path, root) if path is not None else ""
 
-        inputs_digest = {
-            "reference": _input_digest([(relative(t.reference_path, reference_dir), d[0])
-                                        for t, d in zip(tasks, digests, strict=True)]),
-            "submission": _input_digest([(relative(t.prediction_path, submission_dir), d[1])
-                                         for t, d in zip(tasks, digests, strict=True)
-                                         if t.prediction_path is not None]),
-        }
-        options = {"rule": rule, "policy": policy.name, "split": split,
-                   "manifest": display_path(manifest) if isinstance(manifest, str | Path)
-                   else ("custom table" if manifest is not None else "bundled"),
-                   "json": write_json}
-        with output_set(Path(out), command="score",
-                        inputs={"reference": Path(reference_dir),
-                                "submission": Path(submission_dir)},
-                        digests=inputs_digest, options=options) as staging:
-            write_score_outputs(result, staging, write_json=write_json)
-    return result
+    def relative(path, root):
+        return os.path.relpath(path, root) if path is not None else ""
 
-
-def write_score_outputs(result: ScoreResult, out: str | Path, write_json: bool = False
-                        ) -> list[Path]:
-    """Write the tables of a :class:`ScoreResult` into the folder ``out`` (file by file;
-    :func:`score_folder` writes them into a staging folder that replaces ``--out`` whole)."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [write_table(result.cases, out / "cases.csv"),
-               write_table(result.summary, out / "summary.csv")]
-    written += write_table_formats(result.readable_summary(), out / "summary_table",
-                                   formats=("md", "tex", "html"),
-                                   caption="WMH challenge metrics, mean ± std of the scored "
-                                   "values per group; [mean used for ranking, with missing "
-                                   f"and undefined values imputed] under {result.policy.name}")
-    stale = out / "unmatched.csv"
-    if len(result.unmatched):
-        written.append(write_table(result.unmatched, stale))
-    elif stale.exists():
-        stale.unlink()
-    if write_json:
-        payload = {
-            "cases": json.loads(result.cases.to_json(orient="records")),
-            "summary": json.loads(result.summary.to_json(orient="records")),
-            "unmatched": json.loads(result.unmatched.to_json(orient="records")),
-            "notes": result.notes,
-            "policy": {"name": result.policy.name,
-                       "missing": result.policy.missing.value,
-                       "undefined": result.policy.undefined.value},
-        }
-        written.append(write_text_atomic(out / "scores.json", json.dumps(payload, indent=1)))
-    return written
+    input_digests = {
+        "reference": _input_digest([(relative(t.reference_path, reference_dir), d[0])
+                                    for t, d in zip(tasks, digests, strict=True)]),
+        "submission": _input_digest([(relative(t.prediction_path, submission_dir), d[1])
+                                     for t, d in zip(tasks, digests, strict=True)
+                                     if t.prediction_path is not None]),
+    }
+    return ScoreResult(cases=cases, summary=summary, unmatched=unmatched,
+                       notes=notes + policy_notes, policy=policy, input_digests=input_digests)

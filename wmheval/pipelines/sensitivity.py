@@ -1,4 +1,5 @@
-"""One call that writes every ranking table, sensitivity analysis and figure for a field."""
+"""``wmheval sensitivity``: every ranking table, sensitivity analysis and figure for a field,
+with the HTML report, as one output set."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import pandas as pd
 
 from wmheval.analysis.bootstrap import field_bootstrap
 from wmheval.analysis.field_dependence import field_dependence
-from wmheval.analysis.significance import significance_counts
 from wmheval.analysis.weights import field_weight_sensitivity, tau_summary
 from wmheval.io.tables import TABLE_FORMATS, write_table_formats
 from wmheval.metrics import METRICS
@@ -18,6 +18,7 @@ from wmheval.ranking.inputs import Field
 from wmheval.ranking.leaderboard import rank_field, write_policy_notes, write_ranking
 from wmheval.ranking.minmax import higher_is_better
 from wmheval.ranking.schemes import available_schemes, compare_schemes
+from wmheval.ranking.significance import significance_counts
 
 FORMAT_NAMES = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX", "html": "HTML"}
 
@@ -229,7 +230,7 @@ def _figures(field: Field, out: Path, ranking: pd.DataFrame, sweep, schemes: pd.
         drawn.append(("dots_boxes", plot_dots_boxes(values, order, out / "dots_boxes")))
         drawn.append(("podium", plot_podium(values, order, out / "podium")))
         drawn.append(("rank_heatmap", plot_rank_heatmap(values, order, out / "rank_heatmap")))
-        from wmheval.analysis.significance import wilcoxon_wins
+        from wmheval.ranking.significance import wilcoxon_wins
 
         wins = {m: wilcoxon_wins(values[:, :, k], bool(higher_is_better([m])[0]), alpha,
                                  p_adjust) for k, m in enumerate(METRICS)}
@@ -285,21 +286,10 @@ REPORT_TABLES = (
 """Tables of the analysis listed in figures.json (stem, title)."""
 
 
-def sensitivity_to_dir(source: str | Path, out: str | Path, *, teams=None, add=(),
-                       split: str = "all", missing: str | None = None,
-                       undefined: str | None = None, policy=None, manifest=None,
-                       on_note: Callable[[str], None] | None = None,
-                       **options) -> list[tuple[Path, str]]:
-    """What ``wmheval sensitivity`` does: load a field like ``wmheval rank`` and call
-    :func:`write_ranking_report` (``options``: bootstrap, seed, samples, grid_steps,
-    weights, alpha, figures, ties, p_adjust, progress). ``on_note`` receives the notes of
-    loading the field."""
-    from wmheval.ranking.inputs import prepare_field
-    from wmheval.ranking.leaderboard import _manifest_table
+def sensitivity_to_dir(source: str | Path, out: str | Path, **options) -> list[Path]:
+    """What ``wmheval sensitivity`` does: :func:`wmheval.pipelines.report.report_to_dir`
+    with ``command="sensitivity"`` (the analysis, its figures and the HTML report, no
+    overlays unless a reference is given)."""
+    from wmheval.pipelines.report import report_to_dir
 
-    field = prepare_field(source, teams, add, split, missing, undefined,
-                          _manifest_table(manifest), policy)
-    for note in field.notes:
-        if on_note is not None:
-            on_note(note)
-    return write_ranking_report(field, out, **options)
+    return report_to_dir(source, out, command="sensitivity", **options)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import importlib.util
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import pandas as pd
 
 from wmheval.io.atomic import write_text_atomic
 from wmheval.io.tables import write_table_formats
+from wmheval.pipelines.baselines import torch_available
 
 Note = Callable[[str], None]
 THRESHOLD_TEAM = "baseline-threshold"
@@ -40,6 +40,8 @@ class DemoOutput:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     reports: list[tuple[Path, str]] = field(default_factory=list)
+    overview: pd.DataFrame | None = None
+    """Every team's mean metrics on all, seen and unseen test subjects (``overview.csv``)."""
 
     def add(self, section: str, path: Path, description: str) -> None:
         self.sections.setdefault(section, []).append((Path(path), description))
@@ -58,16 +60,10 @@ def _step(output: DemoOutput, name: str, note: Note) -> Iterator[None]:
     output.timings[name] = time.perf_counter() - start
 
 
-def torch_available() -> bool:
-    """Whether the optional baselines extra (torch) is installed."""
-    return importlib.util.find_spec("torch") is not None and \
-        importlib.util.find_spec("wmheval_baselines") is not None
-
-
 def _score_team(challenge: Path, submission: Path, out: Path, jobs: int | None) -> None:
-    from wmheval.scoring import score_folder
+    from wmheval.pipelines.score import score_to_dir
 
-    score_folder(challenge, submission, out, jobs=jobs, split="test")
+    score_to_dir(challenge, submission, out, jobs=jobs, split="test")
 
 
 def _overview(scores_root: Path, teams: list[str]) -> pd.DataFrame:
@@ -98,7 +94,7 @@ def _overview(scores_root: Path, teams: list[str]) -> pd.DataFrame:
 def _threshold_baseline(challenge: Path, out: Path, scores: Path, jobs: int | None,
                         output: DemoOutput, teams: list[str]) -> None:
     """Fit and score the threshold baseline (FLAIR z-score inside the white matter)."""
-    from wmheval_baselines.threshold import fit_path, threshold_baseline
+    from wmheval.pipelines.baselines import threshold_baseline, threshold_fit_path
 
     submission = out / "baseline_threshold" / "submission"
     fit = threshold_baseline(challenge, submission)
@@ -109,15 +105,15 @@ def _threshold_baseline(challenge: Path, out: Path, scores: Path, jobs: int | No
                    f"{THRESHOLD_TEAM}: FLAIR z >= {fit.threshold:g} inside the white-matter "
                    f"mask (dilated {fit.dilation_mm:g} mm), fitted on the training subjects: "
                    "the floor")
-    output.add("Baseline", fit_path(submission), "the threshold baseline's fit (threshold, "
-               "dilation, training Dice curve)")
+    output.add("Baseline", threshold_fit_path(submission), "the threshold baseline's fit "
+               "(threshold, dilation, training Dice curve)")
 
 
 def _learned_baseline(challenge: Path, out: Path, scores: Path, jobs: int | None,
                       output: DemoOutput, teams: list[str], *, model: str, samples: int | None,
                       seconds: float | None, seed: int) -> None:
     """Train the small CPU baseline with the ``demo`` recipe, predict and score it."""
-    from wmheval_baselines.demo import train_and_predict
+    from wmheval.pipelines.baselines import train_and_predict
 
     name = learned_team(model)
     overrides = {} if samples is None else {"samples": samples}
@@ -196,6 +192,7 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
         output.notes.append("baseline skipped (torch not installed or --no-baseline)")
 
     overview = _overview(scores, teams)
+    output.overview = overview
     for path in write_table_formats(overview, out / "overview",
                                     caption="Mean metrics per team: all, seen, unseen"):
         output.add("Overview", path, "every team's mean metrics on all, seen and unseen "
@@ -258,17 +255,35 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     return output
 
 
+def demo_to_dir(out: str | Path, *, command: str = "wmheval demo", **options) -> DemoOutput:
+    """What ``wmheval demo`` does: :func:`run_demo` written as one output set ``out``
+    (replaced whole, with a ``wmheval_manifest.json``; untouched when the run fails).
+    ``options`` are :func:`run_demo`'s; the returned paths name ``out``, not the staging
+    folder."""
+    from wmheval.io.outputs import output_set
+
+    out = Path(out)
+    recorded = {k: options.get(k) for k in ("seed", "baseline", "baseline_samples",
+                                            "baseline_seconds", "baseline_model",
+                                            "bootstrap", "samples")}
+    with output_set(out, command="demo", inputs=None, options=recorded) as staging:
+        output = run_demo(staging, command=command, **options)
+    output.out = out
+    return output
+
+
 def _report(output: DemoOutput, field, folder: Path, section: str, command: str,
             inputs: dict[str, Path], **options) -> None:
     """The ranking analysis and HTML report of ``field`` in ``folder``, indexed first."""
-    from wmheval.analysis.report import write_ranking_report
-    from wmheval.report import make_provenance, write_report
+    from wmheval.pipelines.report import write_field_report
+    from wmheval.pipelines.sensitivity import write_ranking_report
+    from wmheval.report import make_provenance
 
     analysis = {k: options.pop(k) for k in ("bootstrap", "seed", "samples")}
     provenance = make_provenance(command, inputs, analysis)
     for path, description in write_ranking_report(field, folder, **analysis):
         output.add(section, path, description)
-    write_report(field, folder, provenance=provenance, analysis=False, **options)
+    write_field_report(field, folder, provenance=provenance, analysis=False, **options)
     output.reports.append((folder / "index.html", options.get("title") or section))
 
 
@@ -297,7 +312,7 @@ reference volume at 5 and 15 mL, to show the grade figures and tables."""
 def _agreement_step(output: DemoOutput, scores: Path, teams: list[str], seed: int,
                     note: Note) -> None:
     """Volumetric agreement of every team with the reference (``agreement/``)."""
-    from wmheval.plots.agreement import agreement_to_dir
+    from wmheval.pipelines.agreement import agreement_to_dir
 
     with _step(output, "volumetric agreement", note):
         result, written = agreement_to_dir(
