@@ -54,6 +54,8 @@ def main() -> None:
                              "SECONDS of wall time: bundle it without training")
     parser.add_argument("--conditions", default=None,
                         help="with --trained: the machine and load during that training")
+    parser.add_argument("--git-commit", default=None,
+                        help="with --trained: the commit the runs were trained with")
     args = parser.parse_args()
     trained = {k: float(v) for k, v in (item.split("=", 1) for item in args.trained)}
     env = dict(os.environ)
@@ -110,7 +112,9 @@ def main() -> None:
                         f"--recipe demo --seed {TRAIN_SEED} --device cpu",
                         "--data-command", data_command, "--data-seed", str(DATA_SEED),
                         "--training-seconds", f"{seconds:.0f}", "--conditions", conditions,
-                        *(["--half"] if identical else [])], check=True, env=env)
+                        *(["--half"] if identical else []),
+                        *(["--git-commit", args.git_commit] if args.git_commit else [])],
+                       check=True, env=env)
 
 
 if __name__ == "__main__":

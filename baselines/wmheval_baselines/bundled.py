@@ -156,15 +156,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="wall time of the training command")
     parser.add_argument("--conditions", default="", help="machine and load while training")
     parser.add_argument("--half", action="store_true", help="store the weights in fp16")
+    parser.add_argument("--git-commit", default=None,
+                        help="the commit the run was trained with (default: this checkout's)")
     args = parser.parse_args(argv)
     config = TrainConfig.from_json(args.run / "config.json")
     checkpoint = load_checkpoint(args.run)
     if not is_complete(config, run_progress(checkpoint)):
         raise SystemExit(f"{args.run}: the run is incomplete; finish it first")
     metadata = json.loads((args.run / "metadata.json").read_text(encoding="utf-8"))
+    commit = args.git_commit
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True, cwd=Path(__file__).parent).stdout.strip()
+        commit = commit or subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     provenance = {
