@@ -20,15 +20,15 @@ def demo(
         "ones (default: when torch is installed)."),
     train: bool = typer.Option(
         False, "--train", help="Train the learned baselines from scratch on all 60 training "
-        "subjects (demo recipe, CPU: about 30 minutes on 2 idle cores) instead of using the "
-        "bundled demo models."),
+        "subjects (demo recipe, CPU; on 2 idle cores the ResU-Net takes about 16 minutes, the "
+        "FCN/VGG about 25-30) instead of using the bundled demo models."),
     baseline_model: list[Model] | None = typer.Option(
         None, help="A learned baseline to show (repeatable; default: resunet and fcn-vgg, "
         "bundled, or trained with --train)."),
     baseline_samples: int | None = typer.Option(
         None, help="With --train: training samples per model (default: the demo recipe's)."),
     baseline_seconds: float = typer.Option(
-        1800.0, help="With --train: cap on each model's training time (0: none)."),
+        3600.0, help="With --train: cap on each model's training time (0: none)."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for ranking stability."),
     samples: int = typer.Option(100_000, help="Random weightings in the weight sweep."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores)."),

@@ -180,7 +180,7 @@ DEMO_MODELS = ("resunet", "fcn-vgg")
 
 def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
              train: bool = False, baseline_models: tuple[str, ...] | None = None,
-             baseline_samples: int | None = None, baseline_seconds: float | None = 1800.0,
+             baseline_samples: int | None = None, baseline_seconds: float | None = 3600.0,
              bootstrap: int = 1000, samples: int = 100_000, jobs: int | None = None,
              note: Note | None = None, command: str = "wmheval demo") -> DemoOutput:
     """Run the demo into ``out`` and return what it wrote (``out/index.html`` lists it all).
@@ -191,9 +191,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     By default these are the **bundled** demo models, which only predict: the demo then
     writes only the subjects it scores and the threshold's training subjects (the small
     selection, 27). ``train`` trains them from scratch instead with the ``demo`` recipe
-    on all 60 training subjects (about half an hour on 2 cores; ``baseline_samples``
-    overrides the recipe's sample count, ``baseline_seconds`` caps each training, a run
-    stopped by it is marked incomplete and says so). Deterministic from ``seed``.
+    on all 60 training subjects (ResU-Net about 16 min, FCN/VGG about 25-30 min on 2 idle
+    cores; ``baseline_samples`` overrides the recipe's sample count, ``baseline_seconds``
+    caps each training, a run stopped by it is marked incomplete and says so). Deterministic from ``seed``.
     ``command`` is recorded in the reports' provenance.
     """
     from wmheval.plots.overlay import show_case
