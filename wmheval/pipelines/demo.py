@@ -156,6 +156,11 @@ def _bundled_baseline(challenge: Path, out: Path, scores: Path, jobs: int | None
                "version, git commit, training time, sha256 (verified on loading)")
 
 
+DEMO_MODELS = ("resunet", "fcn-vgg")
+"""The learned baselines of the demo: bundled (``demo:resunet``, ``demo:fcn-vgg``) or, with
+``train``, trained from scratch."""
+
+
 def learned_models(baseline_models: tuple[str, ...] | None, train: bool) -> tuple[str, ...]:
     """The learned baselines the demo shows: ``baseline_models`` if given, else the bundled
     demo models (``resunet``, ``fcn-vgg``), or those two when training (``train``).
@@ -173,11 +178,6 @@ def learned_models(baseline_models: tuple[str, ...] | None, train: bool) -> tupl
     return tuple(dict.fromkeys(baseline_models))
 
 
-DEMO_MODELS = ("resunet", "fcn-vgg")
-"""The learned baselines of the demo: bundled (``demo:resunet``, ``demo:fcn-vgg``) or, with
-``train``, trained from scratch."""
-
-
 def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
              train: bool = False, baseline_models: tuple[str, ...] | None = None,
              baseline_samples: int | None = None, baseline_seconds: float | None = 3600.0,
@@ -193,8 +193,8 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     selection, 27). ``train`` trains them from scratch instead with the ``demo`` recipe
     on all 60 training subjects (ResU-Net about 16 min, FCN/VGG about 25-30 min on 2 idle
     cores; ``baseline_samples`` overrides the recipe's sample count, ``baseline_seconds``
-    caps each training, a run stopped by it is marked incomplete and says so). Deterministic from ``seed``.
-    ``command`` is recorded in the reports' provenance.
+    caps each training, a run stopped by it is marked incomplete and says so).
+    Deterministic from ``seed``. ``command`` is recorded in the reports' provenance.
     """
     from wmheval.plots.overlay import show_case
     from wmheval.ranking import add_team, load_field, rank_field
