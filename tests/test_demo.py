@@ -211,3 +211,27 @@ def test_the_demo_tables_are_identical_across_runs_and_jobs(demo_dir, tmp_path):
     first, second = _tables(demo_dir), _tables(again)
     assert len(first) > 40 and first.keys() == second.keys()
     assert [name for name in first if first[name] != second[name]] == []
+
+
+def test_the_learned_models_are_the_bundled_ones_unless_training(monkeypatch):
+    import wmheval.pipelines.baselines as baselines
+    from wmheval.pipelines.demo import learned_models
+
+    monkeypatch.setattr(baselines, "bundled_models", lambda: ("demo:resunet",))
+    assert learned_models(None, False) == ("resunet",)
+    assert learned_models(None, True) == ("resunet", "fcn-vgg")
+    assert learned_models(("fcn-vgg", "fcn-vgg"), True) == ("fcn-vgg",)
+    with pytest.raises(ValueError, match="fcn-vgg.*--train"):
+        learned_models(("fcn-vgg",), False)
+
+
+def test_asking_for_a_model_without_a_bundle_is_a_usage_error_before_any_work(tmp_path):
+    if not torch_available():
+        pytest.skip("the baselines extra (torch) is not installed")
+    if "demo:flair-fcn" in bundled_models():
+        pytest.skip("a FLAIR FCN is bundled")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--baseline-model",
+                                      "flair-fcn"])
+    assert result.exit_code == 2 and "--train" in result.output
+    assert not out.exists()
