@@ -186,6 +186,12 @@ class TrainConfig:
             values = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise RunError(f"{path}: cannot read run config: {error}") from error
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """A config from saved settings (keys it does not know, from other versions, are
+        ignored)."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
