@@ -314,16 +314,17 @@ def test_demo_options_reach_the_pipeline(monkeypatch, tmp_path):
     spy = Spy(SimpleNamespace(overview=overview, timings={"scoring": 1.0}))
     monkeypatch.setattr(pipeline, "demo_to_dir", spy)
     result = _invoke(["demo", "--out", str(tmp_path / "d"), "--seed", "5", "--no-baseline",
-                      "--baseline-samples", "100", "--baseline-seconds", "60",
-                      "--baseline-model", "flair-fcn", "--bootstrap", "9", "--samples", "8",
-                      "--jobs", "1"])
+                      "--train", "--baseline-samples", "100", "--baseline-seconds", "60",
+                      "--baseline-model", "flair-fcn", "--baseline-model", "resunet",
+                      "--bootstrap", "9", "--samples", "8", "--jobs", "1"])
     kwargs = spy.kwargs
     assert spy.args == (tmp_path / "d",)
-    assert {k: kwargs[k] for k in ("seed", "baseline", "baseline_samples",
-                                   "baseline_seconds", "baseline_model", "bootstrap",
+    assert {k: kwargs[k] for k in ("seed", "baseline", "train", "baseline_samples",
+                                   "baseline_seconds", "baseline_models", "bootstrap",
                                    "samples", "jobs")} == {
-        "seed": 5, "baseline": False, "baseline_samples": 100, "baseline_seconds": 60.0,
-        "baseline_model": "flair-fcn", "bootstrap": 9, "samples": 8, "jobs": 1}
+        "seed": 5, "baseline": False, "train": True, "baseline_samples": 100,
+        "baseline_seconds": 60.0, "baseline_models": ("flair-fcn", "resunet"),
+        "bootstrap": 9, "samples": 8, "jobs": 1}
     assert "scoring: 1.0 s" in result.output
 
 

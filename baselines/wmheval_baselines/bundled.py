@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from wmheval.errors import InputError
+
 PREFIX = "demo:"
 BUNDLE_DIR = Path(__file__).resolve().parent / "bundled"
 MANIFEST = "manifest.json"
@@ -31,7 +33,7 @@ SYNTHETIC_WARNING = ("trained on the SYNTHETIC challenge only (wmheval synth): n
 FORMAT = 1
 
 
-class BundledModelError(ValueError):
+class BundledModelError(InputError):
     """An unknown bundled model name, or a bundled file that is missing or altered."""
 
 
