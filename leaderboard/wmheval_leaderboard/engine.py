@@ -113,10 +113,10 @@ def score_submission(reference: Path, submission: Path, out: Path, subjects, *,
                      policy, cache: Path | None) -> Scored:
     """Score ``submission`` against the phase's subjects of ``reference`` as ``wmheval
     score`` does, writing its output set into ``out``."""
-    from wmheval.scoring import score_folder
+    from wmheval.pipelines.score import score_to_dir
 
     split = subjects if subjects in ("all", "training", "test") else "all"
-    result = score_folder(reference, submission, out, policy=policy, split=split, jobs=1,
+    result = score_to_dir(reference, submission, out, policy=policy, split=split, jobs=1,
                           cache=cache)
     cases = result.cases
     if not isinstance(subjects, str):

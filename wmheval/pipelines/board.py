@@ -43,3 +43,26 @@ def verify_board(folder: Path) -> list[str]:
     from wmheval_leaderboard.board import verify
 
     return verify(folder)
+
+
+def lifecycle() -> Any:
+    """The organiser's commands over a challenge's life (add_phase, select, withdraw,
+    rescore, promote, freeze)."""
+    from wmheval_leaderboard import lifecycle as module
+
+    return module
+
+
+def board_life() -> Any:
+    """Snapshots, history and exports of a board (``history``, ``export_rows``)."""
+    from wmheval_leaderboard import life as module
+
+    return module
+
+
+def build_board_site_as_of(board: Any, out: Path, *, view: str, bootstrap: int | None,
+                           as_of: str | None) -> Any:
+    """Build the site as it stood at ``as_of`` (from the stored snapshots)."""
+    from wmheval_leaderboard.site import build_site
+
+    return build_site(board, out, view=view, bootstrap=bootstrap, as_of=as_of)

@@ -1,0 +1,230 @@
+"""A challenge's life on the board: phases (windows, parent gate, entry rules), selection,
+withdrawal, snapshots and `build --as-of`, `history` causes checked against bounds computed
+by hand, rescoring against a fixed reference, promotion, freezing, exports and team views."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+
+import board_fixtures
+import pytest
+from board_fixtures import new_board, wmheval
+
+mini_reference = board_fixtures.mini_reference
+small_challenge = board_fixtures.small_challenge
+small_submissions = board_fixtures.small_submissions
+team_archives = board_fixtures.team_archives
+team_folders = board_fixtures.team_folders
+
+HIGHER = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
+
+
+def hand_bounds(entries, in_field):
+    """Per metric (best, worst) of the in-field entries' means: the min-max rule's bounds,
+    written out literally."""
+    out = {}
+    for metric, higher in HIGHER.items():
+        values = []
+        for entry in entries:
+            if entry["team"] in in_field and entry[metric] is not None:
+                values.append(entry[metric])
+        if not values:
+            out[metric] = (None, None)
+            continue
+        best = values[0]
+        worst = values[0]
+        for v in values[1:]:
+            if (v > best) if higher else (v < best):
+                best = v
+            if (v < worst) if higher else (v > worst):
+                worst = v
+        out[metric] = (best, worst)
+    return out
+
+
+def sid(result):
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result.stdout.split()[1].rstrip(":")
+
+
+@pytest.mark.slow
+def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders):
+    from wmheval_leaderboard.board import Board
+    from wmheval_leaderboard.life import snapshots
+
+    root, site = tmp_path / "ch", tmp_path / "site"
+    new_board(root, mini_reference, teams=["A", "B", "C"], limit=0, bootstrap=0).close()
+    # phases: the first (test) is the sanity phase; a final phase after it
+    added = wmheval("board", "phase", "add", root, "final", "--subjects", "1,3,70,117",
+                    "--limit", "2", "--window", "total", "--per-case", "own", "--board",
+                    "public", "--after", "test", "--entry", "selected")
+    assert added.returncode == 0, added.stderr
+    gate = wmheval("board", "submit", root, team_archives["precise"], "--team", "A",
+                   "--phase", "final")
+    assert gate.returncode == 1 and "needs a scored submission in phase test" in gate.stderr
+    published = []  # (time, board.json bytes, board.csv bytes) after each change
+
+    def publish():
+        assert wmheval("board", "build", root, "--out", site, "--view", "private"
+                       ).returncode == 0
+        with Board.open(root) as board:
+            last = snapshots(board, "test")[-1]
+        published.append((last.created_at, (site / "board.json").read_bytes(),
+                          (site / "board.csv").read_bytes(), (site / "index.html").read_bytes()))
+
+    a1 = sid(wmheval("board", "submit", root, team_archives["precise"], "--team", "A"))
+    publish()
+    b1 = sid(wmheval("board", "submit", root, team_archives["noisy"], "--team", "B"))
+    publish()
+    c1 = sid(wmheval("board", "submit", root, team_archives["greedy"], "--team", "C"))
+    publish()
+    withdrawn = wmheval("board", "withdraw", root, c1, "--reason", "wrong files")
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    publish()
+    c2 = sid(wmheval("board", "submit", root, team_archives["cautious"], "--team", "C"))
+    publish()
+
+    # history: every change's cause, checked against bounds computed by hand
+    with Board.open(root) as board:
+        snaps = snapshots(board, "test")
+        from wmheval_leaderboard.life import history
+
+        items = history(board, "test")
+    by_seq = {s.seq: s for s in snaps}
+    checked = 0
+    for item in items:
+        if item["from"] is None:
+            continue
+        before, after = by_seq[item["from"]], by_seq[item["seq"]]
+        old = before.payload["board"]["entries"]
+        new = after.payload["board"]["entries"]
+        bounds_a = hand_bounds(old, before.payload["in_field"])
+        bounds_b = hand_bounds(new, after.payload["in_field"])
+        cause = after.cause
+        for change in item["changes"]:
+            team = change["team"]
+            if cause.get("team") == team:
+                expected = "withdrawn" if cause["kind"] == "withdrawal" else "own entry"
+                assert change["cause"] == expected, (item, change)
+            else:
+                assert change["cause"] == "field", (item, change)
+                moved = {(m, k) for m in HIGHER for k, bound in enumerate(("best", "worst"))
+                         if bounds_a[m][k] != bounds_b[m][k]}
+                got = {(m["metric"], ("best", "worst").index(m["bound"]))
+                       for m in change["metrics"]}
+                assert got == moved
+                if moved:
+                    assert change["teams"] == [cause["team"]], change
+            checked += 1
+    assert checked >= 3
+    # the third entry (C) moved the others through the bounds: A and B are 'field' moves
+    third = next(i for i in items if i["cause"].get("submission") == c1)
+    assert {c["team"]: c["cause"] for c in third["changes"]}.get("A") == "field"
+    assert "C moved the" in next(c for c in third["changes"] if c["team"] == "A")["detail"]
+
+    # every past board, rebuilt byte for byte
+    for moment, board_json, board_csv, index in published:
+        rebuilt = tmp_path / "asof"
+        result = wmheval("board", "build", root, "--out", rebuilt, "--view", "private",
+                         "--as-of", moment)
+        assert result.returncode == 0, result.stderr
+        assert (rebuilt / "board.json").read_bytes() == board_json
+        assert (rebuilt / "board.csv").read_bytes() == board_csv
+        assert (rebuilt / "index.html").read_bytes() == index
+    entries_now = json.loads(published[-1][1])["entries"]
+    assert c1 not in {e["submission_id"] for e in entries_now}
+    assert c2 in {e["submission_id"] for e in entries_now}
+
+    # final phase: window 'total' with limit 2, entry rule 'selected'
+    fa1 = sid(wmheval("board", "submit", root, team_archives["precise"], "--team", "A",
+                      "--phase", "final"))
+    fa2 = sid(wmheval("board", "submit", root, team_folders["precise"], "--team", "A",
+                      "--phase", "final"))
+    over = wmheval("board", "submit", root, team_archives["greedy"], "--team", "A",
+                   "--phase", "final")
+    assert over.returncode == 1 and "no further slot in this phase" in over.stderr
+    with Board.open(root) as board:
+        assert [s.submission_id for s in board.standings("final").rows] == [fa2]
+    assert wmheval("board", "select", root, fa1).returncode == 0
+    with Board.open(root) as board:
+        assert [s.submission_id for s in board.standings("final").rows] == [fa1]
+    assert wmheval("board", "select", root, fa1, "--unselect").returncode == 0
+    with Board.open(root) as board:
+        assert [s.submission_id for s in board.standings("final").rows] == [fa2]
+
+    # exports: the public view gets no per-case values of a hidden phase
+    refused = wmheval("board", "export", root, "--format", "challenger", "--out",
+                      tmp_path / "x.csv")
+    assert refused.returncode == 2 and "hidden" in refused.stderr
+    assert not (tmp_path / "x.csv").exists()
+    assert wmheval("board", "export", root, "--format", "challenger", "--out",
+                   tmp_path / "all.csv", "--view", "private").returncode == 0
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "all.csv").read_text())))
+    assert set(rows[0]) == {"algorithm", "case", "value", "metric"}
+    with Board.open(root) as board:
+        db = board.ledger.connection
+        dice_a = db.execute(
+            "SELECT c.dice FROM case_results c JOIN evaluations e USING (evaluation_id) "
+            "WHERE e.submission_id = ? AND e.active = 1 AND c.subject_id = '3'",
+            (a1,)).fetchone()[0]
+    got = [float(r["value"]) for r in rows if r["algorithm"] == "A" and r["case"] == "3"
+           and r["metric"] == "dice"]
+    assert got == [dice_a]
+    assert {r["algorithm"] for r in rows} == {"A", "B", "C"}
+    own = wmheval("board", "export", root, "--format", "challenger", "--out",
+                  tmp_path / "own.csv", "--view", "team:A", "--phase", "final")
+    assert own.returncode == 0, own.stderr
+    own_rows = list(csv.DictReader(io.StringIO((tmp_path / "own.csv").read_text())))
+    assert {r["algorithm"] for r in own_rows} == {"A"} and len(own_rows) == 4 * 5
+    board_csv = wmheval("board", "export", root, "--format", "csv", "--out",
+                        tmp_path / "b.csv")
+    assert board_csv.returncode == 0
+    assert (tmp_path / "b.csv").read_bytes() == published[-1][2]
+
+    # team view: A sees its own final-phase cases, the leak check guards the others
+    team_site = tmp_path / "team-a"
+    built = wmheval("board", "build", root, "--out", team_site, "--view", "team:A")
+    assert built.returncode == 0, built.stderr
+
+    # rescore against a corrected reference: every entry re-evaluated, reason recorded
+    fixed = tmp_path / "reference-v2"
+    shutil.copytree(mini_reference, fixed)
+    masks = sorted(fixed.rglob("wmh.nii.gz"))
+    target = next(m for m in masks if m.parent.name == "70")
+    donor = next(m for m in masks if m.parent.name == "1")
+    shutil.copyfile(donor, target)  # a different mask for subject 70
+    status = json.loads(wmheval("board", "status", root, "--json").stdout)
+    assert all(not r["stale"] for r in status)
+    rescored = wmheval("board", "rescore", root, "--phase", "test", "--reference", fixed,
+                       "--reason", "subject 70 mask fixed")
+    assert rescored.returncode == 0, rescored.stderr
+    assert "subject 70 mask fixed" in rescored.stdout and "->" in rescored.stdout
+    with Board.open(root) as board:
+        item = history(board, "test")[-1]
+        old_count = board.ledger.connection.execute(
+            "SELECT count(*) FROM evaluations WHERE submission_id = ?", (a1,)).fetchone()[0]
+    assert item["trigger"] == "rescore"
+    assert old_count == 2  # the old evaluation is kept
+    for change in item["changes"]:
+        assert change["cause"] == "re-evaluated"
+        assert "subject 70 mask fixed" in change["detail"]
+    status = {r["id"]: r for r in json.loads(wmheval("board", "status", root, "--json").stdout)}
+    assert status[a1]["stale"] == ""
+    assert "reference changed" in status[fa1]["stale"]  # the final phase was not rescored
+
+    # freeze: refuses submissions and rescoring; prints the hash and the chain head
+    frozen = wmheval("board", "freeze", root, "--phase", "test")
+    assert frozen.returncode == 0, frozen.stderr
+    lines = dict(line.split(": ", 1) for line in frozen.stdout.splitlines()[1:])
+    with Board.open(root) as board:
+        assert lines["snapshot"] == snapshots(board, "test")[-1].sha256
+        assert lines["event chain head"] == board.ledger.head()
+    assert (root / "backups").is_dir() and any((root / "backups").iterdir())
+    late = wmheval("board", "submit", root, team_archives["brittle"], "--team", "B")
+    assert late.returncode == 1 and "frozen" in late.stderr
+    again = wmheval("board", "rescore", root, "--phase", "test", "--reason", "x")
+    assert again.returncode == 1 and "frozen" in again.stderr
+    assert wmheval("board", "verify", root).returncode == 0
