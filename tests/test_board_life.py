@@ -77,7 +77,7 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
 
     a1 = sid(wmheval("board", "submit", root, team_archives["precise"], "--team", "A"))
     publish()
-    b1 = sid(wmheval("board", "submit", root, team_archives["noisy"], "--team", "B"))
+    sid(wmheval("board", "submit", root, team_archives["noisy"], "--team", "B"))
     publish()
     c1 = sid(wmheval("board", "submit", root, team_archives["greedy"], "--team", "C"))
     publish()

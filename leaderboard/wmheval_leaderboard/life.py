@@ -288,27 +288,74 @@ def history(board, phase: str, diff: tuple[str, str] | None = None) -> list[dict
     return out
 
 
-def timeline(board, phase: str, team: str) -> list[dict]:
-    """A team's score and position after each snapshot where it has an entry, with whether
-    the move was caused by others (``field``)."""
-    out = []
-    for item in history(board, phase):
-        entry = next((e for e in snapshots_cache(board, phase)[item["seq"]]["board"]["entries"]
-                      if e["team"] == team), None)
-        if entry is None:
-            continue
-        change = next((c for c in item["changes"] if c["team"] == team), None)
-        out.append({"at": item["created_at"], "score": entry["score"],
-                    "position": entry["position"],
-                    "cause": change["cause"] if change else None})
+def timelines(board, phase: str, as_of: str | None = None) -> dict[str, list[dict]]:
+    """Per team, its score and position after each snapshot of ``phase`` (up to
+    ``as_of``) where it has an entry, and the cause of each move (``field``: caused by
+    others, drawn hollow)."""
+    snaps = [s for s in snapshots(board, phase) if as_of is None or s.created_at <= as_of]
+    out: dict[str, list[dict]] = {}
+    previous = None
+    for snap in snaps:
+        changes = {c["team"]: c for c in explain(previous, snap, [snap])}
+        for entry in snap.payload["board"]["entries"]:
+            change = changes.get(entry["team"])
+            points = out.setdefault(entry["team"], [])
+            if change is None and points:
+                continue  # nothing moved for this team
+            points.append({"at": snap.created_at, "score": entry["score"],
+                           "position": entry["position"],
+                           "cause": change["cause"] if change else "own entry"})
+        previous = snap
     return out
 
 
-def snapshots_cache(board, phase: str) -> dict[int, dict]:
-    cache = board.__dict__.setdefault("_snapshot_cache", {})
-    if phase not in cache:
-        cache[phase] = {s.seq: s.payload for s in snapshots(board, phase)}
-    return cache[phase]
+def timeline_svg(points: list[dict], n_teams: int) -> str:
+    """A small inline SVG (integer coordinates; no text from participants): the score
+    (top) and the position (bottom) after each change; a move caused by other teams is a
+    hollow circle, one caused by the team's own entry, a re-evaluation or the settings is
+    filled."""
+    from datetime import datetime
+
+    if not points:
+        return ""
+    width, height, pad = 560, 96, 28
+    times = [datetime.fromisoformat(p["at"].replace("Z", "+00:00")).timestamp()
+             for p in points]
+    t0, t1 = min(times), max(times)
+
+    def x(t: float) -> int:
+        return pad if t1 == t0 else round(pad + (width - 2 * pad) * (t - t0) / (t1 - t0))
+
+    scores = [p["score"] for p in points if p["score"] is not None]
+    top = max(scores + [1e-9])
+    panels = []
+    for k, (key, label, lo, hi) in enumerate((("score", "score (0 best)", 0.0, top),
+                                              ("position", "position", 1, max(n_teams, 2)))):
+        y0 = k * (height + 12)
+        parts = [f'<text x="2" y="{y0 + 12}" class="tl-label">{label}</text>',
+                 f'<line x1="{pad}" y1="{y0 + height - 8}" x2="{width - 8}" '
+                 f'y2="{y0 + height - 8}" class="tl-axis"/>']
+        coords = []
+        for p, t in zip(points, times, strict=True):
+            if p[key] is None:
+                continue
+            share = (p[key] - lo) / (hi - lo) if hi != lo else 0.0
+            y = round(y0 + 18 + (height - 30) * share)
+            coords.append((x(t), y, p["cause"] == "field"))
+        if coords:
+            path = " ".join(f"{cx},{cy}" for cx, cy, _ in coords)
+            parts.append(f'<polyline points="{path}" class="tl-line"/>')
+        for cx, cy, hollow in coords:
+            parts.append(f'<circle cx="{cx}" cy="{cy}" r="4" class="'
+                         f'{"tl-field" if hollow else "tl-own"}"/>')
+        panels.append("".join(parts))
+    total = 2 * height + 12
+    return (f'<svg class="timeline" viewBox="0 0 {width} {total}" width="{width}" '
+            f'height="{total}" role="img" aria-label="score and position over time">'
+            "<style>.tl-label{font:11px sans-serif;fill:#555}.tl-axis{stroke:#bbb}"
+            ".tl-line{fill:none;stroke:#3366aa;stroke-width:1.5}.tl-own{fill:#3366aa}"
+            ".tl-field{fill:#fff;stroke:#3366aa;stroke-width:1.5}</style>"
+            + "".join(panels) + "</svg>")
 
 
 # ---------------------------------------------------------------- exports

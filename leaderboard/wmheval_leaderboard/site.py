@@ -263,7 +263,9 @@ def _write_site(board, folder: Path, view: str, n_resamples: int,
         page = "index.html" if k == 0 else f"phase-{phase.name}.html"
         phases.append({"phase": phase, "standings": standings, "visible": visible,
                        "why": why, "page": page, "per_case": per_case,
-                       "own_cases": own_cases})
+                       "own_cases": own_cases,
+                       "timelines": life.timelines(board, phase.name, as_of)
+                       if visible else {}})
         n_ranked += sum(1 for s in standings.rows if s.position) if visible else 0
         n_not_ranked += len(standings.not_ranked) if visible else 0
         digests.append(standings.inputs_sha256)
@@ -288,8 +290,12 @@ def _write_site(board, folder: Path, view: str, n_resamples: int,
                            and (as_of is None or s["received_at"] <= as_of)]
             shows = item["per_case"] or (item["own_cases"] and team["name"] == own_team)
             cases = _team_cases(board, entry) if entry is not None and shows else None
+            from markupsafe import Markup
+
+            svg = life.timeline_svg(item["timelines"].get(team["name"], []),
+                                    len(item["standings"].rows))
             team_phases.append({"item": item, "entry": entry, "submissions": submissions,
-                                "cases": cases})
+                                "cases": cases, "timeline": Markup(svg)})
         pages[f"teams/{team['slug']}.html"] = env.get_template("team.html").render(
             **common, team=team, team_phases=team_phases, root="../",
             title=f"{config.name}: {team['name']}")

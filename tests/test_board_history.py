@@ -1,0 +1,124 @@
+"""`history` causes on a hand-built field (fast: no scoring): each team's move is
+attributed to its own entry, a withdrawal, a re-evaluation, a configuration change, or the
+team whose entry moved a metric's best or worst bound, checked against the min-max rule
+written out literally here."""
+
+from __future__ import annotations
+
+import pytest
+
+METRICS = ("dice", "h95", "avd", "recall", "f1")
+HIGHER = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
+
+
+def literal_board(means: dict[str, dict], in_field: list[str]) -> list[dict]:
+    """The WMH 2017 rule, literally: per metric (mean - best) / (worst - best) over the
+    in-field teams, averaged; positions by score (0 best)."""
+    scores = {}
+    for team, values in means.items():
+        total = 0.0
+        for metric in METRICS:
+            field = [means[t][metric] for t in in_field]
+            best = max(field) if HIGHER[metric] else min(field)
+            worst = min(field) if HIGHER[metric] else max(field)
+            total += 0.0 if worst == best else (values[metric] - best) / (worst - best)
+        scores[team] = total / len(METRICS)
+    order = sorted(scores, key=lambda t: (scores[t], t))
+    return [{"team": t, "position": k + 1, "score": scores[t], **means[t],
+             "submission_id": f"s-{t}"} for k, t in enumerate(order)]
+
+
+def snap(seq, means, in_field, cause, evaluations=None, submissions=None):
+    from wmheval_leaderboard.life import Snapshot
+
+    entries = literal_board(means, in_field)
+    for entry in entries:
+        entry["submission_id"] = (submissions or {}).get(entry["team"], entry["submission_id"])
+    rows = [{"team": t, "evaluation_id": (evaluations or {}).get(t, f"e-{t}")} for t in means]
+    return Snapshot(seq, "test", f"2026-12-0{seq}T00:00:00Z", cause.get("kind", ""), cause,
+                    "x" * 64, {"board": {"entries": entries}, "rows": rows,
+                               "in_field": in_field})
+
+
+A = {"dice": 0.80, "h95": 5.0, "avd": 20.0, "recall": 0.70, "f1": 0.70}
+B = {"dice": 0.60, "h95": 8.0, "avd": 30.0, "recall": 0.50, "f1": 0.60}
+C = {"dice": 0.90, "h95": 10.0, "avd": 25.0, "recall": 0.60, "f1": 0.65}
+
+
+def causes(before, after):
+    from wmheval_leaderboard.life import explain
+
+    return {c["team"]: c for c in explain(before, after, [after])}
+
+
+def test_a_new_team_moves_bounds_and_is_named():
+    s1 = snap(1, {"A": A, "B": B}, ["A", "B"], {"kind": "submission", "team": "B"})
+    s2 = snap(2, {"A": A, "B": B, "C": C}, ["A", "B", "C"], {"kind": "submission",
+                                                              "team": "C"})
+    got = causes(s1, s2)
+    # by hand: C sets the best dice (0.90 > 0.80) and the worst h95 (10 > 8); the other
+    # bounds stay (avd 20..30, recall 0.7..0.5, f1 0.7..0.6)
+    assert got["C"]["cause"] == "own entry"
+    for team in ("A", "B"):
+        assert got[team]["cause"] == "field"
+        assert {(m["metric"], m["bound"]) for m in got[team]["metrics"]} == {
+            ("dice", "best"), ("h95", "worst")}
+        assert got[team]["teams"] == ["C"]
+        assert got[team]["score_before"] != got[team]["score_after"]
+    assert "C moved the best bound of dice" in got["A"]["detail"]
+
+
+def test_withdrawal_names_the_team_that_left():
+    s2 = snap(2, {"A": A, "B": B, "C": C}, ["A", "B", "C"], {"kind": "submission"})
+    s3 = snap(3, {"A": A, "B": B}, ["A", "B"], {"kind": "withdrawal", "team": "C",
+                                                "submission": "s-C", "reason": "x"})
+    got = causes(s2, s3)
+    assert got["C"]["cause"] == "withdrawn"
+    assert got["A"]["cause"] == "field" and got["A"]["teams"] == ["C"]
+    assert {(m["metric"], m["bound"]) for m in got["A"]["metrics"]} == {
+        ("dice", "best"), ("h95", "worst")}
+
+
+def test_rescore_and_configuration():
+    s1 = snap(1, {"A": A, "B": B, "C": C}, ["A", "B", "C"], {"kind": "submission"})
+    fixed_c = dict(C, dice=0.5)
+    s2 = snap(2, {"A": A, "B": B, "C": fixed_c}, ["A", "B", "C"],
+              {"kind": "rescore", "reason": "subject 12 fixed"},
+              evaluations={"A": "e2-A", "B": "e2-B", "C": "e2-C"})
+    got = causes(s1, s2)
+    assert {c["cause"] for c in got.values()} == {"re-evaluated"}
+    assert all("subject 12 fixed" in c["detail"] for c in got.values())
+    # configuration: C (a baseline) joins the normalisation
+    s3 = snap(3, {"A": A, "B": B, "C": C}, ["A", "B"], {"kind": "config"})
+    s4 = snap(4, {"A": A, "B": B, "C": C}, ["A", "B", "C"], {"kind": "config"})
+    got = causes(s3, s4)
+    assert got and {c["cause"] for c in got.values()} == {"configuration"}
+
+
+def test_unchanged_teams_are_not_listed():
+    s1 = snap(1, {"A": A, "B": B}, ["A", "B"], {"kind": "submission"})
+    # D enters between the bounds on every metric: no bound moves, A and B keep scores
+    middle = {"dice": 0.7, "h95": 6.0, "avd": 25.0, "recall": 0.6, "f1": 0.65}
+    s2 = snap(2, {"A": A, "B": B, "D": middle}, ["A", "B", "D"], {"kind": "submission",
+                                                                  "team": "D"})
+    got = causes(s1, s2)
+    assert "A" not in got  # position 1, same score
+    assert got["D"]["cause"] == "own entry"
+    assert got["B"]["position_before"] == 2 and got["B"]["position_after"] == 3
+    assert got["B"]["cause"] == "field" and got["B"]["metrics"] == []
+    assert got["B"]["teams"] == ["D"]
+
+
+@pytest.mark.parametrize("ref", ["", "1x", "abc"])
+def test_find_snapshot_refuses_unclear_references(ref, tmp_path):
+    from wmheval_leaderboard.errors import BoardUsageError
+    from wmheval_leaderboard.life import find_snapshot
+
+    class Fake:
+        class ledger:  # noqa: N801
+            @staticmethod
+            def query(sql, params):
+                return []
+
+    with pytest.raises(BoardUsageError):
+        find_snapshot(Fake, "test", ref)
