@@ -5,7 +5,11 @@ written out literally here."""
 
 from __future__ import annotations
 
+import board_fixtures
 import pytest
+
+mini_reference = board_fixtures.mini_reference
+small_challenge = board_fixtures.small_challenge
 
 METRICS = ("dice", "h95", "avd", "recall", "f1")
 HIGHER = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
@@ -122,3 +126,38 @@ def test_find_snapshot_refuses_unclear_references(ref, tmp_path):
 
     with pytest.raises(BoardUsageError):
         find_snapshot(Fake, "test", ref)
+
+
+def test_phase_add_round_trips_and_refuses_bad_options(tmp_path, mini_reference):
+    from board_fixtures import new_board, wmheval
+    from wmheval_leaderboard import lifecycle
+    from wmheval_leaderboard.config import read_config
+    from wmheval_leaderboard.errors import BoardUsageError
+
+    root = tmp_path / "ch"
+    board = new_board(root, mini_reference, teams=["A"])
+    phase = lifecycle.add_phase(board, "final", subjects="1,3", limit=2, window="total",
+                                per_case="own", visibility="after_close",
+                                closes="2030-01-01T00:00", after="test", entry="selected")
+    read = read_config(root).phase("final")
+    assert read == phase
+    assert (read.subjects, read.limit, read.window, read.per_case, read.board, read.after,
+            read.entry) == (("1", "3"), 2, "total", "own", "after_close", "test", "selected")
+    import json
+
+    ids = json.loads(board.ledger.connection.execute(
+        "SELECT subject_ids_json FROM phases WHERE phase_id = 'final'").fetchone()[0])
+    assert sorted(ids) == ["1", "3"]
+    for kwargs, message in (({"after": "nope"}, "no phase 'nope'"),
+                            ({"subjects": "1,999"}, "not in the reference: 999"),
+                            ({"per_case": "some"}, "--per-case"),
+                            ({"window": "3 weeks"}, "window must be")):
+        with pytest.raises(BoardUsageError, match=message):
+            lifecycle.add_phase(board, "other", **kwargs)
+    with pytest.raises(BoardUsageError, match="already exists"):
+        lifecycle.add_phase(board, "final")
+    board.close()
+    assert [p.name for p in read_config(root).phases] == ["test", "final"]
+    usage = wmheval("board", "phase", "add", root, "x", "--board", "sometimes")
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+

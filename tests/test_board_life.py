@@ -54,6 +54,13 @@ def sid(result):
 def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders):
     from wmheval_leaderboard.board import Board
     from wmheval_leaderboard.life import snapshots
+    from wmheval_leaderboard.site import build_site
+
+    def submit(archive, team, phase=None):
+        with Board.open(root) as board:
+            outcome = board.submit(archive, team, phase=phase)
+        assert outcome.state == "scored", outcome
+        return outcome.submission_id
 
     root, site = tmp_path / "ch", tmp_path / "site"
     new_board(root, mini_reference, teams=["A", "B", "C"], limit=0, bootstrap=0).close()
@@ -68,23 +75,22 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
     published = []  # (time, board.json bytes, board.csv bytes) after each change
 
     def publish():
-        assert wmheval("board", "build", root, "--out", site, "--view", "private"
-                       ).returncode == 0
         with Board.open(root) as board:
+            build_site(board, site, view="private")
             last = snapshots(board, "test")[-1]
         published.append((last.created_at, (site / "board.json").read_bytes(),
                           (site / "board.csv").read_bytes(), (site / "index.html").read_bytes()))
 
     a1 = sid(wmheval("board", "submit", root, team_archives["precise"], "--team", "A"))
     publish()
-    sid(wmheval("board", "submit", root, team_archives["noisy"], "--team", "B"))
+    b_test = submit(team_archives["noisy"], "B")
     publish()
-    c1 = sid(wmheval("board", "submit", root, team_archives["greedy"], "--team", "C"))
+    c1 = submit(team_archives["greedy"], "C")
     publish()
     withdrawn = wmheval("board", "withdraw", root, c1, "--reason", "wrong files")
     assert withdrawn.returncode == 0, withdrawn.stderr
     publish()
-    c2 = sid(wmheval("board", "submit", root, team_archives["cautious"], "--team", "C"))
+    c2 = submit(team_archives["cautious"], "C")
     publish()
 
     # history: every change's cause, checked against bounds computed by hand
@@ -126,11 +132,15 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
     assert "C moved the" in next(c for c in third["changes"] if c["team"] == "A")["detail"]
 
     # every past board, rebuilt byte for byte
-    for moment, board_json, board_csv, index in published:
+    for k, (moment, board_json, board_csv, index) in enumerate(published):
         rebuilt = tmp_path / "asof"
-        result = wmheval("board", "build", root, "--out", rebuilt, "--view", "private",
-                         "--as-of", moment)
-        assert result.returncode == 0, result.stderr
+        if k == 1:
+            result = wmheval("board", "build", root, "--out", rebuilt, "--view", "private",
+                             "--as-of", moment)
+            assert result.returncode == 0, result.stderr
+        else:
+            with Board.open(root) as board:
+                build_site(board, rebuilt, view="private", as_of=moment)
         assert (rebuilt / "board.json").read_bytes() == board_json
         assert (rebuilt / "board.csv").read_bytes() == board_csv
         assert (rebuilt / "index.html").read_bytes() == index
@@ -141,8 +151,7 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
     # final phase: window 'total' with limit 2, entry rule 'selected'
     fa1 = sid(wmheval("board", "submit", root, team_archives["precise"], "--team", "A",
                       "--phase", "final"))
-    fa2 = sid(wmheval("board", "submit", root, team_folders["precise"], "--team", "A",
-                      "--phase", "final"))
+    fa2 = submit(team_folders["precise"], "A", "final")
     over = wmheval("board", "submit", root, team_archives["greedy"], "--team", "A",
                    "--phase", "final")
     assert over.returncode == 1 and "no further slot in this phase" in over.stderr
@@ -154,6 +163,21 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
     assert wmheval("board", "select", root, fa1, "--unselect").returncode == 0
     with Board.open(root) as board:
         assert [s.submission_id for s in board.standings("final").rows] == [fa2]
+
+    # promotion: B's test entry copied into the final phase by archive hash and scored
+    promoted = wmheval("board", "promote", root, "--from", "test", "--to", "final",
+                       "--submissions", b_test)
+    assert promoted.returncode == 0, promoted.stderr
+    with Board.open(root) as board:
+        final = {s.team: s for s in board.standings("final").rows}
+        row = board.ledger.connection.execute(
+            "SELECT s.archive_sha256, s.promoted_from, e.n_cases FROM submissions s JOIN "
+            "evaluations e USING (submission_id) WHERE s.submission_id = ?",
+            (final["B"].submission_id,)).fetchone()
+        source = board._submission(b_test)
+    assert row["promoted_from"] == b_test and row["archive_sha256"] == \
+        source["archive_sha256"]
+    assert row["n_cases"] == 4  # scored against the final phase's four subjects
 
     # exports: the public view gets no per-case values of a hidden phase
     refused = wmheval("board", "export", root, "--format", "challenger", "--out",
@@ -174,6 +198,7 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
            and r["metric"] == "dice"]
     assert got == [dice_a]
     assert {r["algorithm"] for r in rows} == {"A", "B", "C"}
+    assert len(rows) == 3 * 6 * 5  # three entries, six subjects, five metrics
     own = wmheval("board", "export", root, "--format", "challenger", "--out",
                   tmp_path / "own.csv", "--view", "team:A", "--phase", "final")
     assert own.returncode == 0, own.stderr
@@ -227,4 +252,29 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
     assert late.returncode == 1 and "frozen" in late.stderr
     again = wmheval("board", "rescore", root, "--phase", "test", "--reason", "x")
     assert again.returncode == 1 and "frozen" in again.stderr
+    assert wmheval("board", "verify", root).returncode == 0
+
+
+def test_killed_before_its_snapshot_recover_writes_it(tmp_path, mini_reference,
+                                                      team_archives):
+    """A process killed after committing a score but before writing the board's snapshot:
+    `recover` notices the last snapshot is not the ledger's board and writes it."""
+    from wmheval_leaderboard.board import Board
+    from wmheval_leaderboard.life import latest_is_current, snapshots
+
+    root = tmp_path / "ch"
+    new_board(root, mini_reference, teams=["A"], bootstrap=0).close()
+    killed = wmheval("board", "submit", root, team_archives["precise"], "--team", "A",
+                     WMHEVAL_BOARD_FAULT="after_result_commit")
+    assert killed.returncode != 0
+    with Board.open(root) as board:
+        assert not latest_is_current(board, "test")
+        before = len(snapshots(board, "test"))
+    recovered = wmheval("board", "recover", root)
+    assert recovered.returncode == 0 and "snapshot written" in recovered.stdout
+    with Board.open(root) as board:
+        snaps = snapshots(board, "test")
+        assert latest_is_current(board, "test")
+        assert len(snaps) == before + 1 and snaps[-1].trigger == "recover"
+        assert [e["team"] for e in snaps[-1].payload["board"]["entries"]] == ["A"]
     assert wmheval("board", "verify", root).returncode == 0

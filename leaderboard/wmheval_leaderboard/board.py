@@ -676,6 +676,13 @@ class Board:
             if known is None and not path.name.startswith(".tmp-"):
                 shutil.rmtree(path, ignore_errors=True)
                 done.append(f"removed uncommitted run folder {path.relative_to(self.root)}")
+        from wmheval_leaderboard.life import latest_is_current, record_snapshot
+
+        for phase in self.config.phases:
+            if not latest_is_current(self, phase.name):
+                record_snapshot(self, phase.name, "recover", {"kind": "recover"})
+                done.append(f"phase {phase.name}: board snapshot written (a process was "
+                            "killed before writing it)")
         if done:
             with self.ledger.write():
                 self.ledger.append_event("recovered", None, {"actions": len(done)})

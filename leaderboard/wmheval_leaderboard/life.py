@@ -62,6 +62,13 @@ def snapshot_payload(board, standings) -> dict:
             "in_field": in_field}
 
 
+def _board_text(board, phase: str):
+    """The phase's standings now and their snapshot text (canonical JSON)."""
+    standings = board.standings(phase, bootstrap=board.config.bootstrap)
+    return standings, json.dumps(snapshot_payload(board, standings), ensure_ascii=True,
+                                 allow_nan=False, separators=(",", ":"))
+
+
 def record_snapshot(board, phase: str, trigger: str, cause: dict) -> str:
     """Write the board of ``phase`` as a snapshot with its cause; returns its hash.
 
@@ -72,10 +79,7 @@ def record_snapshot(board, phase: str, trigger: str, cause: dict) -> str:
 
     for _attempt in range(8):
         mark = _last_change(board)
-        standings = board.standings(phase, bootstrap=board.config.bootstrap)
-        payload = snapshot_payload(board, standings)
-        text = json.dumps(payload, ensure_ascii=True, allow_nan=False,
-                          separators=(",", ":"))
+        _, text = _board_text(board, phase)
         digest = hashlib.sha256(text.encode()).hexdigest()
         with board.ledger.write() as db:
             if _last_change(board) != mark:
@@ -90,6 +94,18 @@ def record_snapshot(board, phase: str, trigger: str, cause: dict) -> str:
         return digest
     raise BoardUsageError(f"phase {phase}: the board kept changing while its snapshot was "
                           "taken; run the command again")
+
+
+def latest_is_current(board, phase: str) -> bool:
+    """Whether the last snapshot of ``phase`` holds the board of the ledger as it is now
+    (False after a process was killed between a change and its snapshot)."""
+    row = board.ledger.connection.execute(
+        "SELECT sha256 FROM board_snapshots WHERE phase_id = ? ORDER BY seq DESC LIMIT 1",
+        (phase,)).fetchone()
+    standings, text = _board_text(board, phase)
+    if row is None:
+        return not standings.rows and not standings.not_ranked
+    return hashlib.sha256(text.encode()).hexdigest() == row["sha256"]
 
 
 def record_all(board, trigger: str, cause: dict) -> dict[str, str]:

@@ -266,7 +266,12 @@ def promote(board: Board, source: str, target: str,
 
 def stale_evaluations(board: Board) -> dict[str, str]:
     """Active evaluations made under another reference content, wmheval version or options
-    than the phase's current ones: evaluation id -> why."""
+    than the phase's current ones: evaluation id -> why. Computed once per ledger state
+    of an open board (the site asks for every team)."""
+    head = board.ledger.head()
+    cached = board.__dict__.get("_stale_cache")
+    if cached is not None and cached[0] == head:
+        return cached[1]
     out = {}
     current = {}
     for phase in board.config.phases:
@@ -287,4 +292,5 @@ def stale_evaluations(board: Board) -> dict[str, str]:
             why.append("the scoring options changed")
         if why:
             out[r["evaluation_id"]] = "; ".join(why) + " (run 'wmheval board rescore')"
+    board.__dict__["_stale_cache"] = (head, out)
     return out

@@ -1,5 +1,6 @@
 """``wmheval board``: the challenge board (init, team add, submit, status, build, recover,
-verify, backup).
+verify, backup) and its life (phase add, select, withdraw, promote, rescore, history,
+freeze, export).
 
 This module parses the arguments of the board commands and
 reaches the ``wmheval_leaderboard`` package (``leaderboard/``) through
