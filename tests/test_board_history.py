@@ -161,3 +161,26 @@ def test_phase_add_round_trips_and_refuses_bad_options(tmp_path, mini_reference)
     usage = wmheval("board", "phase", "add", root, "x", "--board", "sometimes")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
+
+
+def test_timeline_draws_field_moves_hollow():
+    import re
+
+    from wmheval_leaderboard.life import timeline_svg
+
+    points = [{"at": "2026-12-01T10:00:00Z", "score": 0.0, "position": 1, "cause": "own entry"},
+              {"at": "2026-12-02T10:00:00Z", "score": 0.2, "position": 2, "cause": "field"},
+              {"at": "2026-12-03T10:00:00Z", "score": 0.4, "position": 3, "cause": "field"},
+              {"at": "2026-12-04T10:00:00Z", "score": 0.1, "position": 1,
+               "cause": "re-evaluated"}]
+    svg = timeline_svg(points, 3)
+    circles = re.findall(r'<circle cx="(\d+)" cy="(\d+)" r="4" class="(tl-\w+)"/>', svg)
+    assert [c[2] for c in circles] == ["tl-own", "tl-field", "tl-field", "tl-own"] * 2
+    score_y = [int(c[1]) for c in circles[:4]]
+    position_y = [int(c[1]) for c in circles[4:]]
+    # score 0 (best) on top, 0.4 lowest; position 1 on top, 3 lowest
+    assert score_y.index(min(score_y)) == 0 and score_y.index(max(score_y)) == 2
+    assert position_y[0] == position_y[3] < position_y[1] < position_y[2]
+    xs = [int(c[0]) for c in circles[:4]]
+    assert xs == sorted(xs) and abs((xs[1] - xs[0]) - (xs[2] - xs[1])) <= 1  # equal days
+    assert timeline_svg([], 3) == ""

@@ -334,7 +334,7 @@ def timeline_svg(points: list[dict], n_teams: int) -> str:
 
     if not points:
         return ""
-    width, height, pad = 560, 96, 28
+    width, height, pad = 560, 96, 44
     times = [datetime.fromisoformat(p["at"].replace("Z", "+00:00")).timestamp()
              for p in points]
     t0, t1 = min(times), max(times)
@@ -348,9 +348,13 @@ def timeline_svg(points: list[dict], n_teams: int) -> str:
     for k, (key, label, lo, hi) in enumerate((("score", "score (0 best)", 0.0, top),
                                               ("position", "position", 1, max(n_teams, 2)))):
         y0 = k * (height + 12)
-        parts = [f'<text x="2" y="{y0 + 12}" class="tl-label">{label}</text>',
-                 f'<line x1="{pad}" y1="{y0 + height - 8}" x2="{width - 8}" '
-                 f'y2="{y0 + height - 8}" class="tl-axis"/>']
+        low_text = "0" if key == "score" else "1"
+        high_text = f"{hi:.2f}" if key == "score" else str(int(hi))
+        parts = [f'<text x="{pad}" y="{y0 + 10}" class="tl-label">{label}</text>',
+                 f'<text x="{pad - 6}" y="{y0 + 22}" class="tl-tick">{low_text}</text>',
+                 f'<text x="{pad - 6}" y="{y0 + height - 8}" class="tl-tick">{high_text}</text>',
+                 f'<line x1="{pad}" y1="{y0 + 18}" x2="{pad}" y2="{y0 + height - 12}" '
+                 'class="tl-axis"/>']
         coords = []
         for p, t in zip(points, times, strict=True):
             if p[key] is None:
@@ -365,10 +369,14 @@ def timeline_svg(points: list[dict], n_teams: int) -> str:
             parts.append(f'<circle cx="{cx}" cy="{cy}" r="4" class="'
                          f'{"tl-field" if hollow else "tl-own"}"/>')
         panels.append("".join(parts))
-    total = 2 * height + 12
+    total = 2 * height + 28
+    panels.append(f'<text x="{pad}" y="{total - 4}" class="tl-label">'
+                  f'{points[0]["at"][:10]}</text><text x="{width - 8}" y="{total - 4}" '
+                  f'class="tl-tick">{points[-1]["at"][:10]}</text>')
     return (f'<svg class="timeline" viewBox="0 0 {width} {total}" width="{width}" '
             f'height="{total}" role="img" aria-label="score and position over time">'
             "<style>.tl-label{font:11px sans-serif;fill:#555}.tl-axis{stroke:#bbb}"
+            ".tl-tick{font:10px sans-serif;fill:#555;text-anchor:end}"
             ".tl-line{fill:none;stroke:#3366aa;stroke-width:1.5}.tl-own{fill:#3366aa}"
             ".tl-field{fill:#fff;stroke:#3366aa;stroke-width:1.5}</style>"
             + "".join(panels) + "</svg>")
