@@ -136,7 +136,8 @@ def freeze(board: Board, phase: str) -> dict:
         db.execute("UPDATE phases SET frozen_at = ? WHERE phase_id = ?",
                    (iso(now_utc()), phase))
         board.ledger.append_event("phase_frozen", phase, {})
-    digest = life.record_snapshot(board, phase, "freeze", {"kind": "freeze"})
+    digest = life.record_snapshot(board, phase, "freeze", {"kind": "freeze"}) or \
+        life.snapshots(board, phase)[-1].sha256
     backup = board.backup(board.root / "backups" / f"{phase}-{digest[:16]}.sqlite")
     return {"phase": phase, "snapshot": digest, "head": board.ledger.head(),
             "backup": backup}

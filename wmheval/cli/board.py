@@ -223,7 +223,8 @@ def status(
             shown = f"dice {dice:.4f}" if dice is not None else ""
             typer.echo(f"{row['id']}  {row['received_at'][:19]}  {row['phase']}  "
                        f"{row['state']:<8}  {display_text(row['team'])}  {shown}  "
-                       f"{display_text(row['reason'])}".rstrip())
+                       f"{display_text(row['reason'])}"
+                       f"{'  STALE: ' + row['stale'] if row['stale'] else ''}".rstrip())
         if not rows:
             typer.echo("no submissions")
 
