@@ -217,10 +217,15 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
     # rescore against a corrected reference: every entry re-evaluated, reason recorded
     fixed = tmp_path / "reference-v2"
     shutil.copytree(mini_reference, fixed)
-    masks = sorted(fixed.rglob("wmh.nii.gz"))
-    target = next(m for m in masks if m.parent.name == "70")
-    donor = next(m for m in masks if m.parent.name == "1")
-    shutil.copyfile(donor, target)  # a different mask for subject 70
+    import nibabel as nib
+    import numpy as np
+
+    target = next(m for m in fixed.rglob("wmh.nii.gz") if m.parent.name == "70")
+    image = nib.load(target)
+    mask = np.asarray(image.dataobj).copy()
+    lesion = np.argwhere(mask == 1)
+    mask[tuple(lesion[: len(lesion) // 2].T)] = 0  # the fix: half of a lesion was wrong
+    nib.save(nib.Nifti1Image(mask, image.affine, image.header), target)
     status = json.loads(wmheval("board", "status", root, "--json").stdout)
     assert all(not r["stale"] for r in status)
     rescored = wmheval("board", "rescore", root, "--phase", "test", "--reference", fixed,
@@ -232,6 +237,12 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
         old_count = board.ledger.connection.execute(
             "SELECT count(*) FROM evaluations WHERE submission_id = ?", (a1,)).fetchone()[0]
     assert item["trigger"] == "rescore"
+    with Board.open(root) as board:
+        statuses = [r[0] for r in board.ledger.query(
+            "SELECT c.status FROM case_results c JOIN evaluations e USING (evaluation_id) "
+            "JOIN submissions s USING (submission_id) WHERE e.active = 1 AND "
+            "s.phase_id = 'test' AND c.subject_id = '70'")]
+    assert statuses and set(statuses) == {"ok"}  # the fixed mask was scored
     assert old_count == 2  # the old evaluation is kept
     for change in item["changes"]:
         assert change["cause"] == "re-evaluated"

@@ -344,6 +344,9 @@ def timeline_svg(points: list[dict], n_teams: int) -> str:
     def x(t: float) -> int:
         return pad if t1 == t0 else round(pad + (width - 2 * pad) * (t - t0) / (t1 - t0))
 
+    def stamp(at: str) -> str:
+        return at[:16].replace("T", " ") + " UTC"
+
     scores = [p["score"] for p in points if p["score"] is not None]
     top = max(scores + [1e-9])
     panels = []
@@ -373,8 +376,8 @@ def timeline_svg(points: list[dict], n_teams: int) -> str:
         panels.append("".join(parts))
     total = 2 * height + 28
     panels.append(f'<text x="{pad}" y="{total - 4}" class="tl-label">'
-                  f'{points[0]["at"][:10]}</text><text x="{width - 8}" y="{total - 4}" '
-                  f'class="tl-tick">{points[-1]["at"][:10]}</text>')
+                  f'{stamp(points[0]["at"])}</text><text x="{width - 8}" y="{total - 4}" '
+                  f'class="tl-tick">{stamp(points[-1]["at"])}</text>')
     return (f'<svg class="timeline" viewBox="0 0 {width} {total}" width="{width}" '
             f'height="{total}" role="img" aria-label="score and position over time">'
             "<style>.tl-label{font:11px sans-serif;fill:#555}.tl-axis{stroke:#bbb}"
