@@ -213,6 +213,12 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
     team_site = tmp_path / "team-a"
     built = wmheval("board", "build", root, "--out", team_site, "--view", "team:A")
     assert built.returncode == 0, built.stderr
+    from wmheval_leaderboard.board import team_slug
+
+    pages = {t: (team_site / "teams" / f"{team_slug(t)}.html").read_text() for t in "ABC"}
+    assert pages["A"].count("Per-case results of the entry") == 1  # final (own) only
+    assert "Per-case results" not in pages["B"] + pages["C"]
+    assert pages["A"].count('class="timeline"') == 2  # one timeline per phase
 
     # rescore against a corrected reference: every entry re-evaluated, reason recorded
     fixed = tmp_path / "reference-v2"
