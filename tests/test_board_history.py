@@ -160,6 +160,25 @@ def test_phase_add_round_trips_and_refuses_bad_options(tmp_path, mini_reference)
     assert [p.name for p in read_config(root).phases] == ["test", "final"]
     usage = wmheval("board", "phase", "add", root, "x", "--board", "sometimes")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+    later = wmheval("board", "phase", "add", root, "later", "--subjects", "test", "--opens",
+                    "2999-01-01T00:00", "--closes", "2999-02-01T00:00", "--board",
+                    "after_close", "--per-case", "hidden")
+    assert later.returncode == 0, later.stderr
+    phase = read_config(root).phase("later")
+    assert (phase.opens, phase.closes, phase.board) == ("2999-01-01T00:00",
+                                                        "2999-02-01T00:00", "after_close")
+    # the other board options, exercised where no scoring is needed
+    assert wmheval("board", "team", "add", root, "Base", "--baseline").returncode == 0
+    from wmheval_leaderboard.board import Board
+
+    with Board.open(root) as reopened:
+        assert reopened.team("Base")["is_baseline"] == 1
+    empty = wmheval("board", "build", root, "--out", tmp_path / "site", "--bootstrap", "0")
+    assert empty.returncode == 0, empty.stderr
+    assert "B = 0" in empty.stdout
+    closed = wmheval("board", "submit", root, tmp_path, "--team", "A", "--phase", "later",
+                     "--method-url", "https://example.org/a")
+    assert closed.returncode == 1 and "opens at 2999-01-01" in closed.stderr
 
 
 

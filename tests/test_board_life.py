@@ -131,6 +131,21 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
     assert {c["team"]: c["cause"] for c in third["changes"]}.get("A") == "field"
     assert "C moved the" in next(c for c in third["changes"] if c["team"] == "A")["detail"]
 
+    # the same causes from the command line (text and JSON), and for one --diff pair
+    shown = wmheval("board", "history", root, "--phase", "test")
+    assert shown.returncode == 0 and "A: 1 -> 1" in shown.stdout
+    assert "C moved the" in shown.stdout and "withdrawn: its entry" in shown.stdout
+    pair = wmheval("board", "history", root, "--phase", "test", "--diff",
+                   str(third["from"]), str(snaps[-1].seq), "--json")
+    assert pair.returncode == 0, pair.stderr
+    (diffed,) = json.loads(pair.stdout)
+    first_board = {e["team"]: e for e in by_seq[third["from"]].payload["board"]["entries"]}
+    last_board = {e["team"]: e for e in snaps[-1].payload["board"]["entries"]}
+    for change in diffed["changes"]:
+        assert change["position_before"] == first_board.get(change["team"], {}).get("position")
+        assert change["position_after"] == last_board.get(change["team"], {}).get("position")
+    assert {c["team"]: c["cause"] for c in diffed["changes"]}["C"] == "own entry"  # c1 -> c2
+
     # every past board, rebuilt byte for byte
     for k, (moment, board_json, board_csv, index) in enumerate(published):
         rebuilt = tmp_path / "asof"

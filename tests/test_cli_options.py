@@ -64,6 +64,16 @@ def _baseline_tuples():
             "--operating-point": OPERATING_POINTS, "--vgg-convention": ("auto", *CONVENTIONS)}
 
 
+def _board_choices() -> dict:
+    """The board's closed choices (``wmheval_leaderboard.config`` and ``.life``)."""
+    from wmheval_leaderboard.config import BOARD_VISIBILITY, ENTRY_RULES, PER_CASE, WINDOWS
+    from wmheval_leaderboard.life import EXPORT_FORMATS
+
+    return {("init", "--window"): WINDOWS, ("add", "--window"): WINDOWS,
+            ("add", "--per-case"): PER_CASE, ("add", "--board"): BOARD_VISIBILITY,
+            ("add", "--entry"): ENTRY_RULES, ("export", "--format"): EXPORT_FORMATS}
+
+
 DOMAIN_CHOICES = {
     ("score", "--split"): vocab.SCORE_SPLITS,
     ("synth-submissions", "--split"): vocab.SYNTH_SPLITS,
@@ -71,6 +81,7 @@ DOMAIN_CHOICES = {
     ("sensitivity", "--p-adjust"): vocab.P_ADJUST,
     ("agreement", "--scale"): (*vocab.VOLUME_SCALES, "both"),
     ("synth", "--phantom"): vocab.PHANTOMS,
+    **_board_choices(),
 }
 """Every closed choice of the CLI and the domain tuple it must equal (the missing/undefined
 policies are the domain's own enums; the baselines' come from wmheval_baselines)."""
@@ -118,15 +129,20 @@ def test_the_synthetic_challenge_accepts_the_phantoms_of_the_vocabulary():
 
 def _invocations() -> dict[tuple[str, ...], set[str]]:
     """Per command: the option strings named in a list or tuple literal of some test that
-    starts with the command's words (``["rank", ...]``, ``["baseline", "train", ...]``)."""
+    starts with the command's words (``["rank", ...]``, ``["baseline", "train", ...]``), or
+    in the arguments of a call of the board tests' ``wmheval(...)`` helper."""
     paths = [p for p, _ in LEAVES]
     used: dict[tuple[str, ...], set[str]] = {}
     for source in TESTS.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.List | ast.Tuple):
+            if isinstance(node, ast.List | ast.Tuple):
+                elements = node.elts
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "wmheval":
+                elements = node.args  # the board tests' helper: wmheval("board", "init", ...)
+            else:
                 continue
             words = [e.value if isinstance(e, ast.Constant) and isinstance(e.value, str)
-                     else None for e in node.elts]
+                     else None for e in elements]
             for path in paths:
                 if tuple(words[:len(path)]) == path:
                     used.setdefault(path, set()).update(

@@ -21,6 +21,8 @@ from wmheval_leaderboard.errors import BoardUsageError
 
 QUIET_KINDS = ("board_snapshot", "snapshot", "scoring_started")
 """Events that cannot move a board (a snapshot racing with one of these need not retry)."""
+EXPORT_FORMATS = ("csv", "json", "challenger")
+"""What ``export`` writes: the board as CSV or JSON, or challengeR's per-case long table."""
 CAUSE_KINDS = ("own entry", "withdrawn", "re-evaluated", "configuration", "field")
 
 
@@ -401,6 +403,8 @@ def export_rows(board, phase: str, view: str, fmt: str) -> str:
     from wmheval_leaderboard.site import check_view, render_board_files, view_sees_board
 
     check_view(view)
+    if fmt not in EXPORT_FORMATS:
+        raise BoardUsageError(f"--format must be one of {', '.join(EXPORT_FORMATS)}")
     if view.startswith("team:"):
         board.team(view.split(":", 1)[1])
     chosen = board.config.phase(phase)
