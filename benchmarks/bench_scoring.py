@@ -93,10 +93,10 @@ def per_case_table(root: Path, repeats: int) -> None:
         read_time = best_of(read_both, repeats)
         engine_time = best_of(lambda task=task: score_case(task), repeats)
         metrics_time = best_of(lambda r=reference, p=prediction, g=geometry:
-                               evaluate_arrays(r, p, g), repeats)
+                               evaluate_arrays(r, p, geometry=g), repeats)
         ref_image, pred_image = sitk.ReadImage(str(ref_path)), sitk.ReadImage(str(pred_path))
         oracle_time = best_of(lambda a=ref_image, b=pred_image: oracle_metrics(a, b), 1)
-        lesions = evaluate_arrays(reference, prediction, geometry).n_reference_lesions
+        lesions = evaluate_arrays(reference, prediction, geometry=geometry).n_reference_lesions
         print(f"{scanner:22s} {'x'.join(map(str, shape)):>14s} {lesions:7d} {read_time:8.3f} "
               f"{engine_time:9.3f} {metrics_time:9.3f} {engine_time / read_time:11.2f} "
               f"{oracle_time:9.2f} {oracle_time / engine_time:13.1f}")

@@ -6,26 +6,23 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("skimage")
-pytest.importorskip("SimpleITK")
-
-from baselines_fixtures import TINY_TRAINING as TINY  # noqa: E402
-from baselines_fixtures import (  # noqa: E402
+import skimage  # noqa: F401  (the baselines extra: a broken install fails)
+import torch
+from baselines_fixtures import TINY_TRAINING as TINY
+from baselines_fixtures import (
     make_tiny_release,
     set_test_threads,
     train_and_predict_by_cli,
 )
-from typer.testing import CliRunner  # noqa: E402
-from wmheval_baselines.data import robust_unit  # noqa: E402
-from wmheval_baselines.inference import flair_fcn_input, slice_context  # noqa: E402
-from wmheval_baselines.train import RunError, TrainConfig, build_models, train  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from typer.testing import CliRunner
+from wmheval_baselines.data import robust_unit
+from wmheval_baselines.inference import flair_fcn_input, slice_context
+from wmheval_baselines.train import RunError, TrainConfig, build_models, train
 
-from wmheval.cli.main import app  # noqa: E402
+from wmheval.cli.main import app
 
 set_test_threads()
 

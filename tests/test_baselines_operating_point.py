@@ -6,27 +6,24 @@ import json
 
 import numpy as np
 import pytest
+import skimage  # noqa: F401  (the baselines extra: a broken install fails)
+import torch
+from baselines_fixtures import TINY_TRAINING as TINY
+from baselines_fixtures import make_tiny_release, set_test_threads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("skimage")
-pytest.importorskip("SimpleITK")
-
-from baselines_fixtures import TINY_TRAINING as TINY  # noqa: E402
-from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
-from wmheval_baselines.inference import decision_threshold, weighted_output  # noqa: E402
-from wmheval_baselines.operating_point import (  # noqa: E402
+from typer.testing import CliRunner
+from wmheval_baselines.inference import decision_threshold, weighted_output
+from wmheval_baselines.operating_point import (
     POSTERIOR_LEVELS,
     dice_by_threshold,
     fit_operating_point,
     output_threshold,
 )
-from wmheval_baselines.train import TrainConfig, checkpoint_path, train  # noqa: E402
+from wmheval_baselines.train import TrainConfig, checkpoint_path, train
 
-from wmheval.cli.main import app  # noqa: E402
+from wmheval.cli.main import app
 
 set_test_threads()
 

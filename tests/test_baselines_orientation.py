@@ -7,18 +7,15 @@ import shutil
 
 import numpy as np
 import pytest
+import SimpleITK as sitk
+import skimage  # noqa: F401  (the baselines extra: a broken install fails)
+from baselines_fixtures import make_tiny_release, set_test_threads
+from wmheval_baselines.data import from_canonical, to_canonical
+from wmheval_baselines.predict import predict_folder
+from wmheval_baselines.threshold import threshold_baseline
+from wmheval_baselines.train import TrainConfig, train
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("skimage")
-sitk = pytest.importorskip("SimpleITK")
-
-from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
-from wmheval_baselines.data import from_canonical, to_canonical  # noqa: E402
-from wmheval_baselines.predict import predict_folder  # noqa: E402
-from wmheval_baselines.threshold import threshold_baseline  # noqa: E402
-from wmheval_baselines.train import TrainConfig, train  # noqa: E402
-
-from wmheval.scoring import score_folder  # noqa: E402
+from wmheval.scoring import score_folder
 
 set_test_threads()
 SUBJECT = "test/Utrecht/1"

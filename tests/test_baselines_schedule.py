@@ -7,16 +7,13 @@ import math
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("SimpleITK")
-
-from baselines_fixtures import TINY_TRAINING as TINY  # noqa: E402
-from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from wmheval_baselines.data import augment, random_bias_fields  # noqa: E402
-from wmheval_baselines.train import (  # noqa: E402
+import torch
+from baselines_fixtures import TINY_TRAINING as TINY
+from baselines_fixtures import make_tiny_release, set_test_threads
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from wmheval_baselines.data import augment, random_bias_fields
+from wmheval_baselines.train import (
     TrainConfig,
     checkpoint_path,
     config_from_recipe,
@@ -63,7 +60,9 @@ def test_settings_are_checked():
 @given(seed=st.integers(0, 2**31 - 1), gamma_range=st.floats(0.05, 1.0))
 def test_gamma_augmentation_is_a_per_slice_power_and_leaves_labels_alone(seed, gamma_range):
     rng = np.random.default_rng(seed)
-    x = torch.from_numpy(rng.uniform(0.05, 1.0, (3, 2, 8, 8)).astype(np.float32))
+    # Intensities kept below 0.9: the exponent log(out) / log(in) is ill-conditioned near 1
+    # (hypothesis found seed 9715, gamma_range 0.789 failing with inputs up to 1.0).
+    x = torch.from_numpy(rng.uniform(0.05, 0.9, (3, 2, 8, 8)).astype(np.float32))
     y = torch.from_numpy(rng.integers(0, 2, (3, 8, 8)).astype(np.int64))
     plain_x, plain_y = augment(x, y, torch.Generator().manual_seed(seed), 0.0)
     x_out, y_out = augment(x, y, torch.Generator().manual_seed(seed), 0.0,
@@ -108,6 +107,7 @@ def test_without_gamma_the_augmentation_is_bit_for_bit_the_former_one():
     assert not torch.equal(with_gamma[0], old[0])
 
 
+@pytest.mark.slow  # > 20 s: trains twice (22-32 CPU-seconds measured)
 def test_a_cosine_run_with_gamma_ends_near_zero_and_resumes_exactly(tmp_path_factory):
     data = make_tiny_release(tmp_path_factory.mktemp("tiny") / "release")
     config = TrainConfig(model="resunet", samples=48, wm_samples=24, data=str(data),

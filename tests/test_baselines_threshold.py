@@ -8,17 +8,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
+import torch  # noqa: F401  (the baselines extra: a broken install fails)
+from baselines_fixtures import make_tiny_release
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-sitk = pytest.importorskip("SimpleITK")
-pytest.importorskip("torch")
-
-from baselines_fixtures import make_tiny_release  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
-from wmheval_baselines.data import find_subjects, load_volume  # noqa: E402
-from wmheval_baselines.splits import split_subjects  # noqa: E402
-from wmheval_baselines.threshold import (  # noqa: E402
+from typer.testing import CliRunner
+from wmheval_baselines.data import find_subjects, load_volume
+from wmheval_baselines.splits import split_subjects
+from wmheval_baselines.threshold import (
     dice_curve,
     fit_path,
     fit_threshold,
@@ -28,7 +26,7 @@ from wmheval_baselines.threshold import (  # noqa: E402
     threshold_baseline,
 )
 
-from wmheval.cli.main import app  # noqa: E402
+from wmheval.cli.main import app
 
 
 def oracle_dice(z, region, labels, t):
@@ -119,7 +117,18 @@ def test_cli_threshold(release, tmp_path):
     result = CliRunner().invoke(app, ["baseline", "threshold", str(release), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "threshold baseline: z >=" in " ".join(result.output.split())
-    assert (out / "1" / "result.nii.gz").is_file() and fit_path(out).is_file()
+    # The CLI writes what the library computes: the same fit (also the one it printed) and
+    # the same masks.
+    saved = json.loads(fit_path(out).read_text())
+    assert f"z >= {saved['threshold']:g}" in " ".join(result.output.split())
+    library = threshold_baseline(release, tmp_path / "library")
+    assert (saved["threshold"], saved["dilation_mm"]) == (library.threshold,
+                                                          library.dilation_mm)
+    for subject in ("1", "140", "160"):
+        written, expected = (sitk.GetArrayFromImage(sitk.ReadImage(str(folder / subject /
+                                                                       "result.nii.gz")))
+                             for folder in (out, tmp_path / "library"))
+        assert np.array_equal(written, expected), subject
     bad = CliRunner().invoke(app, ["baseline", "threshold", str(tmp_path / "none"), "--out",
                                    str(out)])
     assert bad.exit_code == 2 and "not found" in " ".join(bad.output.split())

@@ -7,19 +7,17 @@ import json
 
 import numpy as np
 import pytest
+import SimpleITK as sitk
+import skimage  # noqa: F401  (the baselines extra: a broken install fails)
+import torch
+from baselines_fixtures import TINY_TRAINING as TINY
+from baselines_fixtures import make_tiny_release, set_test_threads
+from typer.testing import CliRunner
+from wmheval_baselines.models.fcn_vgg import vgg16_features
+from wmheval_baselines.predict import predict_folder
+from wmheval_baselines.train import RunError, TrainConfig, checkpoint_path, train
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("skimage")
-sitk = pytest.importorskip("SimpleITK")
-
-from baselines_fixtures import TINY_TRAINING as TINY  # noqa: E402
-from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
-from wmheval_baselines.models.fcn_vgg import vgg16_features  # noqa: E402
-from wmheval_baselines.predict import predict_folder  # noqa: E402
-from wmheval_baselines.train import RunError, TrainConfig, checkpoint_path, train  # noqa: E402
-
-from wmheval.cli.main import app  # noqa: E402
+from wmheval.cli.main import app
 
 set_test_threads()
 SLICES = 24  # 6 training subjects x 4 slices in the tiny release
@@ -51,6 +49,7 @@ def resunet(samples: int, wm_samples: int = SLICES, **extra) -> TrainConfig:
                        **(TINY | extra))
 
 
+@pytest.mark.slow  # > 20 s: trains twice (20-50 CPU-seconds measured)
 def test_resunet_trains_checkpoints_and_resumes_exactly(data, tmp_path):
     straight = train(resunet(3 * SLICES, data=str(data)), tmp_path / "straight")
     losses = [h["loss"] for h in history(straight)]
@@ -232,6 +231,7 @@ def test_cli_without_torch_names_the_fix(data, tmp_path, monkeypatch):
         baseline.train_baseline("resunet", data, tmp_path / "run")
 
 
+@pytest.mark.slow  # > 20 s under load (10-41 CPU-s, 29-139 s wall measured: a time budget)
 def test_time_budget_stop_is_incomplete_and_resume_finishes_it(data, tmp_path):
     from wmheval_baselines.predict import IncompleteRunError, load_run
 

@@ -6,14 +6,12 @@ import math
 
 import numpy as np
 import pytest
+import skimage  # noqa: F401  (the baselines extra: a broken install fails)
+import torch
+from baselines_fixtures import make_tiny_release, set_test_threads
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("skimage")
-
-from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
-from wmheval_baselines.data import (  # noqa: E402
+from wmheval_baselines.data import (
     area_opening_residue,
     augment,
     find_subjects,
@@ -21,11 +19,11 @@ from wmheval_baselines.data import (  # noqa: E402
     pad_slices,
     scale_0_255,
 )
-from wmheval_baselines.losses import balanced_cross_entropy, global_beta  # noqa: E402
-from wmheval_baselines.models import FcnVgg, ResUNet, WmUNet  # noqa: E402
-from wmheval_baselines.models.resunet import ResidualBlock  # noqa: E402
-from wmheval_baselines.splits import parse_split, split_subjects  # noqa: E402
-from wmheval_baselines.wm_mask import (  # noqa: E402
+from wmheval_baselines.losses import balanced_cross_entropy, global_beta
+from wmheval_baselines.models import FcnVgg, ResUNet, WmUNet
+from wmheval_baselines.models.resunet import ResidualBlock
+from wmheval_baselines.splits import parse_split, split_subjects
+from wmheval_baselines.wm_mask import (
     MIN_COMPONENT_FRACTION,
     main_components,
     refine_wm_mask,

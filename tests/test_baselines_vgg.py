@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
-torch = pytest.importorskip("torch")
-
-from baselines_fixtures import set_test_threads  # noqa: E402
-from wmheval_baselines.models import FcnVgg  # noqa: E402
-from wmheval_baselines.models.fcn_vgg import vgg16_features  # noqa: E402
-from wmheval_baselines.vgg_weights import (  # noqa: E402
+import torch
+from baselines_fixtures import set_test_threads
+from wmheval_baselines.models import FcnVgg
+from wmheval_baselines.models.fcn_vgg import vgg16_features
+from wmheval_baselines.vgg_weights import (
     VggWeightsError,
     apply_vgg16_features,
     load_vgg16_features,

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import skimage  # noqa: F401  (the baselines extra: a broken install fails)
+import torch
+from baselines_fixtures import make_tiny_release, set_test_threads
+from typer.testing import CliRunner
+from wmheval_baselines.models.fcn_vgg import FcnVgg, stage_widths
+from wmheval_baselines.train import TrainConfig, config_from_recipe, train
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("skimage")
-pytest.importorskip("SimpleITK")
-
-from baselines_fixtures import make_tiny_release, set_test_threads  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
-from wmheval_baselines.models.fcn_vgg import FcnVgg, stage_widths  # noqa: E402
-from wmheval_baselines.train import TrainConfig, config_from_recipe, train  # noqa: E402
-
-from wmheval.cli.main import app  # noqa: E402
+from wmheval.cli.main import app
 
 set_test_threads()
 

@@ -8,32 +8,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("skimage")
-SimpleITK = pytest.importorskip("SimpleITK")
-
-from baselines_fixtures import TINY_TRAINING as TINY  # noqa: E402
-from baselines_fixtures import (  # noqa: E402
+import SimpleITK
+import skimage  # noqa: F401  (the baselines extra: a broken install fails)
+import torch
+from baselines_fixtures import TINY_TRAINING as TINY
+from baselines_fixtures import (
     make_tiny_release,
     set_test_threads,
     train_and_predict_by_cli,
 )
-from typer.testing import CliRunner  # noqa: E402
-from wmheval_baselines.data import DataError, find_subjects, load_volume  # noqa: E402
-from wmheval_baselines.inference import (  # noqa: E402
+from typer.testing import CliRunner
+from wmheval_baselines.data import DataError, find_subjects, load_volume
+from wmheval_baselines.inference import (
     flair_fcn_input,
     predict_probabilities,
     wmh_output,
 )
-from wmheval_baselines.operating_point import (  # noqa: E402
+from wmheval_baselines.operating_point import (
     POSTERIOR_LEVELS,
     output_threshold,
 )
-from wmheval_baselines.splits import split_subjects  # noqa: E402
-from wmheval_baselines.train import RunError, TrainConfig, checkpoint_path, train  # noqa: E402
+from wmheval_baselines.splits import split_subjects
+from wmheval_baselines.train import RunError, TrainConfig, checkpoint_path, train
 
-from wmheval.cli.main import app  # noqa: E402
+from wmheval.cli.main import app
 
 set_test_threads()
 

@@ -81,6 +81,12 @@ DOMAIN_CHOICES = {
     ("sensitivity", "--p-adjust"): vocab.P_ADJUST,
     ("agreement", "--scale"): (*vocab.VOLUME_SCALES, "both"),
     ("synth", "--phantom"): vocab.PHANTOMS,
+    ("grand-challenge", "--per-case"): vocab.GRAND_CHALLENGE_PER_CASE,
+    ("grand-challenge", "--kind"): vocab.GRAND_CHALLENGE_KINDS,
+    ("codabench", "--per-case"): vocab.CODABENCH_PER_CASE,
+    ("import", "platform"): vocab.PLATFORMS,
+    ("init", "--window"): vocab.BOARD_WINDOWS,
+    ("build", "--view"): vocab.BOARD_VIEWS,
     **_board_choices(),
 }
 """Every closed choice of the CLI and the domain tuple it must equal (the missing/undefined
@@ -128,17 +134,17 @@ def test_the_synthetic_challenge_accepts_the_phantoms_of_the_vocabulary():
 # --- Every option is exercised --------------------------------------------------------------
 
 def _invocations() -> dict[tuple[str, ...], set[str]]:
-    """Per command: the option strings named in a list or tuple literal of some test that
-    starts with the command's words (``["rank", ...]``, ``["baseline", "train", ...]``), or
-    in the arguments of a call of the board tests' ``wmheval(...)`` helper."""
+    """Per command: the option strings named in a list or tuple literal, or in the positional
+    arguments of a call, of some test that starts with the command's words (``["rank",
+    ...]``, ``["baseline", "train", ...]``, ``wmheval("board", "submit", ...)``)."""
     paths = [p for p, _ in LEAVES]
     used: dict[tuple[str, ...], set[str]] = {}
     for source in TESTS.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             if isinstance(node, ast.List | ast.Tuple):
                 elements = node.elts
-            elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "wmheval":
-                elements = node.args  # the board tests' helper: wmheval("board", "init", ...)
+            elif isinstance(node, ast.Call):  # wmheval("board", "init", ...) helpers
+                elements = node.args
             else:
                 continue
             words = [e.value if isinstance(e, ast.Constant) and isinstance(e.value, str)

@@ -85,7 +85,7 @@ def test_a_folder_with_files_but_no_manifest_is_refused(tmp_path):
     empty.mkdir()
     with output_set(empty, command="x") as staging:
         (staging / "a").write_text("1")
-    assert (empty / "a").exists()
+    assert (empty / "a").read_text() == "1"
 
 
 def test_out_that_is_a_file_or_below_a_file_is_an_output_set_error(tmp_path):
@@ -255,3 +255,65 @@ def test_relocation_leaves_files_that_do_not_name_the_folder_untouched(tmp_path)
     assert outputs.relocate_paths(root, tmp_path / "elsewhere", tmp_path / "new") == []
     assert os.stat(root / "a.csv").st_ino == before
     assert (root / "b.md").read_text() == f"{tmp_path / 'rootless'}\n"
+
+
+# --- --out on a mount point (issue 33 item 7) ---------------------------------------------
+
+def _as_mount_point(monkeypatch, out: Path) -> None:
+    """Make ``out`` behave as a mount point: ismount says so, and renaming it (or swapping
+    it) fails with EBUSY as the kernel does."""
+    real_ismount, real_rename = os.path.ismount, os.rename
+
+    def rename(source, target, *args, **kwargs):
+        if os.path.abspath(source) == str(out) or os.path.abspath(target) == str(out):
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), str(out))
+        return real_rename(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(outputs.os.path, "ismount",
+                        lambda p: os.path.abspath(p) == str(out) or real_ismount(p))
+    monkeypatch.setattr(outputs.os, "rename", rename)
+
+    def exchange(first, second):
+        raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), str(second))
+
+    monkeypatch.setattr(outputs, "_exchange", exchange)
+
+
+def test_a_mount_point_out_is_written_inside_and_replaced_set_by_set(tmp_path, monkeypatch):
+    out = tmp_path / "volume"
+    out.mkdir()
+    (out / "lost+found").mkdir()  # what a fresh file system holds
+    _as_mount_point(monkeypatch, out)
+    with output_set(out, command="x") as staging:
+        assert staging.parent == out  # staged on the same file system
+        (staging / "old_only.csv").write_text("old")
+        (staging / "both.csv").write_text("old")
+    assert listing(out) == sorted(["both.csv", "old_only.csv", "lost+found", MANIFEST_NAME])
+    with output_set(out, command="x") as staging:
+        (staging / "both.csv").write_text("new")
+        (staging / "sub").mkdir()
+        (staging / "sub" / "c.txt").write_text("c")
+    assert listing(out) == sorted(["both.csv", "sub", "sub/c.txt", "lost+found",
+                                   MANIFEST_NAME])
+    assert (out / "both.csv").read_text() == "new"
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert [f["path"] for f in manifest["files"]] == ["both.csv", "sub/c.txt"]
+    # A failed run leaves the set as it was.
+    with pytest.raises(RuntimeError), output_set(out, command="x") as staging:
+        (staging / "both.csv").write_text("third")
+        raise RuntimeError("killed halfway")
+    assert (out / "both.csv").read_text() == "new"
+    assert listing(out) == sorted(["both.csv", "sub", "sub/c.txt", "lost+found",
+                                   MANIFEST_NAME])
+
+
+def test_a_swap_refused_with_ebusy_falls_back_to_writing_inside(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    with output_set(out, command="x") as staging:
+        (staging / "a.csv").write_text("first")
+    monkeypatch.setattr(outputs, "_exchange", lambda first, second: (_ for _ in ()).throw(
+        OSError(errno.EBUSY, os.strerror(errno.EBUSY), str(second))))
+    with output_set(out, command="x") as staging:
+        (staging / "b.csv").write_text("second")
+    assert listing(out) == sorted(["b.csv", MANIFEST_NAME])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

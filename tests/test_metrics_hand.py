@@ -100,19 +100,19 @@ def test_int8_is_an_error_under_the_official_rule_only():
     values = np.array([[[0, 1, -1]]], np.int8)
     with pytest.raises(BinarizationError, match="-24"):
         binarize_prediction(values)
-    assert binarize_prediction(values, "nonzero")[0].ravel().tolist() == [False, True, True]
+    assert binarize_prediction(values, rule="nonzero")[0].ravel().tolist() == [False, True, True]
 
 
 def test_alternative_rules():
     values = np.array([[[0, 0.3, 0.5, 255, np.nan, -2]]], np.float64)
-    assert binarize_prediction(values, "nonzero")[0].ravel().tolist() == [
+    assert binarize_prediction(values, rule="nonzero")[0].ravel().tolist() == [
         False, True, True, True, False, True]
-    assert binarize_prediction(values, "threshold:0.3")[0].ravel().tolist() == [
+    assert binarize_prediction(values, rule="threshold:0.3")[0].ravel().tolist() == [
         False, True, True, True, False, False]
     with pytest.raises(BinarizationError, match="unknown"):
-        binarize_prediction(values, "otsu")
+        binarize_prediction(values, rule="otsu")
     with pytest.raises(BinarizationError, match="bad rule"):
-        binarize_prediction(values, "threshold:abc")
+        binarize_prediction(values, rule="threshold:abc")
 
 
 def test_prediction_inside_the_ignored_label_is_background():
@@ -184,19 +184,20 @@ def test_h95_by_hand_with_linear_percentiles_and_no_pooling():
     reference, prediction = row_image((0, 5)), row_image((10, 13))
     geometry = Geometry(spacing=(0.5, 1.0, 1.0))
     # d(P->T) = [6, 8] voxels -> p95 = 6 + 0.95 * 2 = 7.9; d(T->P) = [6] -> 6.
-    assert h95(reference, prediction, geometry) == pytest.approx(7.9 * 0.5, abs=1e-12)
-    assert evaluate_masks(reference, prediction, geometry).h95 == pytest.approx(3.95, abs=1e-12)
+    assert h95(reference, prediction, geometry=geometry) == pytest.approx(7.9 * 0.5, abs=1e-12)
+    metrics = evaluate_masks(reference, prediction, geometry=geometry)
+    assert metrics.h95 == pytest.approx(3.95, abs=1e-12)
 
 
 def test_h95_is_invariant_to_origin_and_rotation_but_not_to_spacing():
     rng = np.random.default_rng(1)
     reference = rng.random((3, 8, 8)) < 0.3
     prediction = rng.random((3, 8, 8)) < 0.3
-    base = h95(reference, prediction, Geometry(spacing=(0.9, 1.2, 3.0)))
+    base = h95(reference, prediction, geometry=Geometry(spacing=(0.9, 1.2, 3.0)))
     rotated = Geometry(spacing=(0.9, 1.2, 3.0), origin=(5, -3, 100),
                        direction=(0, -1, 0, 1, 0, 0, 0, 0, 1))
-    assert h95(reference, prediction, rotated) == pytest.approx(base, abs=1e-9)
-    assert h95(reference, prediction, Geometry(spacing=(1.8, 2.4, 6.0))) == pytest.approx(
+    assert h95(reference, prediction, geometry=rotated) == pytest.approx(base, abs=1e-9)
+    assert h95(reference, prediction, geometry=Geometry(spacing=(1.8, 2.4, 6.0))) == pytest.approx(
         2 * base, abs=1e-9)
 
 

@@ -99,7 +99,7 @@ def test_engine_equals_oracle_on_random_cases(seed, shape, pred_type, ref_type, 
     with mock.patch.object(evaluate_module, "SPARSE_MAX_SHARE", PATH_LIMITS[path]):
         engine = evaluate_arrays(sitk.GetArrayFromImage(ref_image),
                                  sitk.GetArrayFromImage(pred_image),
-                                 Geometry.from_image(ref_image)).as_dict()
+                                 geometry=Geometry.from_image(ref_image)).as_dict()
     assert_agree(engine, oracle_metrics(ref_image, pred_image))
 
 
@@ -121,7 +121,8 @@ def test_engine_equals_oracle_for_lesions_on_the_border(seed, border, path):
     ref_image = make_image(reference, spacing=(0.7, 1.3, 3.0))
     pred_image = make_image(prediction, spacing=(0.7, 1.3, 3.0))
     with mock.patch.object(evaluate_module, "SPARSE_MAX_SHARE", PATH_LIMITS[path]):
-        engine = evaluate_arrays(reference, prediction, Geometry.from_image(ref_image)).as_dict()
+        engine = evaluate_arrays(reference, prediction,
+                                 geometry=Geometry.from_image(ref_image)).as_dict()
     assert_agree(engine, oracle_metrics(ref_image, pred_image))
 
 
@@ -140,7 +141,8 @@ def test_engine_equals_oracle_on_a_realistic_grid(seed, path):
                     direction=random_direction(rng, "oblique"))
     ref_image, pred_image = make_image(reference, **geometry), make_image(prediction)
     with mock.patch.object(evaluate_module, "SPARSE_MAX_SHARE", PATH_LIMITS[path]):
-        engine = evaluate_arrays(reference, prediction, Geometry.from_image(ref_image)).as_dict()
+        engine = evaluate_arrays(reference, prediction,
+                                 geometry=Geometry.from_image(ref_image)).as_dict()
     assert engine["n_reference_lesions"] > 20
     assert_agree(engine, oracle_metrics(ref_image, pred_image))
 
@@ -163,6 +165,7 @@ def test_binary_search_fallback_equals_oracle():
     ref_image, pred_image = make_image(reference, **geometry), make_image(prediction)
     with mock.patch.object(sparse, "MAX_LOOKUP_SPAN", 0), \
             mock.patch.object(evaluate_module, "SPARSE_MAX_SHARE", 1.0):
-        engine = evaluate_arrays(reference, prediction, Geometry.from_image(ref_image)).as_dict()
+        engine = evaluate_arrays(reference, prediction,
+                                 geometry=Geometry.from_image(ref_image)).as_dict()
     assert engine["n_reference_lesions"] > 1
     assert_agree(engine, oracle_metrics(ref_image, pred_image))

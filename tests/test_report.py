@@ -79,7 +79,8 @@ def test_report_sections_team_pages_and_provenance(small_report):
         assert "<svg" in (out / entry["svg"]).read_text()[:3000]
     # extra figure set (contract 3) copied in, so the folder stands alone
     assert "A straight line" in page and "extras/1_agreement/line.png" in page
-    assert (out / "extras" / "1_agreement" / "line.png").is_file()
+    copied = (out / "extras" / "1_agreement" / "line.png").read_bytes()
+    assert copied == (out.parent / "agreement" / "line.png").read_bytes()
     # provenance: the command, version and the input's content hash (recomputed here)
     digest = provenance.inputs["scores"][1]
     assert provenance.command in page and digest in page

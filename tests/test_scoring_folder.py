@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -83,7 +84,16 @@ def test_output_tables_have_the_stable_columns(release_tree, tmp_path):
     assert unseen_dice["mean"] == pytest.approx(expected)
     for suffix in ("md", "tex", "html"):
         assert (out / f"summary_table.{suffix}").stat().st_size > 0
-    assert (out / "scores.json").exists()
+    # scores.json holds the same rows as the CSV tables, and the policy they were made
+    # under (the default: missing cases score worst, undefined values get the worst value).
+    scores = json.loads((out / "scores.json").read_text())
+    assert [row["id"] for row in scores["cases"]] == cases["id"].tolist()
+    assert [row["dice"] for row in scores["cases"]] == pytest.approx(cases["dice"].tolist())
+    json_unseen = [row for row in scores["summary"]
+                   if row["group"] == "unseen" and row["metric"] == "dice"]
+    assert [(row["n"], row["mean"]) for row in json_unseen] == [(2, pytest.approx(expected))]
+    assert scores["unmatched"] == [] and set(scores["policy"]) == {"name", "missing",
+                                                                   "undefined"}
     assert not list(out.glob(".*")), "temporary files left behind"
 
 
@@ -159,7 +169,10 @@ def test_bad_cases_get_a_status_and_the_batch_goes_on(release_tree, tmp_path):
     assert "no reference subject with id '999'" in problems["result.nii.gz"]
     assert ".DS_Store" not in problems
     assert not result.ok and result.n_problems == 5
-    assert (tmp_path / "out" / "unmatched.csv").exists()
+    written = pd.read_csv(tmp_path / "out" / "unmatched.csv")
+    assert sorted(written["path"].map(lambda p: Path(p).name)) == ["README.txt",
+                                                                  "result.nii.gz"]
+    assert written["problem"].tolist() == result.unmatched["problem"].tolist()
     # Missing and failed cases stay visible in every aggregate they affect.
     summary = result.summary.set_index(["group", "metric"])
     assert summary.loc[("all", "dice"), "n"] == 1

@@ -332,3 +332,24 @@ def test_unseen_scanners_are_measurably_different(per_scanner):
     assert stats.loc[unseen, "orig_spread"].min() > 1.5 * stats.loc[seen, "orig_spread"].max()
     levels = stats["wm_level"] / pd.Series({s: PROFILES[s].flair_scale for s in SCANNER_ORDER})
     assert np.allclose(levels, 1.0, rtol=0.2)
+
+
+def _literal_box(mask, margin):
+    """The bounding box as first written: every true voxel listed by argwhere."""
+    if not mask.any():
+        return None
+    where = np.argwhere(mask)
+    lo = np.maximum(where.min(axis=0) - margin, 0)
+    hi = np.minimum(where.max(axis=0) + 1 + margin, mask.shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(0, 4), st.floats(0.0, 0.2))
+def test_box_from_projections_matches_the_argwhere_box(seed, margin, density):
+    from wmheval.synth.brain import _box
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(n) for n in rng.integers(1, 12, 3))
+    mask = rng.random(shape) < density
+    assert _box(mask, margin) == _literal_box(mask, margin)

@@ -51,15 +51,39 @@ def test_default_slices_prefer_lesion():
     assert default_slices(np.zeros((5, 3, 3)), count=1) == [2]
 
 
+OVERLAY_ALPHA = 0.85  # render_overlay's default
+PNG_STEP = 1.5 / 255  # 8-bit rounding of the PNG, plus the 3-decimal colour constants
+
+
 def _colour_present(image: np.ndarray, rgb: tuple[float, float, float]) -> bool:
-    """Some pixel is within 0.2 of the colour blended at 80% over grey."""
-    pixels = image[..., :3].reshape(-1, 3)
-    target = np.asarray(rgb)
-    grey = pixels.mean(axis=1, keepdims=True)
-    low = 0.8 * target + 0.2 * 0.0
-    high = 0.8 * target + 0.2 * 1.0
-    inside = np.all((pixels >= low - 0.05) & (pixels <= high + 0.05), axis=1)
-    return bool(np.any(inside & (np.ptp(pixels, axis=1) > 0.3) & (grey[:, 0] >= 0)))
+    """Some pixel is ``rgb`` drawn at the overlay's opacity over a grey FLAIR pixel: the
+    pixel minus ``alpha * rgb`` is the same in all three channels (a grey) within [0, 1 -
+    alpha]. The legend's solid patches (``rgb`` itself) do not pass, so this finds the
+    colour in the image panels only."""
+    pixels = image[..., :3].reshape(-1, 3).astype(np.float64)
+    grey = pixels - OVERLAY_ALPHA * np.asarray(rgb)
+    is_grey = np.ptp(grey, axis=1) <= 2 * PNG_STEP
+    level = grey.mean(axis=1)
+    in_range = (level >= -PNG_STEP) & (level <= 1 - OVERLAY_ALPHA + PNG_STEP)
+    return bool(np.any(is_grey & in_range))
+
+
+def _legend_patch_present(image: np.ndarray, rgb: tuple[float, float, float]) -> bool:
+    """Some pixel is ``rgb`` itself (a solid legend patch)."""
+    pixels = image[..., :3].reshape(-1, 3).astype(np.float64)
+    return bool(np.any(np.all(np.abs(pixels - np.asarray(rgb)) <= PNG_STEP, axis=1)))
+
+
+def test_colour_checks_tell_panels_from_legend_patches():
+    """The checks themselves: a blended pixel is found only by the panel check, a solid
+    one only by the legend check, and another class's colour by neither."""
+    yellow, blue = COLOURS["true positive"], COLOURS["false negative"]
+    blended = OVERLAY_ALPHA * np.asarray(yellow) + (1 - OVERLAY_ALPHA) * 0.6
+    image = np.array([[blended, yellow]], dtype=np.float32)
+    assert _colour_present(image[:, :1], yellow) and not _colour_present(image[:, 1:], yellow)
+    assert _legend_patch_present(image[:, 1:], yellow)
+    assert not _legend_patch_present(image[:, :1], yellow)
+    assert not _colour_present(image, blue) and not _legend_patch_present(image, blue)
 
 
 def test_render_png_has_the_three_colours(tmp_path):
@@ -107,9 +131,18 @@ def test_cli_synth_and_submissions(tmp_path):
     result = runner.invoke(app, ["synth", str(challenge), "--small", "--id", "0",
                                  "--id", "160", "--id", "1"])
     assert result.exit_code == 0, result.output
-    assert (challenge / "synth_manifest.csv").is_file()
-    assert (challenge / "test" / "Amsterdam" / "Philips_VU .PETMR_01." / "160"
-            / "wmh.nii.gz").is_file()
+    from synth_fixtures import read_array
+
+    from wmheval.synth import read_synth_manifest
+
+    manifest = read_synth_manifest(challenge)
+    assert sorted(manifest["id"]) == ["0", "1", "160"]  # the three --id, nothing else
+    assert manifest.loc["160", "split"] == "test" and bool(manifest.loc["160", "small"])
+    labels = read_array(challenge / "test" / "Amsterdam" / "Philips_VU .PETMR_01." / "160"
+                        / "wmh.nii.gz")
+    assert set(np.unique(labels)) <= {0.0, 1.0, 2.0} and (labels == 1).any()
+    assert labels.shape[::-1] == tuple(manifest.loc["160", ["shape_x", "shape_y",
+                                                            "shape_z"]])
     result = runner.invoke(app, ["synth-submissions", str(challenge), str(subs),
                                  "--team", "precise", "--team", "greedy"])
     assert result.exit_code == 0, result.output
@@ -143,10 +176,12 @@ def test_ignored_region_drawn_and_in_the_legend_only_when_present(tmp_path):
     purple = COLOURS["ignored (label 2)"]
     with_ignored = render_overlay(flair, reference, prediction, tmp_path / "a.png", dpi=80)
     assert _colour_present(matplotlib.image.imread(with_ignored.path), purple)
+    assert _legend_patch_present(matplotlib.image.imread(with_ignored.path), purple)
     reference[reference == 2] = 0
     without = render_overlay(flair, reference, prediction, tmp_path / "b.png", dpi=80)
     assert without.counts["ignored"] == 0
     assert not _colour_present(matplotlib.image.imread(without.path), purple)
+    assert not _legend_patch_present(matplotlib.image.imread(without.path), purple)
     for name in ("true positive", "false positive", "false negative"):
         assert _colour_present(matplotlib.image.imread(without.path), COLOURS[name]), name
 

@@ -44,7 +44,8 @@ def scores(small_challenge, small_submissions):
             except RuntimeError:
                 rows.append({**row, "status": "unreadable"})
                 continue
-            metrics = evaluate_arrays(labels, prediction, Geometry.from_image(reference))
+            metrics = evaluate_arrays(labels, prediction,
+                                      geometry=Geometry.from_image(reference))
             wm = read_array(folder / "synth" / "wm_mask.nii.gz").astype(bool)
             outside = (prediction > 0) & ~wm & (labels == 0)
             rows.append({**row, "status": "ok", "dtype": str(prediction.dtype),
@@ -64,7 +65,11 @@ def test_summary_table_and_layout(small_submissions, small_challenge):
     out, table = small_submissions
     n_test = int((small_challenge[1]["split"] == "test").sum())
     assert table["team"].tolist() == [t.name for t in default_teams()]
-    assert (out / "teams.csv").is_file() and (out / "teams.md").is_file()
+    written = pd.read_csv(out / "teams.csv")
+    assert written["team"].tolist() == table["team"].tolist()
+    assert written["n_missing"].tolist() == table["n_missing"].tolist()
+    markdown = (out / "teams.md").read_text()
+    assert all(f"| {name} " in markdown for name in table["team"])
     for _, row in table.iterrows():
         results = sorted((out / row["team"]).glob("*/result.nii.gz"))
         assert len(results) == row["n_cases"] == n_test - row["n_missing"]

@@ -7,9 +7,13 @@ local pool: each task runs the same function on the same inputs.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
+
+from wmheval.errors import InputError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -19,8 +23,35 @@ CONNECT_TIMEOUT = "10s"
 """How long to wait for a remote scheduler before giving up."""
 
 
-class SchedulerError(ValueError):
+class SchedulerError(InputError):
     """The Dask scheduler cannot be used (not installed, unreachable, bad address)."""
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """SIGINT blocked while the block runs, then delivered. Threads and processes started
+    meanwhile (Dask's event loop, its nannies and workers) inherit the blocked mask, so a
+    Ctrl-C reaches this process only, which closes the cluster quietly."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _quiet_close(client, cluster) -> None:
+    """Close after Ctrl-C without Dask's shutdown logging and tracebacks."""
+    import logging
+
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    with _ctrl_c_deferred(), contextlib.suppress(Exception):
+        client.close(timeout=5)
+        if cluster is not None:
+            cluster.close(timeout=5)
 
 
 def _client(scheduler: str, jobs: int | None, processes: bool):
@@ -31,8 +62,9 @@ def _client(scheduler: str, jobs: int | None, processes: bool):
                              ) from None
     if scheduler == "local":
         workers = max(1, jobs or os.cpu_count() or 1)
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                               dashboard_address=None)
+        with _ctrl_c_deferred():
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                   processes=processes, dashboard_address=None)
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout=CONNECT_TIMEOUT), None
@@ -54,6 +86,7 @@ def dask_map(function: Callable[[T], R], items: Sequence[T], scheduler: str, *,
     from dask.distributed import as_completed
 
     client, cluster = _client(scheduler, jobs, processes)
+    interrupted = False
     try:
         if initializer is not None:
             client.run(initializer)
@@ -66,7 +99,12 @@ def dask_map(function: Callable[[T], R], items: Sequence[T], scheduler: str, *,
             if on_done:
                 on_done(result)
         return results
+    except KeyboardInterrupt:
+        interrupted = True
+        _quiet_close(client, cluster)
+        raise
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if not interrupted:
+            client.close()
+            if cluster is not None:
+                cluster.close()

@@ -213,3 +213,25 @@ VOLUME_SCALES = ("ml", "log")
 PHANTOMS = ("anatomical", "geometric")
 """Synthetic subjects: the MNI ICBM152 template with lesions, or the fast ellipsoid
 phantom."""
+
+# --- The challenge board ---------------------------------------------------------------------
+
+BOARD_WINDOWS = ("24h", "7d", "total")
+"""Quota windows of a board phase: per 24 hours, per 7 days, or in total."""
+BOARD_PER_CASE = ("public", "own", "hidden")
+"""Who sees a phase's per-case results: everyone, each team its own, or nobody."""
+BOARD_VISIBILITY = ("public", "private", "after_close")
+"""When a phase's board is public: always, never (organisers only), after it closes."""
+BOARD_VIEWS = ("public", "private")
+"""Who a built board site is for: the public, or the organisers."""
+
+# --- Hosted platforms -----------------------------------------------------------------------
+
+PLATFORMS = ("grand-challenge", "codabench")
+"""Hosted platforms wmheval exports to and imports from (docs/platforms.md)."""
+GRAND_CHALLENGE_KINDS = ("predictions", "algorithm")
+"""A grand-challenge phase's submission kind: a zip of predictions, or an algorithm."""
+GRAND_CHALLENGE_PER_CASE = ("admin", "off")
+"""Per-case values in metrics.json: ``admin`` (written; display_all_metrics false) or off."""
+CODABENCH_PER_CASE = ("public", "off")
+"""Per-subject rows in Codabench's detailed_results.html (participants read it) or none."""

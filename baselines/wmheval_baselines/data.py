@@ -19,13 +19,14 @@ import SimpleITK as sitk
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from wmheval.errors import InputError
 from wmheval.io import images
 from wmheval.io.layouts import walk_tree
 from wmheval.io.manifest import release_folder_scanners
 
 
 # Release folders (relative to the split folder) -> scanner keys of wmheval.io.manifest.
-class DataError(ValueError):
+class DataError(InputError):
     """A data folder or volume cannot be used (the message names the file)."""
 
 

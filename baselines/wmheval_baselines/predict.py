@@ -18,6 +18,7 @@ import SimpleITK as sitk
 import torch
 
 from wmheval.io.atomic import write_atomic
+from wmheval_baselines.bundled import is_bundled_name, load_bundled
 from wmheval_baselines.data import (
     DataError,
     Subject,
@@ -66,7 +67,9 @@ class TrainedRun:
 
 def load_run(run: str | Path, device: str = "auto", *,
              allow_incomplete: bool = False, cpu_bf16: bool = False) -> TrainedRun:
-    """Read ``config.json`` and ``checkpoints/last.pt`` of a finished run.
+    """Read ``config.json`` and ``checkpoints/last.pt`` of a finished run, or a bundled
+    model by name (``demo:resunet``, ``demo:fcn-vgg``; :mod:`wmheval_baselines.bundled`,
+    its sha256 verified).
 
     A run stopped by its time budget raises :class:`IncompleteRunError` unless
     ``allow_incomplete``, which warns loudly (``warnings.warn``) instead. ``cpu_bf16``:
@@ -74,6 +77,10 @@ def load_run(run: str | Path, device: str = "auto", *,
     with AVX512-BF16; the outputs differ slightly from fp32); RunError where the CPU
     cannot, no effect on CUDA (whose mixed precision follows the run's ``amp``).
     """
+    if is_bundled_name(run):
+        checkpoint = load_bundled(str(run))
+        return _trained(TrainConfig.from_dict(checkpoint["config"]), checkpoint, device,
+                        cpu_bf16, complete=True)
     run = Path(run)
     if not checkpoint_path(run).is_file():
         raise RunError(f"{run}: no checkpoint (checkpoints/last.pt); train first")
@@ -98,6 +105,13 @@ def load_run(run: str | Path, device: str = "auto", *,
         if not allow_incomplete:
             raise IncompleteRunError(message + " (or allow an incomplete model explicitly)")
         warnings.warn(message + "; predicting at posterior 0.5 instead", stacklevel=2)
+    return _trained(config, checkpoint, device, cpu_bf16, complete=complete)
+
+
+def _trained(config: TrainConfig, checkpoint: dict, device: str, cpu_bf16: bool, *,
+             complete: bool) -> TrainedRun:
+    """The networks of ``checkpoint`` on ``device`` in eval mode, with the decision
+    threshold the checkpoint records."""
     target = resolve_device(device)
     cpu_bf16 = cpu_bf16 and target.type == "cpu"
     if cpu_bf16 and not cpu_bf16_supported():

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from wmheval.errors import InputError
 from wmheval.io.atomic import write_atomic, write_text_atomic
 from wmheval_baselines.data import (
     SliceDataset,
@@ -90,7 +91,7 @@ def learning_rate_at(config: TrainConfig, phase: str, samples_seen: int) -> floa
     return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * fraction))
 
 
-class RunError(ValueError):
+class RunError(InputError):
     """A run folder cannot be created, resumed or read."""
 
 
@@ -185,6 +186,12 @@ class TrainConfig:
             values = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise RunError(f"{path}: cannot read run config: {error}") from error
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """A config from saved settings (keys it does not know, from other versions, are
+        ignored)."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 

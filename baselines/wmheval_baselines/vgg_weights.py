@@ -10,10 +10,11 @@ from pathlib import Path
 
 import torch
 
+from wmheval.errors import InputError
 from wmheval_baselines.models.fcn_vgg import VGG16_CONV_INDICES, VGG16_LAYOUT
 
 
-class VggWeightsError(ValueError):
+class VggWeightsError(InputError):
     """The VGG16 weights file is unreadable or is not a torchvision VGG16 state dict."""
 
 

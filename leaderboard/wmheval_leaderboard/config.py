@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from wmheval import vocabulary as vocab
 from wmheval_leaderboard.errors import BoardUsageError
 
 CONFIG_NAME = "challenge.toml"
-WINDOWS = ("24h", "7d", "total")
-PER_CASE = ("public", "own", "hidden")
-BOARD_VISIBILITY = ("public", "private", "after_close")
+WINDOWS = vocab.BOARD_WINDOWS
+PER_CASE = vocab.BOARD_PER_CASE
+BOARD_VISIBILITY = vocab.BOARD_VISIBILITY
 SUBJECT_SETS = ("all", "training", "test")
 ENTRY_RULES = ("latest", "selected")
 """Which submission stands for a team: ``latest`` (its latest scored submission) or

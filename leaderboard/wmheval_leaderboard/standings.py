@@ -126,6 +126,13 @@ def compute_standings(board, phase: Phase, n_resamples: int):
             a, b = positions[:, index[first.team]], positions[:, index[second.team]]
             share = float(np.mean(a < b))
             first.separable_from_next = share >= SEPARABLE
+    elif n_resamples > 0 and ranked is not None and len(ranked.table) == 1:
+        # One ranked entry: every resample ranks it first, so its interval is 1-1.
+        only = ranked.table["team"].iloc[0]
+        for standing in rows:
+            if standing.team == only:
+                standing.rank_lo = standing.rank_hi = 1
+                standing.top_group = True
     not_ranked = [{
         "submission_id": r["submission_id"], "team": r["name"], "slug": r["slug"],
         "state": r["state"], "reason": r["reason"] or "", "submitted_at": r["received_at"],

@@ -12,6 +12,7 @@ grades estimated from volume. Inputs are ``cases.csv`` tables of ``wmheval score
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import pandas as pd
 
 from wmheval.analysis import fazekas
 from wmheval.analysis.agreement_stats import CONFIDENCE, MIN_SUBJECTS, agreement_row
+from wmheval.errors import InputError
 from wmheval.scoring.aggregate import case_groups
 from wmheval.vocabulary import SCORED_STATUSES, STATUS_OK, VOLUME_SCALES, seen_flags
 
@@ -47,7 +49,7 @@ VOLUME_COLUMNS = ("team", "id", "scanner", "seen_in_training", "status", "refere
                   "prediction_ml", "tp_ml", "fp_ml", "fn_ml", "dice", "recall")
 
 
-class AgreementInputError(ValueError):
+class AgreementInputError(InputError):
     """An input cannot be used for the agreement analysis (the message names it)."""
 
 
@@ -102,17 +104,33 @@ def volumes_from_cases(cases: pd.DataFrame, team: str | None = None) -> pd.DataF
 def read_score_folder(path: str | Path, team: str | None = None) -> pd.DataFrame:
     """Volumes of one ``wmheval score`` output folder (or its ``cases.csv``); team = the
     folder's name unless given."""
+    from wmheval.io.paths import display_path
+    from wmheval.io.tables import TableError, read_text_table, with_numbers
+
     path = Path(path)
     file = path / "cases.csv" if path.is_dir() else path
-    if not file.is_file():
-        raise AgreementInputError(f"{path}: no cases.csv found (a wmheval score output "
-                                  "folder is expected)")
+    if not os.path.lexists(file):
+        raise AgreementInputError(f"{display_path(path)}: no cases.csv found (a wmheval "
+                                  "score output folder is expected)")
     try:
-        cases = pd.read_csv(file, dtype={"id": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError,
-            UnicodeDecodeError) as error:
-        raise AgreementInputError(f"{file}: cannot read: {error}") from error
-    name = team or (path.name if path.is_dir() else path.parent.name)
+        cases = with_numbers(read_text_table(file), ("id", "team", "status", "scanner",
+                                                     "split", "seen_in_training",
+                                                     "prediction_path", "error", "warnings"))
+    except TableError as error:
+        raise AgreementInputError(str(error)) from None
+    problems = []
+    for column, low, high in (("reference_ml", 0, np.inf), ("prediction_ml", 0, np.inf),
+                              ("dice", 0, 1), ("recall", 0, 1)):
+        if column in cases and pd.api.types.is_numeric_dtype(cases[column]):
+            values = cases[column].to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                bad = np.flatnonzero(np.isinf(values) | (values < low) | (values > high))
+            problems += [f"row {k + 1}: {column} {values[k]:g} is outside {low:g}-{high:g}"
+                         for k in bad[:3]]
+    if problems:
+        raise AgreementInputError(f"{display_path(file)}: values that cannot be right: "
+                                  + "; ".join(problems[:5]))
+    name = team or display_path(path.name if path.is_dir() else path.parent.name)
     try:
         return volumes_from_cases(cases, name)
     except AgreementInputError as error:
@@ -133,8 +151,10 @@ def read_score_folders(paths: Sequence[str | Path],
     for k, path in enumerate(paths):
         path = Path(path)
         name = names[k] if k < len(names) else None
-        if path.is_dir() and not (path / "cases.csv").is_file():
-            inner = sorted(p for p in path.iterdir() if (p / "cases.csv").is_file())
+        if path.is_dir() and not os.path.lexists(path / "cases.csv"):
+            # Any entry named cases.csv counts: a FIFO or folder is reported, not skipped.
+            inner = sorted(p for p in path.iterdir()
+                           if p.is_dir() and os.path.lexists(p / "cases.csv"))
             if inner and name is None:
                 tables += [read_score_folder(p) for p in inner]
                 continue

@@ -16,20 +16,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wmheval.errors import InputError
+
 DEFAULT_FOLDS = 10
 """k of the k-fold cross-validation (the study used 10-fold)."""
 
 
-class RatingsError(ValueError):
+class RatingsError(InputError):
     """A ratings table cannot be used (the message names the file and the problem)."""
+
+
+CLINICAL_WORDS = ("none", "absent", "minimal", "mild", "low", "medium", "moderate", "high",
+                  "severe", "very high")
+"""Words of ordinal grades from least to most (clinical order, not alphabetical)."""
 
 
 def grade_order(grades: Sequence[str]) -> list[str]:
     """Distinct grades in their natural order: by the first number in the label (``0-1`` <
-    ``2`` < ``3``), then alphabetically for labels without a number."""
+    ``2`` < ``3``), then clinical words from least to most (:data:`CLINICAL_WORDS`: low <
+    moderate < high), then alphabetically for other labels."""
     def key(label: str) -> tuple[int, float, str]:
         found = re.search(r"-?\d+(\.\d+)?", label)
-        return (0, float(found.group()), label) if found else (1, 0.0, label)
+        if found:
+            return (0, float(found.group()), label)
+        word = label.strip().lower()
+        if word in CLINICAL_WORDS:
+            return (1, float(CLINICAL_WORDS.index(word)), label)
+        return (2, 0.0, label)
 
     return sorted({str(g) for g in grades}, key=key)
 

@@ -58,8 +58,10 @@ def leave_one_team_out(means: np.ndarray, teams: Sequence[str], weights=None,
     full = minmax_ranking(means, w, metrics)[2]
     rows, swaps = [], []
     for removed in range(n):
-        kept = np.array([k for k in range(n) if k != removed])
-        if rerank is None:
+        kept = np.array([k for k in range(n) if k != removed], dtype=int)
+        if not len(kept):  # one team: nothing left to re-rank
+            positions = np.zeros(0, dtype=int)
+        elif rerank is None:
             positions = minmax_ranking(means[kept], w, metrics)[2]
         else:
             positions = np.asarray(rerank(kept))

@@ -87,6 +87,14 @@ class WeightSensitivity:
     positions: np.ndarray
     weights: np.ndarray
     named_weights: pd.DataFrame | None = None
+    note: str = ""
+    """Set when the sweep was cut to :data:`MAX_SWEEP_CELLS` (many teams)."""
+
+
+MAX_SWEEP_CELLS = 6_000_000
+"""Teams x weightings of a sweep at most (each (teams, W) array of positions and scores is
+8 bytes a cell: about 48 MB; the published 57 teams x 100,000 weightings is 5.7 million).
+A larger field is swept with fewer Dirichlet samples, with a note."""
 
 
 def weight_sensitivity(rel: np.ndarray, teams: Sequence[str], n_samples: int = 100_000,
@@ -107,6 +115,13 @@ def weight_sensitivity(rel: np.ndarray, teams: Sequence[str], n_samples: int = 1
     default_w = np.full(m, 1.0 / m)
     default_pos = competition_positions(weighted_scores(rel, default_w))
     grid = simplex_grid(grid_steps, m) if grid_steps else np.empty((m, 0))
+    note = ""
+    room = MAX_SWEEP_CELLS // max(len(teams), 1) - grid.shape[1]
+    if n_samples > max(room, 1000):
+        note = (f"weight sweep: {max(room, 1000)} random weightings instead of {n_samples} "
+                f"for {len(teams)} teams (memory bound: teams x weightings at most "
+                f"{MAX_SWEEP_CELLS:,})")
+        n_samples = max(room, 1000)
     samples = dirichlet_weights(n_samples, seed, n_metrics=m) if n_samples else np.empty((m, 0))
     weights = np.concatenate([grid, samples], axis=1)
     positions = sweep_positions(rel, weights)
@@ -139,7 +154,7 @@ def weight_sensitivity(rel: np.ndarray, teams: Sequence[str], n_samples: int = 1
     named_weights = pd.DataFrame(np.stack(list(named_w.values()), axis=1),
                                  index=pd.Index(list(metrics), name="metric"),
                                  columns=list(named_w))
-    return WeightSensitivity(summary, named, tau, positions, weights, named_weights)
+    return WeightSensitivity(summary, named, tau, positions, weights, named_weights, note)
 
 
 def field_weight_sensitivity(field: Field, **options) -> WeightSensitivity:

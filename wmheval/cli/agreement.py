@@ -72,19 +72,41 @@ def _grading(thresholds: str | None, grades: str | None):
     return edges, names
 
 
-def _summary_lines(result) -> list[str]:
-    """At most 80 columns: one line per team and scale on all its subjects."""
-    lines = [f"{'team':<14}{'scale':>5}{'n':>4}{'r':>7}{'ICC(A,1)':>9}{'OLS b':>7}"
-             f"{'PB b':>6}{'bias':>8}  {'limits of agr.':<16}"]
+def _summary_lines(result, width: int = 80) -> list[str]:
+    """One line per team and scale on all its subjects, at most ``width`` columns: the
+    team's full name (on a line of its own when it is longer than the column), numbers
+    never cut, and a legend with the units."""
+    numbers = (f"{'scale':>5}{'n':>4}{'r':>7}{'ICC(A,1)':>9}{'OLS b':>7}{'PB b':>6}"
+               f"{'bias':>8}  {'limits of agreement':<19}")
     statistics = result.statistics
     if statistics.empty:
-        return lines + ["(no team had 3 subjects with volumes)"]
-    for _, row in statistics[statistics["group_type"] == "all"].iterrows():
+        return [f"{'team':<14}{numbers}".rstrip(), "(no team had 3 subjects with volumes)"]
+    rows = statistics[statistics["group_type"] == "all"]
+    room = max(width - len(numbers.rstrip()), 6)
+    longest = max([4, *(len(str(t)) for t in rows["team"])])
+    column = min(longest + 1, room)
+    lines = [f"{'team':<{column}}{numbers}".rstrip()]
+    for _, row in rows.iterrows():
+        team = str(row["team"])
         limits = f"{row['ba_loa_lower']:.2f} to {row['ba_loa_upper']:.2f}"
-        lines.append(f"{str(row['team'])[:13]:<14}{row['scale']:>5}{int(row['n']):>4}"
-                     f"{row['pearson_r']:>7.3f}{row['icc_a1']:>9.3f}{row['ols_slope']:>7.2f}"
-                     f"{row['pb_slope']:>6.2f}{row['ba_bias']:>8.2f}  {limits:<16}".rstrip())
-    return lines
+        values = (f"{row['scale']:>5}{int(row['n']):>4}{row['pearson_r']:>7.3f}"
+                  f"{row['icc_a1']:>9.3f}{row['ols_slope']:>7.2f}{row['pb_slope']:>6.2f}"
+                  f"{row['ba_bias']:>8.2f}  {limits}")
+        if len(team) >= column:  # the whole name on its own line, the numbers below it
+            lines += [team, f"{'':<{column}}{values}"]
+        else:
+            lines.append(f"{team:<{column}}{values}")
+    scales = set(rows["scale"])
+    units = []
+    if "ml" in scales:
+        units.append("ml: bias and limits in mL (team minus reference)")
+    if "log" in scales:
+        units.append("log: in natural log of mL (exp(bias) = typical volume ratio)")
+    import textwrap
+
+    legend = ("r Pearson, ICC(A,1) absolute agreement, OLS b / PB b slopes (least squares / "
+              "Passing-Bablok); Bland-Altman " + "; ".join(units) + ".")
+    return lines + textwrap.wrap(legend, width=width, break_on_hyphens=False)
 
 
 @app.command()

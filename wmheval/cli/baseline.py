@@ -172,10 +172,17 @@ def train_command(
 
 @baseline_app.command("predict")
 def predict_command(
-    run: Annotated[Path, typer.Argument(help="run folder written by `baseline train`")],
-    data: Annotated[Path, typer.Argument(help="data release root")],
+    run: Annotated[str | None, typer.Argument(
+        help="run folder written by `baseline train`, or a bundled model's name (with "
+             "--model: the data release root)", show_default=False)] = None,
+    data: Annotated[Path | None, typer.Argument(help="data release root",
+                                                show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o",
-                                      help="submission folder (<id>/result.nii.gz)")],
+                                      help="submission folder (<id>/result.nii.gz)")] = ...,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="a bundled model instead of a run folder: demo:resunet or "
+                        "demo:fcn-vgg (trained on SYNTHETIC data: no use on real scans)")
+    ] = None,
     device: Device = "auto",
     allow_incomplete: Annotated[bool, typer.Option(
         help="predict with a run stopped by its time budget (warns)")] = False,
@@ -188,11 +195,20 @@ def predict_command(
     \b
     Example:
       wmheval baseline predict runs/resunet data/ --out submissions/resunet
+      wmheval baseline predict --model demo:resunet data/ --out submissions/resunet
     """
+    if model is not None:
+        if data is not None:
+            fail("give either a run folder or --model, not both: "
+                 "wmheval baseline predict --model demo:resunet DATA --out SUBMISSION")
+        run, data = model, Path(run) if run is not None else None
+    if run is None or data is None:
+        fail("missing argument: wmheval baseline predict RUN DATA --out SUBMISSION "
+             "(or --model demo:resunet DATA --out SUBMISSION)")
     try:
-        folder = predict_baseline(run, data, out, device=device,
-                                  allow_incomplete=allow_incomplete, cpu_bf16=cpu_bf16,
-                                  console=_console())
+        folder = predict_baseline(run, data, out,
+                                  device=device, allow_incomplete=allow_incomplete,
+                                  cpu_bf16=cpu_bf16, console=_console())
     except (BaselinesUnavailable, ValueError, OSError, RuntimeError) as error:
         fail(error)
     typer.echo(str(folder))

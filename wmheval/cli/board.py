@@ -548,3 +548,51 @@ def export(
         typer.echo(f"{fmt.value} of phase {name} ({view} view) written to {out}")
 
     _run(real)
+
+
+def _platform_enum():
+    from wmheval import vocabulary as vocab
+    from wmheval.cli.options import choice_enum
+
+    return choice_enum("Platform", vocab.PLATFORMS, "The hosted platform an export comes from.")
+
+
+Platform = _platform_enum()
+
+
+@board_app.command("import")
+def import_results(
+    platform: Platform = typer.Argument(..., metavar="PLATFORM", help="grand-challenge or "
+                                        "codabench."),
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    path: Path = typer.Argument(..., metavar="FILE", help="The platform's results export: "
+                                "grand-challenge evaluations (JSON, metrics.json inside), or "
+                                "Codabench's leaderboard CSV."),
+    phase: str | None = typer.Option(None, "--phase", help="Phase (default: the first)."),
+) -> None:
+    """Bring a hosted platform's results back, so the official ranking is wmheval's.
+
+    Per-case exports (grand-challenge phases run with --per-case admin) become scored
+    submissions of the phase (the board ranks them, with intervals); means-only exports
+    are ranked exactly, without intervals, into DIR/imports/<phase>/. See
+    docs/platforms.md.
+
+    Example: wmheval board import grand-challenge challenge evaluations.json --phase test
+    """
+    def action():
+        from wmheval.pipelines.board import import_platform_results as run_import
+
+        with _open(folder) as board:
+            report = run_import(board, platform.value, path, phase)
+        for note in report.notes:
+            typer.echo(f"note: {note}")
+        kind = "per-case" if report.per_case else "means only"
+        typer.echo(f"{platform.value} export ({kind}) into phase {report.phase}: "
+                   f"{len(report.imported)} team(s) imported, {len(report.unchanged)} "
+                   "already there")
+        if report.ranking_dir is not None:
+            typer.echo(f"official ranking (no intervals) written to {report.ranking_dir}/")
+            for row in report.ranking.itertuples(index=False):
+                typer.echo(f"{row.position:>3}  {row.score:.4f}  {row.team}")
+
+    _run(action)

@@ -37,9 +37,11 @@ __all__ = ["DEFAULT_POLICY", "MissingPolicy", "UndefinedPolicy"]
 # --- Validators of open choices -------------------------------------------------------------
 
 
-def binarize_rule(text: str) -> str:
+def binarize_rule(text: str | None) -> str | None:
     """``--binarize``: official, nonzero or threshold:T (T a finite number); anything else is
-    a usage error that lists the rules."""
+    a usage error that lists the rules. None (left out) stays None where a command allows it."""
+    if text is None:
+        return None
     try:
         return vocab.check_binarize_rule(text)
     except ValueError as error:
@@ -66,7 +68,10 @@ def parse_weights(text: str | None):
 OUT_SET_HELP = ("Output folder, written as one set with a wmheval_manifest.json: replaced "
                 "whole when the command succeeds, left as it was when it fails.")
 QUIET_HELP = "Print no progress, tables or file lists (errors and problems still go to stderr)."
-JOBS_HELP = "Worker processes (0: all cores)."
+JOBS_HELP = "Worker processes (0: all cores; a negative number is refused, exit 2)."
+ALLOW_MIXED_HELP = ("Rank teams whose score folders record another reference or another "
+                    "--binarize rule (refused by default, exit 2); the outputs then carry a "
+                    "warning naming them.")
 SEED_HELP = "Random seed: the same seed gives the same result."
 MISSING_HELP = ("Missing or failed predictions count as: empty (an empty mask, the default), "
                 "worst (the field's worst value), exclude (left out).")
@@ -106,7 +111,9 @@ TITLE_HELP = "Title of the report or figure."
 OutSet = Annotated[Path, typer.Option("--out", "-o", help=OUT_SET_HELP)]
 OptionalOutSet = Annotated[Path | None, typer.Option("--out", "-o", help=OUT_SET_HELP)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)]
-Jobs = Annotated[int, typer.Option("--jobs", "-j", help=JOBS_HELP)]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", min=0, help=JOBS_HELP)]
+AllowMixedScoring = Annotated[bool, typer.Option("--allow-mixed-scoring",
+                                                 help=ALLOW_MIXED_HELP)]
 Seed = Annotated[int, typer.Option("--seed", help=SEED_HELP)]
 Missing = Annotated[MissingPolicy, typer.Option("--missing", help=MISSING_HELP)]
 Undefined = Annotated[UndefinedPolicy, typer.Option("--undefined", help=UNDEFINED_HELP)]
@@ -126,8 +133,17 @@ Alpha = Annotated[float, typer.Option("--alpha", help=ALPHA_HELP)]
 TiesOption = Annotated[Ties, typer.Option("--ties", help=TIES_HELP)]
 PAdjustOption = Annotated[PAdjust, typer.Option("--p-adjust", help=P_ADJUST_HELP)]
 NoFigures = Annotated[bool, typer.Option("--no-figures", help=NO_FIGURES_HELP)]
+MaxTeamsTests = Annotated[int, typer.Option(
+    "--max-teams-tests", help="Skip the pairwise tests (test-based scheme, significance) "
+    "above this many teams: their cost grows with teams squared.")]
+MaxTeamsFigures = Annotated[int, typer.Option(
+    "--max-teams-figures", help="Draw no figures above this many teams.")]
 Binarize = Annotated[str, typer.Option("--binarize", callback=binarize_rule,
                                        help=BINARIZE_HELP)]
+ScoreBinarize = Annotated[str | None, typer.Option(
+    "--binarize", callback=binarize_rule,
+    help=BINARIZE_HELP[:-1] + ". Left out: official, and a prediction it would misread (a "
+    "0-255 or 0-100 probability map, a 0/255 uint8 mask) fails with the fix in its message.")]
 Device = Annotated[str, typer.Option("--device", help=DEVICE_HELP)]
 WmMasks = Annotated[Path | None, typer.Option("--wm-masks", help=WM_MASKS_HELP)]
 BaselineSplit = Annotated[str, typer.Option("--split", help=BASELINE_SPLIT_HELP)]

@@ -20,11 +20,14 @@ from wmheval.cli.options import (
     DEFAULT_POLICY,
     Add,
     AddName,
+    AllowMixedScoring,
     Alpha,
     Bootstrap,
     FieldInput,
     FieldManifest,
     GridSteps,
+    MaxTeamsFigures,
+    MaxTeamsTests,
     Missing,
     NoFigures,
     OutSet,
@@ -94,13 +97,15 @@ def rank(
     quiet: Quiet = False,
     ranks: Annotated[bool, typer.Option("--ranks", help="Also print each metric's relative "
                                         "rank.")] = False,
+    allow_mixed_scoring: AllowMixedScoring = False,
 ) -> None:
     """Rank teams by the challenge's rule: mean relative min-max rank over five metrics.
 
     Writes OUT/ranking.csv (columns position, team, score, the per-metric means and
     relative ranks, counts, comparable) and the same table as Markdown, LaTeX and HTML,
     and OUT/notes.md (the missing/undefined policy and what loading decided). Exits 2 on
-    bad input (unreadable file, missing columns, unknown team).
+    bad input (unreadable file, missing columns, unknown team) and on teams not scored
+    alike (another reference or --binarize rule) without --allow-mixed-scoring.
 
     \b
     Example:
@@ -114,7 +119,8 @@ def rank(
         result = rank_to_dir(
             source, out, teams=_team_selection(team_names, teams), add=_additions(add, name),
             split=split, weights=parse_weights(weights), missing=missing.value,
-            undefined=undefined.value, manifest=manifest, on_note=_note)
+            undefined=undefined.value, manifest=manifest, on_note=_note,
+            allow_mixed_scoring=allow_mixed_scoring)
     except (RankingInputError, ValueError, OSError) as error:
         fail(error)
     ranking, paths = result.ranking, result.written
@@ -123,7 +129,7 @@ def rank(
         from wmheval.cli.terminal import ranking_tables
 
         console = make_console()
-        for table in ranking_tables(ranking, show_ranks=ranks):
+        for table in ranking_tables(ranking, show_ranks=ranks, width=console.width):
             if table.title == "Ranking":
                 table.title = f"Ranking ({split}; {missing.value}/{undefined.value})"
             console.print(table)
@@ -150,7 +156,10 @@ def sensitivity(
     ties: TiesOption = Ties.min,
     p_adjust: PAdjustOption = PAdjust.holm,
     no_figures: NoFigures = False,
+    max_teams_tests: MaxTeamsTests = 200,
+    max_teams_figures: MaxTeamsFigures = 100,
     quiet: Quiet = False,
+    allow_mixed_scoring: AllowMixedScoring = False,
 ) -> None:
     """Ranking sensitivity: metric weights, ranking schemes, bootstrap, significance.
 
@@ -164,15 +173,18 @@ def sensitivity(
     """
     _run_report("sensitivity", source, out, team_names=team_names, teams=teams, add=add,
                 name=name, split=split, missing=missing.value, undefined=undefined.value,
-                manifest=manifest, quiet=quiet,
+                manifest=manifest, quiet=quiet, allow_mixed_scoring=allow_mixed_scoring,
                 analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
                           "grid_steps": grid_steps, "alpha": alpha, "ties": ties.value,
-                          "p_adjust": p_adjust.value, "figures": not no_figures})
+                          "p_adjust": p_adjust.value, "figures": not no_figures,
+                          "max_pairwise_teams": max_teams_tests,
+                          "max_figure_teams": max_teams_figures})
 
 
 def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add, name,
                 split: str, missing: str, undefined: str, manifest: Path | None, quiet: bool,
-                analysis: dict, reference: Path | None = None,
+                analysis: dict, allow_mixed_scoring: bool = False,
+                reference: Path | None = None,
                 predictions: Path | None = None, extra: list[Path] | None = None,
                 title: str | None = None) -> None:
     """Shared body of `sensitivity` and `report`: the analysis and the HTML pages, written
@@ -186,6 +198,7 @@ def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add
     from wmheval.report.figuresets import FigureSetError
 
     console = Console()
+    results: list = []
     try:
         with Progress(SpinnerColumn(), "[progress.description]{task.description}",
                       TimeElapsedColumn(), disable=quiet, transient=True,
@@ -196,11 +209,17 @@ def _run_report(command: str, source: Path, out: Path, *, team_names, teams, add
                 teams=_team_selection(team_names, teams), add=_additions(add, name),
                 split=split, missing=missing, undefined=undefined, manifest=manifest,
                 on_note=_note, reference=reference, predictions=predictions,
-                extra_sets=extra or (), title=title,
+                extra_sets=extra or (), title=title, allow_mixed_scoring=allow_mixed_scoring,
+                on_result=results.append,
                 progress=lambda message: progress.update(task, description=message),
                 **analysis)
     except (RankingInputError, FigureSetError, ValueError, OSError) as error:
         fail(error)
+    if command == "sensitivity" and results:
+        from wmheval.pipelines.sensitivity import headline
+
+        for line in headline(results[0]):
+            console.print(line, highlight=False, markup=False)
     if not quiet:
         console.print(f"{len(written)} files written to {out}; open {out / 'index.html'}",
                       highlight=False)
@@ -232,7 +251,10 @@ def report(
     missing: Missing = DEFAULT_POLICY.missing,
     undefined: Undefined = DEFAULT_POLICY.undefined,
     manifest: FieldManifest = None,
+    max_teams_tests: MaxTeamsTests = 200,
+    max_teams_figures: MaxTeamsFigures = 100,
     quiet: Quiet = False,
+    allow_mixed_scoring: AllowMixedScoring = False,
 ) -> None:
     """An HTML report for a paper: sortable leaderboard, per-scanner and per-team pages,
     challengeR's figures with how to read them, and provenance. Works offline.
@@ -243,7 +265,8 @@ def report(
     """
     _run_report("report", source, out, team_names=team_names, teams=teams, add=add, name=name,
                 split=split, missing=missing.value, undefined=undefined.value,
-                manifest=manifest, quiet=quiet,
+                manifest=manifest, quiet=quiet, allow_mixed_scoring=allow_mixed_scoring,
                 analysis={"bootstrap": bootstrap, "seed": seed, "samples": samples,
-                          "alpha": alpha},
+                          "alpha": alpha, "max_pairwise_teams": max_teams_tests,
+                          "max_figure_teams": max_teams_figures},
                 reference=reference, predictions=predictions, extra=extra, title=title)

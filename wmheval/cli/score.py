@@ -11,11 +11,11 @@ from wmheval.cli.app import app
 from wmheval.cli.errors import fail
 from wmheval.cli.options import (
     DEFAULT_POLICY,
-    Binarize,
     Jobs,
     Missing,
     OptionalOutSet,
     Quiet,
+    ScoreBinarize,
     ScoreManifest,
     ScoreSplit,
     Undefined,
@@ -50,8 +50,12 @@ def print_score_report(result, out: Path | None, show_std: bool = False,
                       highlight=False, soft_wrap=True)
     for note in result.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    console.print(f"policy: {result.policy.name} (bracketed means include the imputed "
-                  "values; see docs/ranking.md)", highlight=False, soft_wrap=True)
+    imputed = ("n_imputed" in result.summary
+               and bool(result.summary["n_imputed"].fillna(0).astype(int).gt(0).any()))
+    console.print(f"policy: {result.policy.name}" + (
+        " (\\[bracketed] means are the ones used for ranking, with the imputed values; see "
+        "docs/ranking.md)" if imputed else " (nothing imputed: every case scored and "
+        "defined)"), highlight=False, soft_wrap=True)
     if out is not None:
         from wmheval.io.paths import display_path
 
@@ -69,7 +73,7 @@ def score(
              "<id>/result.nii.gz or <id>.nii.gz / <id>.nii, one per subject.")],
     out: OptionalOutSet = None,
     manifest: ScoreManifest = None,
-    binarize: Binarize = "official",
+    binarize: ScoreBinarize = None,
     missing: Missing = DEFAULT_POLICY.missing,
     undefined: Undefined = DEFAULT_POLICY.undefined,
     split: Annotated[ScoreSplit, typer.Option(

@@ -42,7 +42,8 @@ def number(value, metric: str) -> str:
 
 def _table(title: str, first: str, first_values: Sequence[str], columns: Sequence[str],
            rows: Sequence[Sequence[str]], caption: str | None = None,
-           extra_first: tuple[str, Sequence[str]] | None = None, arrows: bool = True):
+           extra_first: tuple[str, Sequence[str]] | None = None, arrows: bool = True,
+           width: int = 80):
     from rich import box
     from rich.table import Table
 
@@ -52,14 +53,29 @@ def _table(title: str, first: str, first_values: Sequence[str], columns: Sequenc
     if extra_first is not None:
         table.add_column(extra_first[0], justify="right", no_wrap=True,
                          min_width=max(len(v) for v in [extra_first[0], *extra_first[1]]))
-    width = max([len(first), *(len(v) for v in first_values)])
-    table.add_column(first, justify="left", no_wrap=True, min_width=width)
+    widths = []
     for k, column in enumerate(columns):
         label, arrow = SHORT.get(column, (column, ""))
         arrow = arrow if arrows else arrow.rstrip("↑↓ ")
-        widest = max([len(label), len(arrow), *(len(row[k]) for row in rows)])
+        widths.append(max([len(label), len(arrow),
+                           *(len(line) for row in rows for line in row[k].split("\n"))]))
+    # The numbers keep their width; a name longer than the room left folds onto more
+    # lines (never cut, never pushing a number column out).
+    used = sum(w + 2 for w in widths)  # each column and the gap before it
+    if extra_first is not None:
+        used += max(len(v) for v in [extra_first[0], *extra_first[1]]) + 2
+    room = max(width - used, 8)
+    names = max([len(first), *(len(v) for v in first_values)])
+    if names <= room:
+        table.add_column(first, justify="left", no_wrap=True, min_width=names)
+    else:
+        table.add_column(first, justify="left", no_wrap=False, overflow="fold",
+                         min_width=room, max_width=room)
+    for k, column in enumerate(columns):
+        label, arrow = SHORT.get(column, (column, ""))
+        arrow = arrow if arrows else arrow.rstrip("↑↓ ")
         table.add_column(f"{label}\n{arrow}" if arrow else label, justify="right",
-                         no_wrap=True, min_width=widest)
+                         no_wrap=True, min_width=widths[k])
     for k, (name, row) in enumerate(zip(first_values, rows, strict=True)):
         cells = [name, *row]
         if extra_first is not None:
@@ -74,9 +90,19 @@ def summary_tables(summary: pd.DataFrame, show_std: bool = False) -> list:
     groups = list(dict.fromkeys(summary["group"].astype(str)))
     metrics = [m for m in METRIC_ORDER if m in set(summary["metric"])]
     means, stds, counts = [], [], []
+    bracketed = False
     for group in groups:
         block = summary[summary["group"].astype(str) == group].set_index("metric")
-        means.append([number(block.at[m, "mean"], m) for m in metrics])
+        cells = []
+        for m in metrics:
+            scored = number(block.at[m, "mean"], m)
+            ranked = (number(block.at[m, "mean_ranked"], m) if "mean_ranked" in block
+                      else scored)
+            if ranked != scored:  # the mean used for ranking differs as printed
+                bracketed = True
+                scored += f"\n[{ranked}]"
+            cells.append(scored)
+        means.append(cells)
         stds.append([number(block.at[m, "std"], m) for m in metrics])
         first = block.iloc[0]
         counts.append((int(first["n_cases"]), int(first["n_missing"]), int(first["n_failed"]),
@@ -85,6 +111,9 @@ def summary_tables(summary: pd.DataFrame, show_std: bool = False) -> list:
     footer = (f"{everything[0]} cases: {everything[0] - everything[1] - everything[2]} scored, "
               f"{everything[1]} missing, {everything[2]} failed; {everything[3]} undefined "
               "metric values. Means over scored values; n = cases per group.")
+    if bracketed:
+        footer += (" [Bracketed]: the mean used for ranking, with missing, failed and "
+                   "undefined values imputed under the policy.")
     rows = [[*row, str(c[0])] for row, c in zip(means, counts, strict=True)]
     tables = [_table("WMH challenge metrics (mean)", "group", groups, [*metrics, "n"], rows,
                      caption=footer)]
@@ -93,9 +122,11 @@ def summary_tables(summary: pd.DataFrame, show_std: bool = False) -> list:
     return tables
 
 
-def ranking_tables(ranking: pd.DataFrame, show_ranks: bool = False) -> list:
+def ranking_tables(ranking: pd.DataFrame, show_ranks: bool = False,
+                   width: int = 80) -> list:
     """The ranking (position, team, score, metric means) and, with ``show_ranks``, the
-    per-metric relative ranks; counts (cases, missing, undefined) in the footer."""
+    per-metric relative ranks; counts (cases, missing, undefined) in the footer. A team
+    name too long for ``width`` columns folds onto more lines; numbers are never cut."""
     metrics = [m for m in METRIC_ORDER if m in ranking.columns]
     comparable = (ranking["comparable"].astype(bool).tolist() if "comparable" in ranking
                   else [True] * len(ranking))
@@ -117,12 +148,13 @@ def ranking_tables(ranking: pd.DataFrame, show_ranks: bool = False) -> list:
         footer += (" * not comparable: scored on other subjects than the field's case set "
                    "(see notes.md).")
     tables = [_table("Ranking", "team", teams, ["score", *metrics], rows, caption=footer,
-                     extra_first=("#", positions))]
+                     extra_first=("#", positions), width=width)]
     if show_ranks:
         ranks = [[number(r[f"rank_{m}"], "rank") for m in metrics]
                  for _, r in ranking.iterrows()]
         tables.append(_table("Relative rank per metric (0 best, 1 worst)", "team", teams,
-                             metrics, ranks, extra_first=("#", positions), arrows=False))
+                             metrics, ranks, extra_first=("#", positions), arrows=False,
+                             width=width))
     return tables
 
 

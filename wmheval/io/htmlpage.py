@@ -37,6 +37,10 @@ table.sortable thead th[aria-sort=ascending]::after{content:" \\25B2";font-size:
 table.sortable thead th[aria-sort=descending]::after{content:" \\25BC";font-size:.75em}
 tr.seen td:first-child{box-shadow:inset 4px 0 0 #0072b2}
 tr.unseen td:first-child{box-shadow:inset 4px 0 0 #e69f00}
+tr.noncomparable td{background:#fff4e5;font-style:italic}
+tr.noncomparable td:first-child{box-shadow:inset 4px 0 0 #d55e00}
+.flag{font-style:normal;font-size:.8em;background:#d55e00;color:#fff;border-radius:3px;
+padding:0 .35em;margin-left:.4em;white-space:nowrap}
 .tag{display:inline-block;font-size:.78em;padding:0 .45em;border-radius:.6em;margin-left:.4em}
 .tag.seen{background:var(--seen);color:#0b4a7a}.tag.unseen{background:var(--unseen);color:#8a4b00}
 figure.fig{display:grid;grid-template-columns:minmax(0,3fr) minmax(14em,1.3fr);gap:1.2em;

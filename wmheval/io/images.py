@@ -11,7 +11,9 @@ inflated, so a gzip bomb costs no memory. The voxels are then built with NumPy e
 ITK builds them (NaN and inf become 0, as ITK's NIfTI reader does), while the geometry
 (spacing, origin, direction from qform/sform) comes from ITK's own header reader, so it is
 what SimpleITK reports. Files ITK would transform (intensity scaling, 4D, vectors, other
-formats) are read by SimpleITK after the same checks. Returned arrays own their memory.
+formats) are read by SimpleITK after the same checks. MetaImage files (``.mha``, ``.mhd``)
+are read by :mod:`wmheval.io.metaimage`, never by ITK (whose reader follows an external
+data file anywhere). Returned arrays own their memory.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from wmheval.errors import InputError
 from wmheval.io.paths import display_path, not_a_file_problem
 from wmheval.metrics.geometry import Geometry
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
+METAIMAGE_SUFFIXES = (".mha", ".mhd")
+"""Read by :mod:`wmheval.io.metaimage`'s own checked parser, never by ITK's."""
 GZIP_MAGIC = b"\x1f\x8b"
 NIFTI1_HEADER_SIZE = 348
 NIFTI2_HEADER_SIZE = 540
@@ -54,7 +59,7 @@ DATATYPES: dict[int, tuple[str | None, int, str]] = {
 }
 
 
-class ImageError(ValueError):
+class ImageError(InputError):
     """An image cannot be used: unreadable, wrong dimension, vector pixels, ..."""
 
     def __init__(self, path: str | Path, problem: str):
@@ -324,9 +329,23 @@ def _check_grid(path: Path, header: NiftiHeader, expected_size, expected_from) -
     if size != expected:
         raise ImageError(path, f"size {size} differs from the reference's {expected}{where}")
     per_voxel = header.n_voxels // math.prod(expected)
-    if per_voxel > 64:  # a few (vectors, 4D) are read to say exactly what they are
-        raise ImageError(path, f"dim {list(header.shape)} holds {per_voxel} values per voxel "
-                               f"of the reference's grid{where}; expected one")
+    if per_voxel > 1:  # refused from the header: no voxel of it is inflated
+        raise ImageError(path, _extra_dimensions(header.shape, per_voxel, where))
+
+
+def _extra_dimensions(shape: tuple[int, ...], per_voxel: int, where: str) -> str:
+    """What a header's dimensions beyond x, y, z hold, in words (NIfTI: dim 4 is time, dim
+    5 vector components)."""
+    extra = (tuple(shape) + (1,) * 7)[3:7]
+    if extra[0] == 1 and extra[1] > 1 and math.prod(extra[2:]) == 1:
+        kind = f"vector image with {extra[1]} components per voxel"
+    elif extra[0] > 1 and math.prod(extra[1:]) == 1:
+        kind = f"4D image of size {tuple(shape[:4])} ({extra[0]} volumes)"
+    else:
+        kind = f"image of dim {list(shape)}"
+    return (f"{kind}, {per_voxel} values per voxel of the reference's grid{where}; "
+            "expected one scalar label per voxel (refused from the header, before reading "
+            "the voxels)")
 
 
 def _read_nifti_bytes(path: Path, handle, expected_size, expected_from
@@ -437,6 +456,10 @@ def read_image(path: str | Path, *, expected_size: tuple[int, int, int] | None =
     and a size mismatch.
     """
     path = Path(path)
+    if path.name.lower().endswith(METAIMAGE_SUFFIXES):
+        from wmheval.io.metaimage import read_metaimage
+
+        return read_metaimage(path, expected_size=expected_size, expected_from=expected_from)
     with _open(path) as handle:
         if not path.name.endswith(NIFTI_SUFFIXES):
             array, geometry, pixel_type, _ = _read_with_sitk(path, handle)
@@ -531,6 +554,11 @@ def read_grid(path: str | Path) -> tuple[tuple[int, ...], tuple[float, ...]]:
     cannot be read (a FIFO or device is never opened for reading by ITK).
     """
     path = Path(path)
+    if path.name.lower().endswith(METAIMAGE_SUFFIXES):
+        from wmheval.io.metaimage import read_metaimage_header
+
+        header = read_metaimage_header(path)
+        return header.size_xyz[:3], header.geometry.spacing
     with _open(path) as handle:
         reader = _itk_information(path, handle)
     return (tuple(int(n) for n in reader.GetSize()),

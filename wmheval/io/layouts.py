@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wmheval.errors import InputError
 from wmheval.io.paths import display_path, not_a_file_problem
 
 REFERENCE_NAME = "wmh.nii.gz"
@@ -22,7 +23,7 @@ SPLITS = ("training", "test")
 NIFTI_NAMES = (".nii.gz", ".nii")
 
 
-class LayoutError(ValueError):
+class LayoutError(InputError):
     """A folder cannot be read as a reference or submission."""
 
 

@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from wmheval._resources import default_manifest_path
+from wmheval.errors import InputError
 from wmheval.vocabulary import SCANNER_ORDER, seen_flags  # noqa: F401  (re-exported)
 
 REQUIRED_COLUMNS = ("id", "split", "scanner", "seen_in_training")
@@ -22,7 +23,7 @@ DATA_MANIFEST_NAMES = ("data_manifest.csv", "synth_manifest.csv")
 ``synth_manifest.csv``); one found there applies to its subjects by id."""
 
 
-class ManifestError(ValueError):
+class ManifestError(InputError):
     """The manifest file is missing columns or has duplicate ids."""
 
 

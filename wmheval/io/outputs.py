@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from wmheval.errors import WmhevalError
 from wmheval.io.atomic import write_atomic, write_text_atomic
 
 MANIFEST_NAME = "wmheval_manifest.json"
@@ -33,12 +34,17 @@ _LOCK_SUFFIX = ".wmheval-lock"
 _STAGING_TAG = ".wmheval-staging-"
 _OLD_TAG = ".wmheval-old-"
 _CHUNK = 1 << 20
+_LOST_FOUND = "lost+found"
+"""What a fresh file system holds at its root (a volume mounted as ``--out``): kept."""
 # Files a command writes that may name paths (tables, manifests, reports): see relocate_paths.
 _TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".md", ".html", ".htm", ".tex", ".txt"})
 
 
-class OutputSetError(OSError):
-    """An output folder cannot be written: the message names the folder and the problem."""
+class OutputSetError(WmhevalError, OSError):
+    """An output folder cannot be written: the message names the folder and the problem
+    (exit 2; still an :class:`OSError` for callers that catch those)."""
+
+    exit_code = 2
 
     def __init__(self, folder: str | Path, problem: str):
         self.folder = Path(folder)
@@ -104,7 +110,7 @@ def _utc_now() -> str:
 
 def _manifest(staging: Path, command: str, inputs: Mapping[str, Path] | None,
               options: Mapping[str, object] | None, exclude: tuple[Path, ...],
-              digests: Mapping[str, str] | None = None) -> dict:
+              digests: Mapping[str, str] | None = None, public_paths: bool = False) -> dict:
     from wmheval import __version__
 
     files = []
@@ -118,11 +124,11 @@ def _manifest(staging: Path, command: str, inputs: Mapping[str, Path] | None,
             sha, size = _hash_file(full)
             files.append({"path": relative, "sha256": sha, "bytes": size})
     files.sort(key=lambda f: f["path"])
-    from wmheval.io.paths import display_path
+    from wmheval.io.paths import display_path, public_path
 
     known = dict(digests or {})
     recorded_inputs = {
-        name: {"path": display_path(os.path.abspath(p)),
+        name: {"path": public_path(p) if public_paths else display_path(os.path.abspath(p)),
                "sha256": known[name] if name in known else file_digest(p, exclude=exclude)}
         for name, p in (inputs or {}).items()
     }
@@ -165,12 +171,14 @@ def _remove_tree(path: Path) -> None:
 
 
 def _clean_leftovers(out: Path) -> None:
-    """Remove staging and old folders that killed runs into ``out`` left behind."""
+    """Remove staging and old folders that killed runs into ``out`` left behind (beside it,
+    and inside it for a mount point)."""
     prefixes = (f".{out.name}{_STAGING_TAG}", f".{out.name}{_OLD_TAG}")
-    with contextlib.suppress(OSError), os.scandir(out.parent) as listing:
-        for entry in listing:
-            if entry.name.startswith(prefixes):
-                _remove_tree(Path(entry.path))
+    for folder in (out.parent, out):
+        with contextlib.suppress(OSError), os.scandir(folder) as listing:
+            for entry in listing:
+                if entry.name.startswith(prefixes):
+                    _remove_tree(Path(entry.path))
 
 
 @contextlib.contextmanager
@@ -215,6 +223,8 @@ def _check_target(out: Path) -> None:
                 names = [entry.name for entry in listing]
         except OSError as error:
             raise OutputSetError(out, f"cannot list the folder ({error.strerror})") from None
+        prefixes = (f".{out.name}{_STAGING_TAG}", f".{out.name}{_OLD_TAG}")
+        names = [n for n in names if not n.startswith(prefixes) and n != _LOST_FOUND]
         if names and MANIFEST_NAME not in names:
             raise OutputSetError(out, f"holds files but no {MANIFEST_NAME}, so it is not a "
                                       "wmheval output folder; refusing to replace it "
@@ -293,7 +303,8 @@ def relocate_paths(root: str | Path, old: str | Path, new: str | Path) -> list[P
 @contextlib.contextmanager
 def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = None,
                options: Mapping[str, object] | None = None,
-               digests: Mapping[str, str] | None = None) -> Iterator[Path]:
+               digests: Mapping[str, str] | None = None,
+               public_paths: bool = False) -> Iterator[Path]:
     """Yield an empty staging folder; on normal exit write ``wmheval_manifest.json`` into it
     and replace ``out`` with it as one set (stale files of earlier runs disappear); on error
     leave ``out`` untouched and remove the staging folder. A lock refuses a concurrent run
@@ -303,7 +314,9 @@ def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = N
     (:func:`relocate_paths`), so no table or report points at a folder that is gone.
 
     ``digests`` may give precomputed SHA-256 digests of named inputs (e.g. over just the
-    files a command read) instead of hashing whole input folders.
+    files a command read) instead of hashing whole input folders. ``public_paths``: record
+    the inputs relative to the current folder or by name, never absolute (a set meant to
+    be published, e.g. a report).
 
     Raises :class:`OutputSetError` (an ``OSError``) naming ``out`` when it is a file, lies
     below a file, cannot be written, holds files that are not a wmheval output set, is locked
@@ -324,20 +337,26 @@ def output_set(out: Path, *, command: str, inputs: Mapping[str, Path] | None = N
     with _locked(out):
         _check_target(out)  # again: another run may have finished meanwhile
         _clean_leftovers(out)
+        # A mount point (a container volume) cannot be renamed or replaced (EBUSY): its set
+        # is staged inside it and moved in entry by entry (see _commit_inside).
+        mounted = out.is_dir() and os.path.ismount(out)
+        home = out if mounted else out.parent
         try:
-            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING_TAG}",
-                                            dir=out.parent))
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING_TAG}", dir=home))
             os.chmod(staging, _usual_mode())
         except OSError as error:
-            raise OutputSetError(out, f"cannot write in {out.parent} ({error.strerror})"
-                                 ) from None
+            raise OutputSetError(out, f"cannot write in {home} ({error.strerror})") from None
         exclude = (out, staging)
         try:
             yield staging
             relocate_paths(staging, staging, out)
-            manifest = _manifest(staging, command, inputs, options, exclude, digests)
+            manifest = _manifest(staging, command, inputs, options, exclude, digests,
+                                 public_paths)
             (staging / MANIFEST_NAME).write_text(_manifest_text(manifest), encoding="utf-8")
-            _commit(staging, out)
+            if mounted:
+                _commit_inside(staging, out)
+            else:
+                _commit(staging, out)
         except OutputSetError:
             raise
         except OSError as error:
@@ -367,11 +386,19 @@ def _concerns(error: OSError, staging: Path, out: Path) -> bool:
 
 
 def _commit(staging: Path, out: Path) -> None:
-    """Put ``staging`` in place of ``out`` (atomically where the OS can swap two paths)."""
+    """Put ``staging`` in place of ``out`` (atomically where the OS can swap two paths; a
+    folder that cannot be renamed, such as a mount point, gets the set moved inside)."""
     if not out.exists():
         os.rename(staging, out)
         return
-    if _exchange(staging, out):
+    try:
+        swapped = _exchange(staging, out)
+    except OSError as error:
+        if error.errno not in (errno.EBUSY, errno.EXDEV):
+            raise
+        _commit_inside(staging, out)
+        return
+    if swapped:
         _remove_tree(staging)  # now holds the previous set
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD_TAG}", dir=out.parent))
@@ -383,6 +410,46 @@ def _commit(staging: Path, out: Path) -> None:
         raise
     finally:
         _remove_tree(old)
+
+
+def _commit_inside(staging: Path, out: Path) -> None:
+    """Replace the contents of ``out`` (which itself stays, e.g. a mount point) with those
+    of ``staging``: the previous set's entries move into a hidden folder inside ``out``, the
+    new entries move in with the manifest last, the previous set is removed. A failure
+    part-way puts the previous set back. Each file appears whole (renames); only the folder
+    as a whole is not swapped in one step."""
+    prefixes = (f".{out.name}{_STAGING_TAG}", f".{out.name}{_OLD_TAG}")
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD_TAG}", dir=out))
+    moved_out: list[str] = []
+    moved_in: list[str] = []
+    done = False
+    try:
+        with os.scandir(out) as listing:
+            previous = [e.name for e in listing
+                        if not e.name.startswith(prefixes) and e.name != _LOST_FOUND]
+        for name in previous:
+            os.rename(out / name, old / name)
+            moved_out.append(name)
+        with os.scandir(staging) as listing:
+            new = sorted((e.name for e in listing), key=lambda n: n == MANIFEST_NAME)
+        for name in new:
+            shutil.move(os.fspath(staging / name), os.fspath(out / name))
+            moved_in.append(name)
+        done = True
+    except BaseException:
+        for name in moved_in:
+            _remove_tree(out / name)
+        restored = True
+        for name in moved_out:
+            try:
+                os.rename(old / name, out / name)
+            except OSError:
+                restored = False
+        done = restored  # never remove a previous set that could not be put back
+        raise
+    finally:
+        if done:
+            _remove_tree(old)
 
 
 def read_manifest(out: str | Path) -> dict:

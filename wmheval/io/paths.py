@@ -60,3 +60,37 @@ def is_within(path: Path, folder: Path) -> bool:
     """Whether ``path`` is ``folder`` or lies below it (absolute, not resolving links)."""
     path_text, folder_text = os.path.abspath(path), os.path.abspath(folder)
     return path_text == folder_text or path_text.startswith(folder_text.rstrip(os.sep) + os.sep)
+
+
+def public_path(path: str | os.PathLike, base: str | os.PathLike | None = None) -> str:
+    """``path`` as a published page may show it: relative to ``base`` (default: the current
+    folder) when it lies inside it, else only its last component. Never an absolute local
+    path (issue 27 item 9: a published report must not leak the author's folders)."""
+    absolute = os.path.abspath(os.fsdecode(path))
+    root = os.path.abspath(os.fsdecode(base) if base is not None else os.getcwd())
+    try:
+        relative = os.path.relpath(absolute, root)
+    except ValueError:  # another drive
+        relative = ""
+    if relative and relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+        return display_path(Path(relative).as_posix())
+    return display_path(Path(absolute).name or "root")
+
+
+def public_command(command: str, base: str | os.PathLike | None = None) -> str:
+    """A command line with every absolute path argument (also ``--opt=/path``) written by
+    :func:`public_path`."""
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    shown = []
+    for word in words:
+        option, equals, value = (word.partition("=") if word.startswith("-") and "=" in word
+                                 else ("", "", word))
+        if os.path.isabs(value):
+            value = public_path(value, base)
+        shown.append(shlex.quote(f"{option}{equals}{value}") if equals else shlex.quote(value))
+    return " ".join(shown)

@@ -9,15 +9,20 @@ and a label; HTML is a complete page (charset, style, caption, units, sortable c
 from __future__ import annotations
 
 import html
+import io
 import math
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from wmheval.errors import InputError
 from wmheval.io.atomic import write_text_atomic
+from wmheval.io.paths import display_path, kind_of, not_a_file_problem
 from wmheval.vocabulary import METRIC_SPECS, SCORE_SPEC
 
 TABLE_FORMATS = ("csv", "md", "tex", "html")
@@ -49,6 +54,7 @@ COLUMN_FORMATS: dict[str, ColumnFormat] = {
     "score": ColumnFormat(SCORE_SPEC.label, SCORE_SPEC.unit, SCORE_SPEC.decimals, "lower"),
     "position": ColumnFormat("Position", "", 0, "lower"),
     "published_position": ColumnFormat("Published position", "", 0, "lower"),
+    "overall_position": ColumnFormat("Overall position", "", 0, "lower"),
     "published_score": ColumnFormat("Published score", "", 4, "lower"),
     "precision": ColumnFormat("Precision", "", 3, "higher"),
     "reference_ml": ColumnFormat("Reference volume", "ml", 2),
@@ -208,14 +214,16 @@ def html_table(table: pd.DataFrame, caption: str | None = None, *, sortable: boo
     parts.append("</tr></thead><tbody>")
     row_classes = list(row_classes) if row_classes is not None else None
     custom = {k: list(v) for k, v in (cell_html or {}).items()}
-    for r, (_, row) in enumerate(table.iterrows()):
+    texts = shown.to_numpy(dtype=object)
+    raw = [table.iloc[:, k].to_numpy() for k in range(table.shape[1])]
+    for r in range(len(table)):
         cls = f" class='{html.escape(row_classes[r])}'" if row_classes and row_classes[r] else ""
         cells = []
-        for column in table.columns:
-            text = shown.iloc[r][column]
+        for k, column in enumerate(table.columns):
+            text = texts[r, k]
             content = custom[column][r] if column in custom else html.escape(text)
             if numeric[column]:
-                value = row[column]
+                value = raw[k][r]
                 data = "" if pd.isna(value) else repr(float(value))
                 cells.append(f"<td class='num' data-value='{data}'>{content}</td>")
             else:
@@ -233,10 +241,13 @@ def render_table(table: pd.DataFrame, fmt: str, float_format: str | None = None,
     format; known columns (:func:`column_format`) keep their own decimals.
     """
     if fmt == "csv":
-        return table.to_csv(index=False, na_rep="nan")
+        return csv_safe(table).to_csv(index=False, na_rep="nan")
     if fmt == "md":
         shown = shown_table(table, float_format)
-        shown.columns = [header_text(str(c)) for c in table.columns]
+        for column in table.columns:
+            if not _is_number(table[column]):
+                shown[column] = shown[column].map(markdown_cell)
+        shown.columns = [markdown_cell(header_text(str(c))) for c in table.columns]
         align = ["right" if _is_number(table[c]) else "left" for c in table.columns]
         text = shown.to_markdown(index=False, colalign=align, disable_numparse=True)
         return (f"**{caption}**\n\n{text}\n" if caption else f"{text}\n")
@@ -269,3 +280,160 @@ def write_table_formats(table: pd.DataFrame, stem: str | Path,
     stem = Path(stem)
     return [write_table(table, stem.with_name(f"{stem.name}.{fmt}"), caption)
             for fmt in formats]
+
+
+# ---------------------------------------------------------------- tables from strangers
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
+Injection"): such text cells are written with a leading ``'``."""
+_ESCAPED = re.compile("^'[=+\\-@\t\r']")
+MAX_TABLE_BYTES = 1 << 30
+"""Largest table read (a per-case table of a million rows is about 200 MB)."""
+MISSING_TOKENS = frozenset({"", "nan", "NaN", "NAN", "NA", "N/A", "n/a", "null", "None",
+                            "none"})
+"""Cells of a numeric column that mean "no value" (never applied to names and ids)."""
+
+
+class TableError(InputError):
+    """A table cannot be read or holds values that cannot be right (names file and row)."""
+
+
+def escape_formula(text: str) -> str:
+    """``text`` safe for a spreadsheet: a leading ``'`` when it begins with a formula
+    trigger (or with ``'``, so that :func:`unescape_formula` gives the text back exactly)."""
+    return "'" + text if text and text[0] in (*FORMULA_TRIGGERS, "'") else text
+
+
+def unescape_formula(text: str) -> str:
+    """The inverse of :func:`escape_formula` (a cell written by wmheval reads back as it
+    was)."""
+    return text[1:] if _ESCAPED.match(text) else text
+
+
+def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every text cell and column name escaped by :func:`escape_formula`
+    (numbers stay numbers: a negative AVD difference is not a formula)."""
+    safe = table.copy()
+    for column in safe.columns:
+        if not _is_number(safe[column]) and not pd.api.types.is_bool_dtype(safe[column]):
+            safe[column] = safe[column].map(
+                lambda v: escape_formula(v) if isinstance(v, str) else v)
+    safe.columns = [escape_formula(c) if isinstance(c, str) else c for c in safe.columns]
+    return safe
+
+
+def markdown_cell(text: str) -> str:
+    """A Markdown table cell: HTML escaped (renderers pass HTML through), ``|`` and line
+    breaks that would end the cell or the row made harmless."""
+    text = html.escape(str(text), quote=False)
+    return re.sub(r"[\r\n]+", " ", text).replace("|", "\\|")
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def read_table_bytes(path: str | Path, max_bytes: int = MAX_TABLE_BYTES) -> bytes:
+    """The bytes of a table file: a regular file (a link to one is fine) of at most
+    ``max_bytes``; a folder, FIFO, device or dangling link is a :class:`TableError` naming
+    it (a FIFO is never waited on)."""
+    problem = not_a_file_problem(path)
+    if problem is not None:
+        raise TableError(f"{display_path(path)}: cannot read the table: {problem}")
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise TableError(f"{display_path(path)}: cannot read the table: "
+                         f"{error.strerror}") from None
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            raise TableError(f"{display_path(path)}: cannot read the table: not a regular "
+                             f"file but {kind_of(info.st_mode)}")
+        if info.st_size > max_bytes:
+            raise TableError(f"{display_path(path)}: {info.st_size} bytes, more than the "
+                             f"{max_bytes} a table may have")
+        with os.fdopen(os.dup(handle), "rb") as stream:  # the size known: no 1 GiB buffer
+            data = stream.read(min(info.st_size, max_bytes) + 1)
+            if len(data) > info.st_size:  # it grew while read
+                data += stream.read(max_bytes + 1 - len(data))
+    except OSError as error:
+        raise TableError(f"{display_path(path)}: cannot read the table: "
+                         f"{error.strerror}") from None
+    finally:
+        os.close(handle)
+    if len(data) > max_bytes:
+        raise TableError(f"{display_path(path)}: more than the {max_bytes} bytes a table "
+                         "may have")
+    return data
+
+
+def read_text_table(path: str | Path, max_bytes: int = MAX_TABLE_BYTES) -> pd.DataFrame:
+    """A CSV from anyone, every cell as text exactly as written.
+
+    No cell becomes a missing value by itself (team names ``NA``, ``None``, ``null`` and
+    ``#N/A`` stay names); cells wmheval escaped against formula injection are read back as
+    they were; column names are stripped. A file that is not a regular file, too large,
+    holds NUL bytes, is not UTF-8 or is not CSV is a :class:`TableError` naming the file
+    (and the line where the problem is)."""
+    name = display_path(path)
+    data = read_table_bytes(path, max_bytes)
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise TableError(f"{name}, line {_line_of(data, nul)}: a NUL byte; a CSV table "
+                         "is text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise TableError(f"{name}, line {_line_of(data, error.start)}: not UTF-8 text "
+                         f"(byte 0x{data[error.start]:02x}); save the table as UTF-8"
+                         ) from None
+    if not text.strip():
+        raise TableError(f"{name}: the file is empty (no header, no rows)")
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                            na_filter=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        raise TableError(f"{name}: cannot read the table: "
+                         f"{str(error).strip().splitlines()[0]}") from None
+    table.columns = [unescape_formula(str(c).strip()) for c in table.columns]
+    if table.columns.duplicated().any():
+        twice = table.columns[table.columns.duplicated()][0]
+        raise TableError(f"{name}: the column {twice!r} appears twice")
+    for column in table.columns if "'" in text else ():  # no quote: nothing was escaped
+        series = table[column]
+        escaped = series.str.match(_ESCAPED).fillna(False).to_numpy(dtype=bool)
+        if escaped.any():
+            table.loc[escaped, column] = series[escaped].str[1:]
+    return table
+
+
+def numeric_cells(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(numbers, bad): a text column as floats, :data:`MISSING_TOKENS` as NaN; ``bad``
+    marks the cells that are neither (they are NaN in ``numbers``)."""
+    numbers = pd.to_numeric(series, errors="coerce").astype(float)
+    unread = numbers.isna().to_numpy()
+    bad = pd.Series(False, index=series.index)
+    if unread.any():  # the slow path only for cells that did not read as numbers
+        stripped = series[unread].astype(str).str.strip()
+        blank = stripped.isin(MISSING_TOKENS)
+        again = pd.to_numeric(stripped.where(~blank), errors="coerce").astype(float)
+        numbers[unread] = again.to_numpy()
+        bad[unread] = (again.isna() & ~blank).to_numpy()
+    return numbers, bad
+
+
+def with_numbers(table: pd.DataFrame, text_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """``table`` (as from :func:`read_text_table`) with every column outside
+    ``text_columns`` whose cells are all numbers or missing made numeric (what
+    ``pd.read_csv`` would give, without ever turning a name into NaN)."""
+    text = set(text_columns)
+    table = table.copy()
+    for column in table.columns:
+        if column in text:
+            continue
+        numbers, bad = numeric_cells(table[column])
+        if not bad.any():
+            table[column] = numbers
+    return table

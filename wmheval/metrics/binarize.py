@@ -20,21 +20,38 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wmheval.errors import InputError
+
 OFFICIAL = "official"
 NONZERO = "nonzero"
 RULES_HELP = "official (default), nonzero, or threshold:T (foreground iff value >= T)"
 
 
-class BinarizationError(ValueError):
-    """The prediction cannot be binarised under the requested rule."""
+class BinarizationError(InputError):
+    """The prediction cannot be binarised under the requested rule (exit 2)."""
 
 
 @dataclass(frozen=True)
 class BinarizeReport:
     """What binarisation did to values a user may not expect.
 
-    ``n_unusual`` voxels hold values other than 0/1 (integers) or outside [0, 1] (floats,
-    NaN and inf included); ``n_unusual_background`` of them were counted as background.
+    Attributes
+    ----------
+    n_unusual : int
+        Voxels holding values other than 0/1 (integers) or outside [0, 1] (floats, NaN
+        and inf included).
+    n_unusual_background : int
+        How many of them the rule counted as background.
+    example_values : tuple of float
+        Up to three of the unusual values, smallest first.
+
+    Examples
+    --------
+    >>> report = BinarizeReport(n_unusual=2, n_unusual_background=1,
+    ...                         example_values=(2.0, 255.0))
+    >>> print(report.warning("official"))
+    2 voxels have values other than 0/1 (e.g. 2, 255); the official rule counted 1 of them
+    as background
     """
 
     n_unusual: int
@@ -53,7 +70,33 @@ class BinarizeReport:
 
 
 def official_upper_threshold(dtype: np.dtype) -> float:
-    """1000 converted to ``dtype`` as ITK converts it (wrap-around for 8-bit integers)."""
+    """The official rule's upper threshold, 1000, as the pixel type ``dtype`` holds it.
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        The prediction image's pixel type.
+
+    Returns
+    -------
+    float
+        1000 converted as ITK converts it: wrapped around for 8-bit integers (232 for
+        uint8, -24 for int8), 1000 for wider integers and floats, 1 for bool.
+
+    References
+    ----------
+    .. [1] H. J. Kuijf et al., "Standardized Assessment of Automatic Segmentation of White
+       Matter Hyperintensities and Results of the WMH Segmentation Challenge", IEEE
+       Transactions on Medical Imaging 38(11):2556-2568, 2019.
+    .. [2] The organisers' evaluation script ``evaluation.py``,
+       https://github.com/hjkuijf/wmhchallenge
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [official_upper_threshold(t) for t in (np.uint8, np.int8, np.int16, np.float32)]
+    [232.0, -24.0, 1000.0, 1000.0]
+    """
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return 1000.0
@@ -66,7 +109,32 @@ def official_upper_threshold(dtype: np.dtype) -> float:
 
 
 def parse_rule(rule: str) -> tuple[str, float | None]:
-    """Validate a rule string and return (name, threshold or None)."""
+    """Validate a binarisation rule string.
+
+    Parameters
+    ----------
+    rule : str
+        ``"official"``, ``"nonzero"`` or ``"threshold:T"`` with a finite number T.
+
+    Returns
+    -------
+    name : str
+        ``"official"``, ``"nonzero"`` or ``"threshold"``.
+    threshold : float or None
+        T for a threshold rule, else None.
+
+    Raises
+    ------
+    BinarizationError
+        For an unknown rule or a threshold that is not a finite number.
+
+    Examples
+    --------
+    >>> parse_rule("threshold:0.5")
+    ('threshold', 0.5)
+    >>> parse_rule("official")
+    ('official', None)
+    """
     if rule in (OFFICIAL, NONZERO):
         return rule, None
     if rule.startswith("threshold:"):
@@ -122,14 +190,56 @@ def _check_type(values: np.ndarray) -> None:
 
 
 def binarize_prediction(
-    prediction: np.ndarray, rule: str = OFFICIAL
+    prediction: np.ndarray, *, rule: str = OFFICIAL
 ) -> tuple[np.ndarray, BinarizeReport]:
     """Binarise a prediction array and report unusual values.
 
-    The numpy dtype stands for the image's pixel type: the official rule reads the same
-    values differently in uint8, int8 and wider types (see module docstring).
-    Raises :class:`BinarizationError` for int8 under the official rule, as the official
-    script does.
+    Parameters
+    ----------
+    prediction : array_like
+        The prediction's voxel values, any shape (the rule is voxel by voxel). The dtype
+        stands for the image's pixel type: the official rule reads the same values
+        differently in uint8, int8 and wider types (see the module docstring).
+    rule : str, optional
+        ``"official"`` (default), ``"nonzero"`` or ``"threshold:T"``.
+
+    Returns
+    -------
+    mask : ndarray of bool
+        The foreground, of the shape of ``prediction``.
+    report : BinarizeReport
+        How many voxels held values other than 0/1 and how many of them became background.
+
+    Raises
+    ------
+    BinarizationError
+        For int8 under the official rule (the official script raises an error: its upper
+        threshold becomes -24), for an unknown rule, and for a non-real pixel type.
+
+    References
+    ----------
+    .. [1] H. J. Kuijf et al., "Standardized Assessment of Automatic Segmentation of White
+       Matter Hyperintensities and Results of the WMH Segmentation Challenge", IEEE
+       Transactions on Medical Imaging 38(11):2556-2568, 2019.
+    .. [2] The organisers' evaluation script ``evaluation.py``,
+       https://github.com/hjkuijf/wmhchallenge
+
+    Examples
+    --------
+    The official rule on uint8 counts 1..232 as foreground, so a 0/255 mask is empty:
+
+    >>> import numpy as np
+    >>> values = np.array([0, 1, 2, 232, 233, 255], dtype=np.uint8)
+    >>> mask, report = binarize_prediction(values)
+    >>> mask.tolist()
+    [False, True, True, True, False, False]
+    >>> report.n_unusual, report.n_unusual_background
+    (4, 2)
+    >>> binarize_prediction(values, rule="nonzero")[0].tolist()
+    [False, True, True, True, True, True]
+    >>> probabilities = np.array([0.1, 0.5, 0.9], dtype=np.float32)
+    >>> binarize_prediction(probabilities, rule="threshold:0.5")[0].tolist()
+    [False, True, True]
     """
     values = np.asarray(prediction)
     _check_type(values)
@@ -138,12 +248,49 @@ def binarize_prediction(
 
 
 def foreground_indices(
-    prediction: np.ndarray, rule: str = OFFICIAL
+    prediction: np.ndarray, *, rule: str = OFFICIAL
 ) -> tuple[np.ndarray, BinarizeReport]:
     """Sorted flat indices of the foreground voxels, as :func:`binarize_prediction` finds them.
 
     Faster on sparse predictions: when the rule counts 0 as background (always, except a
     threshold at or below 0), only the non-zero voxels are classified.
+
+    Parameters
+    ----------
+    prediction : array_like
+        The prediction's voxel values, any shape; the dtype is the pixel type.
+    rule : str, optional
+        ``"official"`` (default), ``"nonzero"`` or ``"threshold:T"``.
+
+    Returns
+    -------
+    indices : ndarray of int
+        Flat (C-order) indices of the foreground, sorted (``np.flatnonzero`` of the mask
+        :func:`binarize_prediction` returns).
+    report : BinarizeReport
+        As :func:`binarize_prediction` reports it.
+
+    Raises
+    ------
+    BinarizationError
+        As :func:`binarize_prediction`.
+
+    References
+    ----------
+    .. [1] H. J. Kuijf et al., "Standardized Assessment of Automatic Segmentation of White
+       Matter Hyperintensities and Results of the WMH Segmentation Challenge", IEEE
+       Transactions on Medical Imaging 38(11):2556-2568, 2019.
+    .. [2] The organisers' evaluation script ``evaluation.py``,
+       https://github.com/hjkuijf/wmhchallenge
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> indices, report = foreground_indices(np.array([[0.0, 0.7], [1.0, 0.2]]))
+    >>> indices.tolist()
+    [1, 2]
+    >>> report.n_unusual
+    0
     """
     values = np.asarray(prediction)
     _check_type(values)

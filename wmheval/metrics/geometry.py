@@ -6,13 +6,41 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wmheval.errors import InputError
+
 
 @dataclass(frozen=True)
 class Geometry:
     """Where a voxel grid sits in physical space, in ITK's conventions.
 
-    ``spacing`` and ``origin`` are in (x, y, z) order; ``direction`` is the 3x3 direction
-    cosine matrix flattened row by row, as SimpleITK's ``GetDirection()`` returns it.
+    The metrics use the reference image's geometry to turn voxel indices into
+    millimetres (H95) and voxel counts into millilitres.
+
+    Parameters
+    ----------
+    spacing : tuple of 3 float, optional
+        Voxel size in mm, (x, y, z) order; positive and finite. Default 1 mm isotropic.
+    origin : tuple of 3 float, optional
+        Physical position of voxel (0, 0, 0) in mm, (x, y, z) order.
+    direction : tuple of 9 float, optional
+        The 3x3 direction cosine matrix flattened row by row, as SimpleITK's
+        ``GetDirection()`` returns it. Default identity.
+
+    Raises
+    ------
+    wmheval.errors.InputError
+        For the wrong number of values or a spacing that is not positive and finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+
+from wmheval.errors import InputError
+    >>> geometry = Geometry(spacing=(0.5, 0.5, 3.0), origin=(10.0, 0.0, 0.0))
+    >>> geometry.index_to_physical(np.array([[2, 0, 1]])).tolist()
+    [[11.0, 0.0, 3.0]]
+    >>> geometry.differences(Geometry(spacing=(0.5, 0.5, 3.0)))
+    ['origin (0, 0, 0) != (10, 0, 0)']
     """
 
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
@@ -21,9 +49,10 @@ class Geometry:
 
     def __post_init__(self) -> None:
         if len(self.spacing) != 3 or len(self.origin) != 3 or len(self.direction) != 9:
-            raise ValueError("Geometry needs 3 spacings, 3 origin values and 9 direction values")
+            raise InputError("Geometry needs 3 spacings, 3 origin values and 9 direction "
+                             "values")
         if any(not np.isfinite(s) or s <= 0 for s in self.spacing):
-            raise ValueError(f"spacing must be positive and finite, got {self.spacing}")
+            raise InputError(f"spacing must be positive and finite, got {self.spacing}")
 
     @classmethod
     def from_image(cls, image) -> Geometry:
@@ -36,6 +65,7 @@ class Geometry:
 
     @property
     def direction_matrix(self) -> np.ndarray:
+        """The direction cosines as a 3x3 matrix."""
         return np.asarray(self.direction, dtype=np.float64).reshape(3, 3)
 
     def index_to_physical(self, index_xyz: np.ndarray) -> np.ndarray:
@@ -49,7 +79,7 @@ class Geometry:
             index_xyz, dtype=np.float64
         ) @ index_to_point.T
 
-    def differences(self, other: Geometry, tolerance: float = 1e-4) -> list[str]:
+    def differences(self, other: Geometry, *, tolerance: float = 1e-4) -> list[str]:
         """Human-readable differences from ``other`` beyond ``tolerance`` (mm or cosine)."""
         found = []
         for name in ("spacing", "origin", "direction"):

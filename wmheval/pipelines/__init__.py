@@ -17,5 +17,7 @@ module                      command
 :mod:`.baselines`           ``wmheval baseline train|predict|threshold`` (the plug-in point
                             of the optional ``wmheval_baselines`` package)
 :mod:`.demo`                ``wmheval demo``
+:mod:`.platforms`           ``wmheval platform-run grand-challenge|codabench`` and
+                            ``wmheval export grand-challenge|codabench``
 ==========================  ===========================================================
 """

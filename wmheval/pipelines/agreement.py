@@ -184,14 +184,18 @@ def _agreement_into(inputs: Sequence[str | Path], out: Path, *, names, reference
     if reference is None:
         volumes = read_score_folders(inputs, names)
     else:
+        from wmheval.io.names import safe_file_name
         from wmheval.scoring.pair import score_pair
 
         names = list(names or [])
         tables = []
+        taken: set[str] = set()
         for k, folder in enumerate(inputs):
             name = names[k] if k < len(names) else Path(folder).name
             scored = score_pair(reference, folder, manifest=manifest, rule=rule, jobs=jobs)
-            path = write_table(scored.cases, out / "pairs" / name / "cases.csv")
+            # A name is a label, never a path (issue 33 item 1).
+            folder_name = safe_file_name(name, taken)
+            path = write_table(scored.cases, out / "pairs" / folder_name / "cases.csv")
             written.append((path, f"{name} scored against {reference} (CSV)"))
             for _, row in scored.unmatched.iterrows():
                 pair_problems.append(f"{name}: unmatched {row['path']}: {row['problem']}")

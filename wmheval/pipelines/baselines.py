@@ -55,13 +55,34 @@ def train_baseline(model: str, data: str | Path, out: str | Path, *, recipe: str
 def predict_baseline(run: str | Path, data: str | Path, out: str | Path, *,
                      device: str = "auto", allow_incomplete: bool = False,
                      cpu_bf16: bool = False, console=None) -> Path:
-    """Predict the run's split of ``data`` into the submission folder ``out``
-    (``cpu_bf16``: bf16 autocast on the CPU, opt-in, about 2x faster where native)."""
+    """Predict the run's split of ``data`` into the submission folder ``out``; ``run`` is a
+    run folder or a bundled model's name (``demo:resunet``, ``demo:fcn-vgg``;
+    :func:`bundled_models`). ``cpu_bf16``: bf16 autocast on the CPU, opt-in, about 2x
+    faster where native."""
     require_baselines()
     from wmheval_baselines.predict import predict_folder
 
     return predict_folder(run, data, out, device=device, allow_incomplete=allow_incomplete,
                           cpu_bf16=cpu_bf16, console=console)
+
+
+def bundled_models() -> tuple[str, ...]:
+    """Names of the models shipped with ``wmheval_baselines`` (``demo:resunet``, ...);
+    empty without the baselines extra. Trained on synthetic data: no use on real scans."""
+    if not torch_available():
+        return ()
+    from wmheval_baselines.bundled import bundled_names
+
+    return bundled_names()
+
+
+def bundled_provenance(name: str) -> dict:
+    """The manifest entry of bundled model ``name``: file, sha256, command, recipe, data
+    seed, wmheval version, git commit, training time."""
+    require_baselines()
+    from wmheval_baselines.bundled import bundled_entry
+
+    return bundled_entry(name)
 
 
 def threshold_baseline(data: str | Path, out: str | Path, *, split: str = "challenge",

@@ -66,3 +66,11 @@ def build_board_site_as_of(board: Any, out: Path, *, view: str, bootstrap: int |
     from wmheval_leaderboard.site import build_site
 
     return build_site(board, out, view=view, bootstrap=bootstrap, as_of=as_of)
+
+
+def import_platform_results(board: Any, platform: str, path: Path, phase: str | None) -> Any:
+    """Import a grand-challenge or Codabench results export into ``phase`` of ``board``
+    (per-case exports become scored submissions; means-only ones are ranked exactly)."""
+    from wmheval_leaderboard.imports import import_results
+
+    return import_results(board, platform, path, phase)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from wmheval.io.atomic import write_text_atomic
+from wmheval.io.names import safe_file_name
 from wmheval.io.tables import write_table_formats
 from wmheval.pipelines.baselines import torch_available
 from wmheval.vocabulary import STATUS_OK
@@ -43,6 +44,8 @@ class DemoOutput:
     reports: list[tuple[Path, str]] = field(default_factory=list)
     overview: pd.DataFrame | None = None
     """Every team's mean metrics on all, seen and unseen test subjects (``overview.csv``)."""
+    leaderboard: pd.DataFrame | None = None
+    """The official ranking of the simulated teams (shown on the index page)."""
 
     def add(self, section: str, path: Path, description: str) -> None:
         self.sections.setdefault(section, []).append((Path(path), description))
@@ -118,33 +121,84 @@ def _learned_baseline(challenge: Path, out: Path, scores: Path, jobs: int | None
 
     name = learned_team(model)
     overrides = {} if samples is None else {"samples": samples}
-    submission = train_and_predict(challenge, out / "baseline", model=model, recipe="demo",
+    folder = out / f"baseline_{model}"
+    submission = train_and_predict(challenge, folder, model=model, recipe="demo",
                                    seconds=seconds, seed=seed, **overrides)
     _score_team(challenge, submission, scores / name, jobs)
     teams.append(name)
     for ext in ("md", "html", "tex"):
         output.add("Scores per team", scores / name / f"summary_table.{ext}",
-                   f"{name}: a small {model} trained on the CPU (recipe 'demo') on every "
+                   f"{name}: a small {model} trained here on the CPU (recipe 'demo') on every "
                    "training subject (3 scanners), scored on all 5")
-    output.add("Baseline", out / "baseline" / "run" / "metadata.json",
-               "the learned baseline's run: config, schedule, seed, weights' hash, training "
-               "log with loader and step times")
+    output.add("Baseline", folder / "run" / "metadata.json",
+               f"the {model} run: config, schedule, seed, weights' hash, training log with "
+               "loader and step times")
+
+
+def _bundled_baseline(challenge: Path, out: Path, scores: Path, jobs: int | None,
+                      output: DemoOutput, teams: list[str], *, model: str) -> None:
+    """Predict the test subjects with the bundled demo model ``demo:<model>`` and score it."""
+    import json
+
+    from wmheval.pipelines.baselines import bundled_provenance, predict_baseline
+
+    name, bundle = learned_team(model), f"demo:{model}"
+    folder = out / f"baseline_{model}"
+    provenance = bundled_provenance(bundle)
+    submission = predict_baseline(bundle, challenge, folder / "submission", device="cpu")
+    write_text_atomic(folder / "provenance.json",
+                      json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+    _score_team(challenge, submission, scores / name, jobs)
+    teams.append(name)
+    for ext in ("md", "html", "tex"):
+        output.add("Scores per team", scores / name / f"summary_table.{ext}",
+                   f"{name}: the bundled model {bundle}, a small {model} trained on the CPU "
+                   "(recipe 'demo') on the synthetic challenge's 60 training subjects, scored "
+                   "on all 5 scanners (synthetic data only: no use on real scans)")
+    output.add("Baseline", folder / "provenance.json",
+               f"where {bundle} comes from: training command, recipe, data seed, wmheval "
+               "version, git commit, training time, sha256 (verified on loading)")
+
+
+DEMO_MODELS = ("resunet", "fcn-vgg")
+"""The learned baselines of the demo: bundled (``demo:resunet``, ``demo:fcn-vgg``) or, with
+``train``, trained from scratch."""
+
+
+def learned_models(baseline_models: tuple[str, ...] | None, train: bool) -> tuple[str, ...]:
+    """The learned baselines the demo shows: ``baseline_models`` if given, else the bundled
+    demo models (``resunet``, ``fcn-vgg``), or those two when training (``train``).
+    ValueError for a model that has no bundled version unless ``train``."""
+    from wmheval.pipelines.baselines import bundled_models
+
+    available = tuple(name.removeprefix("demo:") for name in bundled_models())
+    if baseline_models is None:
+        return DEMO_MODELS if train else tuple(m for m in DEMO_MODELS if m in available)
+    if not train:
+        missing = [m for m in baseline_models if m not in available]
+        if missing:
+            raise ValueError(f"no bundled demo model for {', '.join(missing)} (bundled: "
+                             f"{', '.join(available) or 'none'}); train it with --train")
+    return tuple(dict.fromkeys(baseline_models))
 
 
 def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
-             baseline_samples: int | None = None, baseline_seconds: float | None = 1800.0,
-             baseline_model: str = "resunet",
+             train: bool = False, baseline_models: tuple[str, ...] | None = None,
+             baseline_samples: int | None = None, baseline_seconds: float | None = 3600.0,
              bootstrap: int = 1000, samples: int = 100_000, jobs: int | None = None,
              note: Note | None = None, command: str = "wmheval demo") -> DemoOutput:
     """Run the demo into ``out`` and return what it wrote (``out/index.html`` lists it all).
 
     ``baseline=None`` runs the baselines only when torch is installed; ``True`` requires
-    it (and writes all 60 training subjects, not the small selection's 12): the threshold
-    baseline (``baseline-threshold``) and a small learned model trained on
-    the CPU with the ``demo`` recipe (``baseline-<model>-cpu``; ``baseline_samples``
-    overrides the recipe's sample count). ``baseline_seconds`` caps the training time (a run
-    stopped by it is marked incomplete and says so). Deterministic from ``seed``.
-    ``command`` is recorded in the reports' provenance.
+    it: the threshold baseline (``baseline-threshold``, fitted on the training subjects
+    written) and the learned baselines (``baseline-<model>-cpu``, :func:`learned_models`).
+    By default these are the **bundled** demo models, which only predict: the demo then
+    writes only the subjects it scores and the threshold's training subjects (the small
+    selection, 27). ``train`` trains them from scratch instead with the ``demo`` recipe
+    on all 60 training subjects (ResU-Net about 16 min, FCN/VGG about 25-30 min on 2 idle
+    cores; ``baseline_samples`` overrides the recipe's sample count, ``baseline_seconds``
+    caps each training, a run stopped by it is marked incomplete and says so).
+    Deterministic from ``seed``. ``command`` is recorded in the reports' provenance.
     """
     from wmheval.pipelines.rank import write_ranking
     from wmheval.plots.overlay import show_case
@@ -162,15 +216,18 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     elif baseline and not torch_available():
         raise RuntimeError("the baseline needs torch: pip install torch==2.13.0 && "
                            "pip install 'wmheval[baselines]' (or run with --no-baseline)")
+    models = learned_models(baseline_models, train) if baseline else ()
 
     with _step(output, "synthetic challenge", note):
-        # The learned baseline needs the 60 training subjects: on 12 it overfits.
-        subjects = generate_challenge(challenge, small=True, seed=seed, all_training=baseline)
+        # Training needs the 60 training subjects (on 12 it overfits); the bundled models
+        # and the threshold baseline need only the small selection.
+        subjects = generate_challenge(challenge, small=True, seed=seed,
+                                      all_training=bool(baseline and train), jobs=jobs)
     output.add("Data", challenge / "synth_manifest.csv",
                f"the small synthetic challenge: {len(subjects)} subjects in the release "
                "layout (training/ and test/, five scanners)")
     with _step(output, "simulated teams", note):
-        teams_table = generate_submissions(challenge, submissions, seed=seed)
+        teams_table = generate_submissions(challenge, submissions, seed=seed, jobs=jobs)
     teams = [str(t) for t in teams_table["team"]]
     output.add("Data", submissions / "teams.md",
                "the simulated teams and their error profiles")
@@ -185,10 +242,19 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
     if baseline:
         with _step(output, "baseline threshold", note):
             _threshold_baseline(challenge, out, scores, jobs, output, teams)
-        with _step(output, f"baseline {baseline_model} (CPU training)", note):
-            _learned_baseline(challenge, out, scores, jobs, output, teams,
-                              model=baseline_model, samples=baseline_samples,
-                              seconds=baseline_seconds, seed=seed)
+        for model in models:
+            if train:
+                with _step(output, f"baseline {model} (CPU training)", note):
+                    _learned_baseline(challenge, out, scores, jobs, output, teams,
+                                      model=model, samples=baseline_samples,
+                                      seconds=baseline_seconds, seed=seed)
+            else:
+                with _step(output, f"baseline {model} (bundled demo model)", note):
+                    _bundled_baseline(challenge, out, scores, jobs, output, teams,
+                                      model=model)
+        if not models:
+            output.notes.append("no bundled demo model found: learned baselines skipped "
+                                "(train them with --train)")
     else:
         output.notes.append("baseline skipped (torch not installed or --no-baseline)")
 
@@ -206,6 +272,7 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
 
     with _step(output, "ranking, sensitivity and report (simulated teams)", note):
         team_field = load_field(scores)
+        output.leaderboard = rank_field(team_field)
         _report(output, team_field, out / "ranking_teams", "Ranking of the simulated teams",
                 command, {"scores": scores, "reference": challenge}, reference=challenge,
                 extra_sets=extra_sets,
@@ -246,8 +313,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                 row = team_cases.set_index("id").loc[pick["id"]]
                 if row["status"] != STATUS_OK:
                     continue
-                figure = out / "figures" / f"overlay_{team}_{pick['id']}.png"
-                show_case(manifest.loc[pick["id"], "path"], row["prediction_path"], figure,
+                figure = out / "figures" / safe_file_name(f"overlay_{team}_{pick['id']}.png")
+                show_case(manifest.loc[pick["id"], "path"],  # relative to the score folder
+                          scores / team / row["prediction_path"], figure,
                           title=f"{team}, subject {pick['id']} ({pick['scanner']})")
                 output.add("Overlays", figure, f"{team} on subject {pick['id']} "
                            f"({pick['scanner']}, {'seen' if pick['seen_in_training'] else 'unseen'}"
@@ -264,8 +332,8 @@ def demo_to_dir(out: str | Path, *, command: str = "wmheval demo", **options) ->
     from wmheval.io.outputs import output_set
 
     out = Path(out)
-    recorded = {k: options.get(k) for k in ("seed", "baseline", "baseline_samples",
-                                            "baseline_seconds", "baseline_model",
+    recorded = {k: options.get(k) for k in ("seed", "baseline", "train", "baseline_models",
+                                            "baseline_samples", "baseline_seconds",
                                             "bootstrap", "samples")}
     with output_set(out, command="demo", inputs=None, options=recorded) as staging:
         output = run_demo(staging, command=command, **options)
@@ -346,6 +414,27 @@ def _grouped(entries: list[tuple[Path, str]]) -> list[tuple[list[Path], str]]:
             for paths, description in groups.values()]
 
 
+def _leaderboard_block(output: DemoOutput) -> tuple[list[str], list[str]]:
+    """The leaderboard of the simulated teams for the index page (Markdown, HTML): position,
+    team, score and the five metrics, with a link to the full report."""
+    if output.leaderboard is None:
+        return [], []
+    from wmheval.io.tables import html_table, render_table
+    from wmheval.ranking.leaderboard import PAPER_COLUMNS
+
+    board = output.leaderboard[[c for c in PAPER_COLUMNS if c in output.leaderboard]]
+    caption = ("Official ranking of the simulated teams (MICCAI 2017 rule; lower score is "
+               "better)")
+    link = "ranking_teams/index.html"
+    md = ["## Leaderboard", "", render_table(board, "md"),
+          f"Full report: [{link}]({link})", ""]
+    page_html = ["<h2 id='leaderboard'>Leaderboard</h2><div class='tablewrap'>"
+                 + html_table(board, caption, table_id="leaderboard-table") + "</div>"
+                 f"<p class='links'>Full report: <a href='{link}'>per-scanner and per-team "
+                 "pages, figures</a></p>"]
+    return md, page_html
+
+
 def write_index(output: DemoOutput) -> None:
     """Write ``index.md`` and ``index.html``: the reports first, then every file with its
     description."""
@@ -358,6 +447,9 @@ def write_index(output: DemoOutput) -> None:
              "## Scoring policy", "", policy, ""]
     parts = ["<h1>wmheval demo</h1><p class='lead'>Everything below was produced by "
              "<code>wmheval demo</code> on the synthetic challenge.</p>"]
+    lines_board, parts_board = _leaderboard_block(output)
+    lines += lines_board
+    parts += parts_board
     if output.reports:
         lines += ["## Reports", ""]
         parts.append("<h2>Reports</h2><ul>")

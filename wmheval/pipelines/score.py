@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def score_to_dir(
     out: str | Path | None = None,
     *,
     manifest: str | Path | pd.DataFrame | None = None,
-    rule: str = "official",
+    rule: str | None = None,
     policy: ScoringPolicy = DEFAULT_POLICY,
     split: str = "auto",
     jobs: int | None = None,
@@ -59,7 +60,8 @@ def score_to_dir(
         if kind is not None:
             _name_members(result, folder, submission_dir)
     if out is not None:
-        options = {"rule": rule, "policy": policy.name, "split": split,
+        options = {"rule": rule or "official", "encoding_check": rule is None,
+                   "policy": policy.name, "split": split,
                    "manifest": display_path(manifest) if isinstance(manifest, str | Path)
                    else ("custom table" if manifest is not None else "bundled"),
                    "json": write_json}
@@ -67,7 +69,8 @@ def score_to_dir(
                         inputs={"reference": Path(reference_dir),
                                 "submission": Path(submission_dir)},
                         digests=result.input_digests, options=options) as staging:
-            write_score_outputs(result, staging, write_json=write_json)
+            write_score_outputs(result, staging, write_json=write_json,
+                                paths_relative_to=Path(out))
     return result
 
 
@@ -87,13 +90,47 @@ def _name_members(result: ScoreResult, folder: Path, archive: str | Path) -> Non
     result.notes[:] = [relabel(note) for note in result.notes]
 
 
-def write_score_outputs(result: ScoreResult, out: str | Path, write_json: bool = False
-                        ) -> list[Path]:
+ARCHIVE_MEMBER = re.compile(r"\.(zip|tar|tgz|tar\.gz):")
+"""How a prediction inside an archive submission is named (``sub.zip:1/result.nii.gz``)."""
+
+
+def prediction_paths_relative_to(cases: pd.DataFrame, folder: str | Path) -> pd.DataFrame:
+    """``cases`` with ``prediction_path`` relative to ``folder`` (POSIX separators), so the
+    score folder and its submission can move together and still find each other (the
+    report reads the path against the folder of cases.csv). Paths that have no relative
+    form (another drive) stay absolute; empty cells stay empty."""
+    if "prediction_path" not in cases:
+        return cases
+    base = os.path.abspath(folder)
+
+    def relative(recorded) -> str:
+        if not isinstance(recorded, str) or not recorded:
+            return ""
+        if ARCHIVE_MEMBER.search(recorded):  # sub.zip:1/result.nii.gz names a member
+            return recorded
+        absolute = os.path.abspath(recorded)
+        try:
+            return Path(os.path.relpath(absolute, base)).as_posix()
+        except ValueError:
+            return absolute
+
+    cases = cases.copy()
+    cases["prediction_path"] = [relative(p) for p in cases["prediction_path"]]
+    return cases
+
+
+def write_score_outputs(result: ScoreResult, out: str | Path, write_json: bool = False,
+                        paths_relative_to: str | Path | None = None) -> list[Path]:
     """Write the tables of a :class:`ScoreResult` into the folder ``out`` (file by file;
-    :func:`score_to_dir` writes them into a staging folder that replaces ``--out`` whole)."""
+    :func:`score_to_dir` writes them into a staging folder that replaces ``--out`` whole).
+
+    ``cases.csv`` records each ``prediction_path`` relative to ``paths_relative_to`` (the
+    output folder once in place; default ``out``), the manifest the submission's hash.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = [write_table(result.cases, out / "cases.csv"),
+    cases = prediction_paths_relative_to(result.cases, paths_relative_to or out)
+    written = [write_table(cases, out / "cases.csv"),
                write_table(result.summary, out / "summary.csv")]
     written += write_table_formats(result.readable_summary(), out / "summary_table",
                                    formats=("md", "tex", "html"),
@@ -107,7 +144,7 @@ def write_score_outputs(result: ScoreResult, out: str | Path, write_json: bool =
         stale.unlink()
     if write_json:
         payload = {
-            "cases": json.loads(result.cases.to_json(orient="records")),
+            "cases": json.loads(cases.to_json(orient="records")),
             "summary": json.loads(result.summary.to_json(orient="records")),
             "unmatched": json.loads(result.unmatched.to_json(orient="records")),
             "notes": result.notes,

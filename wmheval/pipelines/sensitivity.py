@@ -6,9 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from wmheval.analysis.sensitivity import SensitivityResult, analyse_sensitivity
+from wmheval.analysis.sensitivity import (
+    MAX_FIGURE_TEAMS,
+    MAX_PAIRWISE_TEAMS,
+    SensitivityResult,
+    analyse_sensitivity,
+)
 from wmheval.io.tables import TABLE_FORMATS, write_table_formats
 from wmheval.pipelines.rank import write_policy_notes, write_ranking
 from wmheval.ranking.inputs import Field
@@ -32,15 +38,28 @@ def write_ranking_report(field: Field, out_dir: str | Path, *, bootstrap: int = 
                          seed: int = 0, samples: int = 100_000, grid_steps: int = 10,
                          weights=None, alpha: float = 0.05, figures: bool = True,
                          ties: str = "min", p_adjust: str = "holm",
-                         progress: Callable[[str], None] | None = None
+                         progress: Callable[[str], None] | None = None,
+                         max_pairwise_teams: int = MAX_PAIRWISE_TEAMS,
+                         max_figure_teams: int = MAX_FIGURE_TEAMS,
+                         on_note: Callable[[str], None] | None = None,
+                         on_result: Callable[[SensitivityResult], None] | None = None
                          ) -> list[tuple[Path, str]]:
     """Analyse ``field`` (:func:`wmheval.analysis.sensitivity.analyse_sensitivity`) and
     write the result under ``out_dir`` (:func:`write_sensitivity`); returns every written
-    file with a one-line description (for an index page)."""
+    file with a one-line description (for an index page). ``on_result`` hears the
+    :class:`SensitivityResult` (the command line prints its headline)."""
     result = analyse_sensitivity(field, bootstrap=bootstrap, seed=seed, samples=samples,
                                  grid_steps=grid_steps, weights=weights, alpha=alpha,
-                                 ties=ties, p_adjust=p_adjust, progress=progress)
-    return write_sensitivity(result, out_dir, figures=figures, progress=progress)
+                                 ties=ties, p_adjust=p_adjust, progress=progress,
+                                 max_pairwise_teams=max_pairwise_teams,
+                                 max_figure_teams=max_figure_teams)
+    for note in result.limit_notes:
+        if on_note is not None:
+            on_note(note)
+    if on_result is not None:
+        on_result(result)
+    return write_sensitivity(result, out_dir, figures=figures and result.draw_figures,
+                             progress=progress)
 
 
 def write_sensitivity(result: SensitivityResult, out_dir: str | Path, *, figures: bool = True,
@@ -72,6 +91,10 @@ def write_sensitivity(result: SensitivityResult, out_dir: str | Path, *, figures
     written.append((write_policy_notes(field, out),
                     f"how missing and undefined values were handled ({field.policy.name}), "
                     "the case set, and notes on left-out or absent rows"))
+    if not result.comparisons:
+        if figures:
+            written += _figures(result, out, step)
+        return written
     written += _tables(result.dependence.summary, out / "field_dependence",
                        "leave one team out: per removed team, how many pairs of the other "
                        "teams swap order")
@@ -172,8 +195,16 @@ FIGURE_TEXTS = {
 """Title and how-to-read text of every figure of the ranking report (also in figures.json)."""
 
 
-def _figures(result: SensitivityResult, out: Path, step) -> list[tuple[Path, str]]:
-    """Draw the figure set, write ``figures.json`` (report contract 3), return the files."""
+def _draw(task: tuple) -> tuple[str, list[Path]]:
+    """Draw one figure: ``(key, function, args, kwargs)`` -> ``(key, files)`` (run in a
+    worker process; the figures are independent)."""
+    key, function, args, kwargs = task
+    return key, function(*args, **kwargs)
+
+
+def figure_tasks(result: SensitivityResult, out: Path) -> list[tuple]:
+    """The figures of ``result`` to draw, as ``(key, function, args, kwargs)`` in the
+    order of the report (a field of one team gets its cases only)."""
     from wmheval.plots.challenger import (
         plot_dots_boxes,
         plot_podium,
@@ -189,37 +220,61 @@ def _figures(result: SensitivityResult, out: Path, step) -> list[tuple[Path, str
         plot_weight_heatmap,
     )
 
-    step("figures")
     field, sweep, boot = result.field, result.weights, result.bootstrap
     order = list(result.ranking["team"])
-    drawn: list[tuple[str, list[Path]]] = []
+    tasks: list[tuple] = []
     if field.has_cases:
         index = [list(field.teams).index(t) for t in order]
-        values = field.cube.values[index]
-        drawn.append(("dots_boxes", plot_dots_boxes(values, order, out / "dots_boxes")))
-        drawn.append(("podium", plot_podium(values, order, out / "podium")))
-        drawn.append(("rank_heatmap", plot_rank_heatmap(values, order, out / "rank_heatmap")))
-        drawn.append(("significance_map",
-                      plot_significance_map(result.wins, order, out / "significance_map",
-                                            result.alpha)))
-        drawn.append(("bootstrap_blobs",
-                      plot_bootstrap_blobs(boot.distribution, boot.full_positions,
-                                           out / "bootstrap_blobs")))
-    taus = {"random weightings": sweep.tau.loc[sweep.tau["kind"] == "dirichlet", "tau"]
-            .to_numpy()}
-    if boot is not None:
-        taus = {"bootstrap resamples": boot.tau, **taus}
-    drawn.append(("tau_violins", plot_tau_violins(taus, out / "tau_violins")))
-    drawn.append(("weights_heatmap",
-                  plot_weight_heatmap(sweep.named, out / "weights_heatmap",
-                                      weights=sweep.named_weights)))
-    drawn.append(("schemes_lines", plot_scheme_ranks(result.schemes, result.scheme_names,
-                                                     out / "schemes_lines")))
-    drawn.append(("field_dependence", plot_field_dependence(result.dependence.summary,
-                                                            out / "field_dependence")))
+        values = np.ascontiguousarray(field.cube.values[index])
+        tasks.append(("dots_boxes", plot_dots_boxes, (values, order, out / "dots_boxes"), {}))
+    if field.has_cases and result.comparisons:
+        tasks += [
+            ("podium", plot_podium, (values, order, out / "podium"), {}),
+            ("rank_heatmap", plot_rank_heatmap, (values, order, out / "rank_heatmap"), {}),
+        ]
+        if result.wins is not None:  # None above the pairwise-tests bound
+            tasks.append(("significance_map", plot_significance_map,
+                          (result.wins, order, out / "significance_map", result.alpha), {}))
+        tasks.append(("bootstrap_blobs", plot_bootstrap_blobs,
+                      (boot.distribution, boot.full_positions, out / "bootstrap_blobs"), {}))
+    if result.comparisons:
+        taus = {"random weightings": sweep.tau.loc[sweep.tau["kind"] == "dirichlet", "tau"]
+                .to_numpy()}
+        if boot is not None:
+            taus = {"bootstrap resamples": boot.tau, **taus}
+        tasks += [
+            ("tau_violins", plot_tau_violins, (taus, out / "tau_violins"), {}),
+            ("weights_heatmap", plot_weight_heatmap, (sweep.named, out / "weights_heatmap"),
+             {"weights": sweep.named_weights}),
+            ("schemes_lines", plot_scheme_ranks,
+             (result.schemes, result.scheme_names, out / "schemes_lines"), {}),
+            ("field_dependence", plot_field_dependence,
+             (result.dependence.summary, out / "field_dependence"), {}),
+        ]
     if field.has_cases:
-        drawn.append(("scanner_boxes", plot_scanner_boxes(field.cases, out / "scanner_boxes",
-                                                          teams=order)))
+        tasks.append(("scanner_boxes", plot_scanner_boxes,
+                      (field.cases, out / "scanner_boxes"), {"teams": order}))
+    return tasks
+
+
+def _figures(result: SensitivityResult, out: Path, step,
+             jobs: int | None = None) -> list[tuple[Path, str]]:
+    """Draw the figure set in ``jobs`` worker processes (default: all cores; the figures
+    are independent, and drawing is most of the time of ``sensitivity`` and ``report``),
+    write ``figures.json`` (report contract 3), return the files."""
+    from wmheval.parallel import parallel_map
+
+    step("figures")
+    tasks = figure_tasks(result, out)
+    # the slowest figures first, so two workers finish together
+    slow = {"scanner_boxes": 0, "dots_boxes": 1, "significance_map": 2}
+    ordered = sorted(range(len(tasks)), key=lambda k: (slow.get(tasks[k][0], 9), k))
+    drawn = dict(parallel_map(_draw, [tasks[k] for k in ordered], jobs))
+    return _figure_index([(key, drawn[key]) for key, *_ in tasks], out)
+
+
+def _figure_index(drawn: list[tuple[str, list[Path]]], out: Path) -> list[tuple[Path, str]]:
+    """Write ``figures.json`` for the figures ``drawn`` (key, files); return the files."""
     entries, written = [], []
     for key, paths in drawn:
         title, text = FIGURE_TEXTS[key]
@@ -249,6 +304,37 @@ REPORT_TABLES = (
     ("significance_wins", "Teams beaten significantly per metric"),
 )
 """Tables of the analysis listed in figures.json (stem, title)."""
+
+
+def headline(result: SensitivityResult) -> list[str]:
+    """The result in a few sentences (what ``wmheval sensitivity`` prints): who is first,
+    in how many bootstrap resamples and how much of the weight space, and the Kendall tau
+    of the perturbed rankings to the official one."""
+    ranking = result.ranking
+    first = ranking[ranking["position"] == ranking["position"].min()]["team"].astype(str)
+    lines = [f"First: {' and '.join(first)} (score {ranking['score'].iloc[0]:.4f}) of "
+             f"{len(ranking)} team(s), {result.label}."]
+    if not result.comparisons:
+        return lines + ["One team: no comparison (bootstrap, tau, tests) to report."]
+    boot = result.bootstrap
+    if boot is not None and len(boot.tau):
+        n = len(boot.tau)
+        shares = boot.summary.set_index("team")["share_first"]
+        leader = str(shares.idxmax())
+        wins = int(round(float(shares.max()) * n))
+        taus = np.asarray(boot.tau, dtype=float)
+        lines.append(f"Bootstrap over subjects: {leader} first in {wins} of {n} resamples "
+                     f"({100 * wins / n:.1f} %); Kendall tau to the official ranking: median "
+                     f"{np.nanmedian(taus):.3f}, 5 % quantile {np.nanquantile(taus, 0.05):.3f}"
+                     ".")
+    sampled = result.weights.tau
+    dirichlet = sampled.loc[sampled["kind"] == "dirichlet", "tau"].to_numpy(dtype=float)
+    if len(dirichlet):
+        shares = result.weights.summary.set_index("team")["share_first"]
+        lines.append(f"Metric weights: {shares.idxmax()} first in "
+                     f"{100 * float(shares.max()):.1f} % of {len(dirichlet)} random "
+                     f"weightings; median Kendall tau {np.nanmedian(dirichlet):.3f}.")
+    return lines
 
 
 def sensitivity_to_dir(source: str | Path, out: str | Path, **options) -> list[Path]:

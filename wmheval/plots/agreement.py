@@ -26,6 +26,7 @@ from wmheval.analysis.agreement import (
 )
 from wmheval.analysis.fazekas import grade_order
 from wmheval.io.atomic import write_atomic
+from wmheval.plots.palette import REFERENCE_COLOUR, drawable, drawable_all, team_colours
 from wmheval.plots.ranking import _pyplot
 from wmheval.vocabulary import ordered_scanners
 
@@ -208,15 +209,15 @@ def plot_dice_vs_volume(result: AgreementResult, stem: str | Path) -> list[Path]
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     rows = result.volumes.dropna(subset=["dice"])
     rows = rows[rows["reference_ml"] > 0]
-    cmap = plt.get_cmap("tab10")
+    palette = team_colours(result.teams)
     teams = result.teams
     groups = result.load_groups or DEFAULT_LOAD_GROUPS
     low = rows["reference_ml"].min() * 0.8 if len(rows) else 0.1
     high = rows["reference_ml"].max() * 1.25 if len(rows) else 100.0
-    for k, team in enumerate(teams):
+    for team in teams:
         block = rows[rows["team"] == team]
-        ax.scatter(block["reference_ml"], block["dice"], s=14, color=cmap(k % 10),
-                   alpha=0.75, edgecolors="none", label=team)
+        ax.scatter(block["reference_ml"], block["dice"], s=14, color=palette[str(team)],
+                   alpha=0.75, edgecolors="none", label=drawable(str(team)))
         strata = result.strata[result.strata["team"] == team]
         for _, stratum in strata.iterrows():
             if stratum["n"] == 0 or not np.isfinite(stratum["dice_mean"]):
@@ -224,7 +225,7 @@ def plot_dice_vs_volume(result: AgreementResult, stem: str | Path) -> list[Path]
             left = max(stratum["low_ml"], low)
             right = min(stratum["high_ml"], high)
             ax.plot([left * 1.05, right / 1.05], [stratum["dice_mean"]] * 2,
-                    color=cmap(k % 10), linewidth=2, alpha=0.8)
+                    color=palette[str(team)], linewidth=2, alpha=0.8)
     for _name, lower, _ in groups:
         if lower > 0:
             ax.axvline(lower, color="grey", linestyle=":", linewidth=0.9)
@@ -290,11 +291,12 @@ def plot_volumes_by_grade(result: AgreementResult, grades: pd.DataFrame, stem: s
         (team, usable[usable["team"] == team], "prediction_ml") for team in result.teams]
     n = len(sources)
     width = 0.8 / n
-    cmap = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(order) * (0.4 * n + 1)), 4.5))
+    palette = {"reference": REFERENCE_COLOUR, **team_colours(result.teams)}
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(order) * (0.4 * n + 1)), 4.5),
+                           layout="constrained")
     rng = np.random.default_rng(0)
-    for s, (_name, rows, column) in enumerate(sources):
-        colour = "dimgrey" if s == 0 else cmap((s - 1) % 10)
+    for s, (name, rows, column) in enumerate(sources):
+        colour = REFERENCE_COLOUR if s == 0 else palette[str(name)]
         grade_of = rows["id"].map(by_id)
         for g, grade in enumerate(order):
             values = rows.loc[grade_of == grade, column].to_numpy(dtype=float)
@@ -314,14 +316,15 @@ def plot_volumes_by_grade(result: AgreementResult, grades: pd.DataFrame, stem: s
     _log_axis(ax.yaxis)
     ax.set_xticks(np.arange(len(order)), [f"grade {g}" for g in order])
     ax.set_ylabel("lesion volume (mL, log scale)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color="dimgrey" if s == 0 else cmap((s - 1) % 10),
-                             alpha=0.6) for s in range(n)]
-    ax.legend(handles, [name for name, _, _ in sources], fontsize=7, ncol=min(n, 4),
-              loc="upper left", frameon=False)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=REFERENCE_COLOUR if s == 0 else
+                             palette[str(name)], alpha=0.6)
+               for s, (name, _, _) in enumerate(sources)]
+    # outside the axes, so it never covers the data
+    fig.legend(handles, drawable_all(name for name, _, _ in sources), fontsize=7,
+               loc="outside right upper", frameon=False)
     how = ("visual ratings" if result.fazekas_mode == "ratings"
            else "grades of the reference volume")
     ax.set_title(f"Lesion volume per grade ({how})")
-    fig.tight_layout()
     return _save(fig, stem)
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from wmheval.metrics import HIGHER_IS_BETTER, METRICS
-from wmheval.plots.ranking import METRIC_LABELS, _pyplot, save_figure
+from wmheval.plots.palette import drawable_all, team_colours
+from wmheval.plots.ranking import METRIC_LABELS, _pyplot, log_ticks, save_figure
 from wmheval.ranking.minmax import (
     competition_positions,
     higher_is_better,
@@ -58,6 +59,8 @@ def plot_dots_boxes(values: np.ndarray, teams: Sequence[str], stem: str | Path,
     plt = _pyplot()
     values = np.asarray(values, dtype=float)
     n = len(teams)
+    colours = team_colours(teams)
+    names = drawable_all(teams)
     rng = np.random.default_rng(0)
     fig, axes = plt.subplots(len(metrics), 1, squeeze=False, layout="constrained",
                              figsize=(max(5.0, 0.55 * n + 2.0), 2.1 * len(metrics) + 0.4))
@@ -74,13 +77,14 @@ def plot_dots_boxes(values: np.ndarray, teams: Sequence[str], stem: str | Path,
                        capprops={"color": "0.35"})
         for t in keep:
             jitter = rng.uniform(-0.16, 0.16, data[t].size)
-            ax.scatter(t + jitter, data[t], s=9, color="#0072B2", alpha=0.65,
+            ax.scatter(t + jitter, data[t], s=9, color=colours[str(teams[t])], alpha=0.75,
                        edgecolors="none", zorder=3)
         label = METRIC_LABELS.get(metric, metric)
         if metric in LOG_AXES:
             label += ", log"
+            log_ticks(ax.yaxis, [d for d in data if d.size])
         ax.set_ylabel(f"{label}\n({_direction(metric)})", fontsize=8)
-        ax.set_xticks(range(n), list(teams) if k == len(metrics) - 1 else [""] * n,
+        ax.set_xticks(range(n), names if k == len(metrics) - 1 else [""] * n,
                       rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center",
                       fontsize=8)
         ax.set_xlim(-0.6, n - 0.4)
@@ -105,7 +109,11 @@ def plot_podium(values: np.ndarray, teams: Sequence[str], stem: str | Path,
     oriented = metric_values if HIGHER_IS_BETTER.get(metric, True) else -metric_values
     places = competition_positions(np.where(np.isnan(oriented), -np.inf, oriented), axis=0,
                                    descending=True)
-    colours = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    from matplotlib.ticker import MaxNLocator
+
+    palette = team_colours(teams)
+    colours = [palette[str(t)] for t in teams]
+    names = drawable_all(teams)
     fig, (top, bottom) = plt.subplots(
         2, 1, layout="constrained", height_ratios=(3, 1.3),
         figsize=(max(5.5, 0.9 * n + 2.0), 5.6))
@@ -116,11 +124,11 @@ def plot_podium(values: np.ndarray, teams: Sequence[str], stem: str | Path,
         top.plot(xs[order], metric_values[order, s], color="0.75", linewidth=0.5, zorder=1)
     for t in range(n):
         xs = places[t] - 1 + (t - (n - 1) / 2) * width
-        top.scatter(xs, metric_values[t], s=12, color=colours(t % colours.N), zorder=2,
-                    label=teams[t], edgecolors="none")
+        top.scatter(xs, metric_values[t], s=12, color=colours[t], zorder=2,
+                    label=names[t], edgecolors="none")
         counts = np.bincount(places[t] - 1, minlength=n)[:n]
         bottom.bar(np.arange(n) + (t - (n - 1) / 2) * width, counts, width=width,
-                   color=colours(t % colours.N))
+                   color=colours[t])
     for ax in (top, bottom):
         ax.set_xticks(range(n), [str(p) for p in range(1, n + 1)], fontsize=8)
         ax.set_xlim(-0.6, n - 0.4)
@@ -128,6 +136,7 @@ def plot_podium(values: np.ndarray, teams: Sequence[str], stem: str | Path,
     label = METRIC_LABELS.get(metric, metric)
     top.set_ylabel(f"{label} per case\n({_direction(metric)})", fontsize=8)
     bottom.set_ylabel("cases", fontsize=8)
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: whole cases
     bottom.set_xlabel("place on the case (1 = best)", fontsize=8)
     fig.legend(*top.get_legend_handles_labels(), loc="outside right upper", fontsize=7,
                frameon=False, title="team", title_fontsize=7)

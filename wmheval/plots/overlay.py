@@ -70,7 +70,7 @@ def overlay_classes(reference: np.ndarray, prediction: np.ndarray,
         wmh, ignored = reference, np.zeros_like(reference)
     else:
         wmh, ignored = reference_masks(reference)
-    predicted, _ = binarize_prediction(prediction, rule)
+    predicted, _ = binarize_prediction(prediction, rule=rule)
     predicted &= ~ignored
     classes = np.zeros(reference.shape, dtype=np.uint8)
     classes[ignored] = 4

@@ -18,6 +18,7 @@ import pandas as pd
 
 from wmheval.io.atomic import write_atomic
 from wmheval.metrics import HIGHER_IS_BETTER, METRICS
+from wmheval.plots.palette import drawable_all, team_colours
 from wmheval.vocabulary import METRIC_SPECS, ordered_scanners, seen_flags
 
 METRIC_LABELS = {name: spec.axis_label for name, spec in METRIC_SPECS.items()}
@@ -33,14 +34,41 @@ def _pyplot():
     return plt
 
 
+def log_ticks(axis, data) -> None:
+    """Readable ticks on a log ``axis`` holding ``data`` (arrays): plain numbers at 1, 2, 5
+    per decade (so values below 10 get ticks too), minor ticks unlabelled and smaller than
+    the major ones."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    values = np.concatenate([np.asarray(d, dtype=float).ravel() for d in data]) if data \
+        else np.array([])
+    values = values[np.isfinite(values) & (values > 0)]
+    decades = (np.log10(values.max()) - np.log10(values.min())) if values.size else 3.0
+    subs = (1.0, 2.0, 5.0) if decades <= 3.0 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 1.0))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+    axis.set_tick_params(which="minor", length=2, width=0.5)
+    axis.set_tick_params(which="major", length=4, width=0.8)
+
+
 def save_figure(figure, stem: str | Path, dpi: int = 300) -> list[Path]:
-    """Save ``figure`` as ``stem.png`` and ``stem.svg`` (atomically) and close it."""
+    """Save ``figure`` as ``stem.png`` and ``stem.svg`` (atomically) and close it.
+
+    The figure is laid out and its tight bounding box measured once; both formats are
+    then written with that box and the layout frozen (``bbox_inches="tight"`` and a
+    constrained layout would otherwise redo both for every format: half the drawing time).
+    """
     stem = Path(stem)
+    figure.canvas.draw()  # runs the layout engine once
+    box = figure.get_tightbbox(figure.canvas.get_renderer()).padded(0.1)
+    figure.set_layout_engine("none")
     paths = []
     for fmt in ("png", "svg"):
         target = stem.with_name(f"{stem.name}.{fmt}")
         write_atomic(target, lambda tmp, fmt=fmt: figure.savefig(tmp, format=fmt, dpi=dpi,
-                                                                 bbox_inches="tight"))
+                                                                 bbox_inches=box))
         paths.append(target)
     _pyplot().close(figure)
     return paths
@@ -69,7 +97,7 @@ def plot_bootstrap_blobs(distribution: pd.DataFrame, full_positions: Sequence[in
                            figsize=(max(4.5, 0.32 * n + 3.2), max(3.5, 0.22 * n_ranks + 2)))
     xs, ys = np.nonzero(shares > 0)
     ax.scatter(xs, ys + 1, s=area(shares[xs, ys]), color="#0072B2", alpha=0.6,
-               edgecolors="none")
+               edgecolors="none", clip_on=False)
     ranks = np.arange(1, n_ranks + 1)
     cumulative = np.cumsum(shares, axis=1)
     low = ranks[np.argmax(cumulative >= 0.025, axis=1)]
@@ -79,8 +107,12 @@ def plot_bootstrap_blobs(distribution: pd.DataFrame, full_positions: Sequence[in
     ax.scatter(np.arange(n), np.asarray(full_positions)[order], marker="x", color="black",
                s=18, zorder=3, label="full-data position")
     ax.plot([0, n - 1], [1, n], color="grey", linewidth=0.5, linestyle=":")
-    ax.set_xticks(np.arange(n), teams, rotation=90, fontsize=max(5, 10 - n // 10))
-    ax.set_ylim(n_ranks + 0.5, 0.5)
+    ax.set_xticks(np.arange(n), drawable_all(teams), rotation=90,
+                  fontsize=max(5, 10 - n // 10))
+    # room for the largest blob at rank 1 and the last rank; whole ranks only
+    pad = 0.5 + 0.35 * np.sqrt(area(1.0) / 500)
+    ax.set_ylim(n_ranks + pad, 1 - pad)
+    ax.set_yticks(ranks)
     ax.set_xlim(-0.7, n - 0.3)
     ax.set_ylabel("rank (1 = best)")
     ax.set_title(title, fontsize=10)
@@ -163,12 +195,12 @@ def plot_scheme_ranks(schemes: pd.DataFrame, scheme_names: Sequence[str], stem: 
                            figsize=(max(6.0, 1.3 * len(scheme_names) + 3),
                                     max(3.5, 0.2 * n + 1.5)))
     xs = np.arange(len(scheme_names))
-    colors = plt.get_cmap("tab20" if n > 10 else "tab10")
+    palette = team_colours(schemes["team"].astype(str))
     table = schemes[list(scheme_names)].to_numpy(dtype=float)
-    for row in range(n):
+    for row, team in enumerate(schemes["team"].astype(str)):
         ax.plot(xs, table[row], marker="o", markersize=3, linewidth=1,
-                color=colors(row % colors.N), alpha=0.85)
-    names = [str(t) for t in schemes["team"]]
+                color=palette[team], alpha=0.85)
+    names = drawable_all(schemes["team"])
     for column, x, ha, dx in ((0, xs[0], "right", -0.1), (-1, xs[-1], "left", 0.1)):
         for rank, label in _tied_labels(table[:, column], names).items():
             ax.text(x + dx, rank, label, va="center", ha=ha, fontsize=fontsize)
@@ -208,13 +240,14 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
                 unseen.add(scanner)
     n_t = len(teams)
     width = 0.8 / max(n_t, 1)
-    colors = plt.get_cmap("tab20" if n_t > 10 else "tab10")
+    palette = team_colours(teams)
     rng = np.random.default_rng(0)
     fig, axes = plt.subplots(len(metrics), 1, squeeze=False, layout="constrained",
                              figsize=(max(7.0, len(scanners) * (0.3 * n_t + 1.2)),
                                       2.3 * len(metrics) + 0.8))
     labels = [f"{s}\n(unseen)" if s in unseen else s for s in scanners]
     for ax, metric in zip(axes[:, 0], metrics, strict=True):
+        shown: list[np.ndarray] = []
         for k, scanner in enumerate(scanners):
             if scanner in unseen:
                 ax.axvspan(k - 0.45, k + 0.45, color="#fdf0e6", zorder=0)
@@ -232,14 +265,18 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
                                widths=width * 0.85, patch_artist=True, showfliers=False,
                                medianprops={"color": "black", "linewidth": 0.8})
             for box in parts["boxes"]:
-                box.set_facecolor(colors(t % colors.N))
+                box.set_facecolor(palette[str(team)])
                 box.set_alpha(0.45)
-            for k in keep:
-                jitter = rng.uniform(-0.25, 0.25, data[k].size) * width
-                ax.scatter(positions[k] + jitter, data[k], s=5, color=colors(t % colors.N),
-                           edgecolors="black", linewidths=0.2, zorder=3)
+            # one collection per team and panel (not per scanner): fewer artists to draw
+            xs = np.concatenate([positions[k] + rng.uniform(-0.25, 0.25, data[k].size) * width
+                                 for k in keep])
+            ax.scatter(xs, np.concatenate([data[k] for k in keep]), s=14,
+                       color=palette[str(team)], edgecolors="black", linewidths=0.3,
+                       zorder=3)
+            shown.extend(d for d in data if d.size)
         if metric in ("avd", "h95"):
             ax.set_yscale("log")
+            log_ticks(ax.yaxis, shown)
         ax.set_xticks(np.arange(len(scanners)), labels, fontsize=7)
         ax.set_xlim(-0.5, len(scanners) - 0.5)
         arrow = "higher is better" if HIGHER_IS_BETTER.get(metric, True) else "lower is better"
@@ -247,10 +284,9 @@ def plot_scanner_boxes(cases: pd.DataFrame, stem: str | Path,
                                                       else "")
         ax.set_ylabel(f"{label}\n({arrow})", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colors(t % colors.N), alpha=0.6)
-               for t in range(n_t)]
-    fig.legend(handles, teams, loc="outside lower center", ncol=min(n_t, 7), fontsize=8,
-               frameon=False)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=palette[str(t)], alpha=0.6) for t in teams]
+    fig.legend(handles, drawable_all(teams), loc="outside lower center", ncol=min(n_t, 7),
+               fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem)
 
@@ -267,8 +303,8 @@ def plot_field_dependence(summary: pd.DataFrame, stem: str | Path,
     ys = np.arange(n)
     counts = table["n_swapped_pairs"].to_numpy(dtype=float)
     ax.barh(ys, counts, color="tab:orange", height=0.7)
-    labels = [f"{p}. {t}" for p, t in zip(table["removed_position"], table["removed_team"],
-                                         strict=True)]
+    labels = [f"{p}. {t}" for p, t in zip(table["removed_position"],
+                                         drawable_all(table["removed_team"]), strict=True)]
     ax.set_yticks(ys, labels, fontsize=max(5, 9 - n // 12))
     ax.set_ylim(n - 0.5, -0.5)
     top = max(float(counts.max()) if n else 0.0, 1.0)
@@ -277,6 +313,13 @@ def plot_field_dependence(summary: pd.DataFrame, stem: str | Path,
         if count:
             ax.text(count + top * 0.01, y, f"{int(count)} ({int(teams)} teams)", va="center",
                     fontsize=max(5, 8 - n // 15))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole pairs
+    if n and not counts.any():
+        ax.text(0.5, 0.5, "no swaps: removing any one team leaves the order of the others "
+                "unchanged", transform=ax.transAxes, ha="center", va="center", fontsize=9,
+                bbox={"facecolor": "white", "edgecolor": "0.7"})
     ax.set_xlabel("pairs of other teams whose order flips when this team is removed")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", linewidth=0.3, alpha=0.6)

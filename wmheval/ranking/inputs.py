@@ -19,6 +19,9 @@ case; "worst of the field" and "exclude" as options).
 
 from __future__ import annotations
 
+import math
+import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from difflib import get_close_matches
@@ -27,9 +30,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wmheval.errors import InputError
+from wmheval.io.paths import display_path, display_text
+from wmheval.io.tables import TableError, numeric_cells, read_text_table, with_numbers
 from wmheval.metrics import METRICS
 from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy, apply_policy, make_policy
-from wmheval.vocabulary import STATUS_MISSING, STATUS_OK, seen_flags
+from wmheval.vocabulary import STATUS_ERROR, STATUS_MISSING, STATUS_OK, STATUSES, seen_flags
 
 METRIC_ALIASES = {
     "dice": "dice", "dsc": "dice",
@@ -45,8 +51,124 @@ COUNT_COLUMNS = ("n_cases", "n_missing", "n_undefined", "n_imputed")
 PUBLISHED_CASE_LABEL = "test subjects of the 2017 release"
 
 
-class RankingInputError(ValueError):
-    """An input table or folder cannot be used for ranking (the message names the file)."""
+class RankingInputError(InputError):
+    """An input table or folder cannot be used for ranking (the message names the file and,
+    for a bad value, the row)."""
+
+
+MAX_TEAM_NAME_LENGTH = 200
+"""Longest team name accepted (longer names are refused, never cut: two cut names could
+become one)."""
+METRIC_RANGES = {"dice": (0.0, 1.0), "recall": (0.0, 1.0), "f1": (0.0, 1.0),
+                 "h95": (0.0, math.inf), "avd": (0.0, math.inf)}
+"""The values a metric can take (H95 in mm, AVD in percent; Dice, recall and F1 are
+fractions, so 80 is a percentage typed where 0.80 belongs)."""
+KNOWN_STATUSES = STATUSES
+STATUS_ALIASES = {"failed": STATUS_ERROR, "fail": STATUS_ERROR, "failure": STATUS_ERROR,
+                  "absent": STATUS_MISSING, "not_submitted": STATUS_MISSING}
+"""Status words of other tools that mean a case without a usable result."""
+TEXT_COLUMNS = ("team", "id", "status", "scanner", "split", "seen_in_training",
+                "prediction_path", "error", "warnings")
+_NOTES_KEY = "wmheval_notes"
+MAX_LISTED = 5
+
+
+def _row_label(table: pd.DataFrame, position: int) -> str:
+    """How a row is named in messages: its row number (1 = first data row) and team/id."""
+    parts = [f"row {position + 1}"]
+    for column in ("team", "id"):
+        if column in table.columns:
+            parts.append(f"{column} {display_text(str(table[column].iloc[position]))!r}")
+    return ", ".join(parts)
+
+
+def _refuse(path, problems: list[str], what: str) -> None:
+    if problems:
+        more = f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED \
+            else ""
+        raise RankingInputError(f"{display_path(path)}: {what}: "
+                                + "; ".join(problems[:MAX_LISTED]) + more)
+
+
+def check_team_name(name: str, where: str) -> str:
+    """``name`` stripped, or a :class:`RankingInputError` naming ``where`` when it is empty,
+    longer than :data:`MAX_TEAM_NAME_LENGTH` or holds control characters."""
+    name = display_text(str(name)).strip()
+    if not name:
+        raise RankingInputError(f"{where}: the team name is empty")
+    if len(name) > MAX_TEAM_NAME_LENGTH:
+        raise RankingInputError(f"{where}: the team name is {len(name)} characters long, "
+                                f"more than {MAX_TEAM_NAME_LENGTH} (starts "
+                                f"{name[:40]!r})")
+    bad = sorted({c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")})
+    if bad:
+        raise RankingInputError(f"{where}: the team name {name[:60]!r} holds control "
+                                f"characters {[hex(ord(c)) for c in bad][:3]}")
+    return name
+
+
+def _check_team_column(table: pd.DataFrame, path) -> None:
+    """Check every distinct team name once (:func:`check_team_name`), naming the first row
+    of a refused one; the column is replaced by the stripped names."""
+    names = table["team"].astype(str)
+    cleaned: dict[str, str] = {}
+    for name in names.unique():
+        try:
+            cleaned[name] = check_team_name(name, "")
+        except RankingInputError as error:
+            first = int(np.flatnonzero((names == name).to_numpy())[0])
+            raise RankingInputError(f"{display_path(path)}, row {first + 1}{error}") from None
+    table["team"] = names.map(cleaned).to_numpy()
+
+
+def _check_metrics(table: pd.DataFrame, path) -> pd.DataFrame:
+    """The metric columns as floats (blank and NaN cells NaN); any cell that is not a
+    number, infinite or outside :data:`METRIC_RANGES` is refused, naming row and column."""
+    problems: list[str] = []
+    for metric in METRICS:
+        numbers, bad = numeric_cells(table[metric])
+        for position in np.flatnonzero(bad.to_numpy()):
+            problems.append(f"{_row_label(table, position)}: {metric} "
+                            f"{display_text(str(table[metric].iloc[position]))[:40]!r} is "
+                            "not a number")
+        low, high = METRIC_RANGES[metric]
+        values = numbers.to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            for position in np.flatnonzero(np.isinf(values)):
+                problems.append(f"{_row_label(table, position)}: {metric} is infinite")
+            outside = np.isfinite(values) & ((values < low) | (values > high))
+        for position in np.flatnonzero(outside):
+            value = values[position]
+            hint = ""
+            if high == 1.0 and 1.0 < value <= 100.0:
+                hint = f" (a percentage? give {value / 100:g}, not {value:g})"
+            allowed = f"outside {low:g}-{high:g}" if math.isfinite(high) else "negative"
+            problems.append(f"{_row_label(table, position)}: {metric} {value:g} is "
+                            f"{allowed}{hint}")
+        table[metric] = numbers
+    _refuse(path, problems, "values that cannot be right")
+    return table
+
+
+def _check_status(table: pd.DataFrame, path, notes: list[str]) -> pd.DataFrame:
+    """Statuses known or mapped (``failed`` is ``error``); a row with no metric value at all
+    whose status does not say why is a missing case (never an "undefined" perfect one)."""
+    status = table["status"].astype(str).str.strip().str.lower() if "status" in table \
+        else pd.Series("", index=table.index)
+    status = status.replace(STATUS_ALIASES)
+    unknown = ~status.isin((*KNOWN_STATUSES, ""))
+    _refuse(path, [f"{_row_label(table, p)}: status {table['status'].iloc[p]!r} is unknown "
+                   f"(known: {', '.join(KNOWN_STATUSES)})"
+                   for p in np.flatnonzero(unknown.to_numpy())], "unknown statuses")
+    empty = table[list(METRICS)].isna().all(axis=1) & status.isin(("", STATUS_OK))
+    if empty.any():
+        rows = [str(p + 1) for p in np.flatnonzero(empty.to_numpy())]
+        notes.append(f"{display_path(path)}: {len(rows)} row(s) without any metric value "
+                     f"(rows {', '.join(rows[:MAX_LISTED])}{' ...' if len(rows) > 5 else ''})"
+                     ": counted as missing cases")
+    status = status.mask(status == "", STATUS_OK).mask(empty, STATUS_MISSING)
+    table["status"] = status.to_numpy()
+    return table
 
 
 @dataclass(frozen=True)
@@ -129,11 +251,14 @@ def resolve_policy(missing: str | None = None, undefined: str | None = None,
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    """A table as text (names never become NaN); errors name the file and line."""
     try:
-        return pd.read_csv(path, dtype={"id": str, "team": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError,
-            UnicodeDecodeError) as error:
-        raise RankingInputError(f"{path}: cannot read table: {error}") from error
+        table = read_text_table(path)
+    except TableError as error:
+        raise RankingInputError(str(error)) from None
+    if table.empty:
+        raise RankingInputError(f"{display_path(path)}: the table has a header but no rows")
+    return table
 
 
 def _rename_metrics(table: pd.DataFrame, path: Path | str) -> pd.DataFrame:
@@ -148,26 +273,46 @@ def _rename_metrics(table: pd.DataFrame, path: Path | str) -> pd.DataFrame:
     missing = [m for m in METRICS if m not in table.columns]
     if missing:
         raise RankingInputError(
-            f"{path}: missing metric columns {missing}; expected {list(METRICS)} or the "
-            f"leaderboard's dice, hd95_mm, avd_pct, lesion_recall, lesion_f1")
-    for metric in METRICS:
-        table[metric] = pd.to_numeric(table[metric], errors="coerce")
+            f"{display_path(path)}: missing metric columns {missing}; expected "
+            f"{list(METRICS)} or the leaderboard's dice, hd95_mm, avd_pct, lesion_recall, "
+            "lesion_f1")
+    if not all(pd.api.types.is_float_dtype(table[m]) for m in METRICS):
+        table = _check_metrics(table, path)
+    else:
+        _refuse(path, [f"{_row_label(table, p)}: {m} is out of range or infinite"
+                       for m in METRICS for p in np.flatnonzero(
+                           (np.isinf(table[m].to_numpy(dtype=float)))
+                           | (table[m].to_numpy(dtype=float) < METRIC_RANGES[m][0])
+                           | (table[m].to_numpy(dtype=float) > METRIC_RANGES[m][1]))],
+                "values that cannot be right")
     return table
 
 
-def read_means_table(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Read a table of per-team means: (means indexed by team, published columns or None)."""
+def read_means_table(path: str | Path, table: pd.DataFrame | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Read a table of per-team means: (means indexed by team, published columns or None).
+
+    Team names are kept as written (``NA``, ``None``, ``#N/A`` are names); an empty, very
+    long or control-character name, a duplicate name, a metric cell that is not a number,
+    is infinite or is out of range is a :class:`RankingInputError` naming the row. A blank
+    metric cell is a missing value (counted in ``n_missing``; ranked last on that metric).
+    """
     path = Path(path)
-    table = _read_csv(path)
+    table = _read_csv(path) if table is None else table.copy()
     if "team" not in table.columns:
-        raise RankingInputError(f"{path}: no 'team' column (columns: {list(table.columns)})")
+        raise RankingInputError(f"{display_path(path)}: no 'team' column (columns: "
+                                f"{list(table.columns)})")
+    _check_team_column(table, path)
     table = _rename_metrics(table, path)
-    table["team"] = table["team"].astype(str).str.strip()
     duplicated = table["team"][table["team"].duplicated()].tolist()
     if duplicated:
-        raise RankingInputError(f"{path}: duplicate team names {duplicated[:5]}")
+        raise RankingInputError(f"{display_path(path)}: duplicate team names "
+                                f"{duplicated[:5]}")
+    table = with_numbers(table, ("team",))
     means = table.set_index("team")[list(METRICS)].astype(float)
     means.index.name = "team"
+    if "n_cases" in table.columns:
+        means.attrs["n_cases"] = table.set_index("team")["n_cases"]
     published = None
     found = {c: c2 for c, c2 in (("position", "published_position"),
                                  ("rank_score", "published_score"),
@@ -178,51 +323,89 @@ def read_means_table(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | Non
     return means, published
 
 
-def read_cases_table(path: str | Path, team: str | None = None) -> pd.DataFrame:
-    """Read a ``cases.csv`` (one row per subject); ``team`` sets/overrides its team column."""
+def read_cases_table(path: str | Path, team: str | None = None,
+                     table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Read a ``cases.csv`` (one row per subject); ``team`` sets/overrides its team column.
+
+    Names and ids stay text; metric cells are checked (see :func:`read_means_table`);
+    statuses must be known (``failed`` means ``error``); a row without any metric value is
+    a missing case. What reading decided is in ``table.attrs["wmheval_notes"]``.
+    """
     path = Path(path)
-    table = _read_csv(path)
+    table = _read_csv(path) if table is None else table.copy()
     if "id" not in table.columns:
-        raise RankingInputError(f"{path}: no 'id' column; is this a wmheval score cases.csv?")
-    table = _rename_metrics(table, path)
-    table["id"] = table["id"].astype(str)
+        raise RankingInputError(f"{display_path(path)}: no 'id' column; is this a wmheval "
+                                "score cases.csv?")
+    notes: list[str] = []
     if team is not None:
-        table["team"] = team
+        table["team"] = check_team_name(team, f"{display_path(path)}: its team")
     elif "team" not in table.columns:
-        raise RankingInputError(f"{path}: per-case table without a 'team' column")
-    table["team"] = table["team"].astype(str)
-    if "status" not in table.columns:
-        table["status"] = STATUS_OK
-    table["status"] = table["status"].fillna(STATUS_OK).astype(str)
+        raise RankingInputError(f"{display_path(path)}: per-case table without a 'team' "
+                                "column")
+    else:
+        _check_team_column(table, path)
+    table = _rename_metrics(table, path)
+    blank_ids = table["id"].astype(str).str.strip() == ""
+    _refuse(path, [f"row {p + 1}: the subject id is empty"
+                   for p in np.flatnonzero(blank_ids.to_numpy())], "rows without an id")
+    table = _check_status(table, path, notes)
+    table = with_numbers(table, TEXT_COLUMNS)
+    if "seen_in_training" in table.columns:  # True/False as booleans, as pandas reads them
+        flags = seen_flags(table["seen_in_training"])
+        if flags.notna().all():
+            table["seen_in_training"] = flags.astype(bool)
     duplicated = table.duplicated(["team", "id"])
     if duplicated.any():
         first = table.loc[duplicated, ["team", "id"]].iloc[0].tolist()
-        raise RankingInputError(f"{path}: duplicate rows for team/subject {first}")
+        raise RankingInputError(f"{display_path(path)}: duplicate rows for team/subject "
+                                f"{first}")
+    table.attrs[_NOTES_KEY] = notes
     return table
 
 
-def _is_cases_table(path: Path) -> bool:
-    header = _read_csv(path).columns
-    return "id" in header
-
-
 def read_team_dir(path: str | Path, name: str | None = None) -> pd.DataFrame:
-    """Per-case rows of one team from a ``wmheval score`` folder (or its ``cases.csv``)."""
+    """Per-case rows of one team from a ``wmheval score`` folder (or its ``cases.csv``).
+
+    The team is ``name``, else the folder's name (a name that is not UTF-8 is shown with
+    ``\\xNN`` escapes)."""
     path = Path(path)
     file = path / "cases.csv" if path.is_dir() else path
-    if not file.is_file():
-        raise RankingInputError(f"{path}: no cases.csv found")
-    team = name or (path.name if path.is_dir() else path.parent.name)
-    return read_cases_table(file, team=team)
+    if not os.path.lexists(file):
+        raise RankingInputError(f"{display_path(path)}: no cases.csv found")
+    team = name or display_path(path.name if path.is_dir() else path.parent.name)
+    table = read_cases_table(file, team=team)
+    # Where cases.csv lies: its prediction_path cells are relative to this folder.
+    table["score_folder"] = os.path.abspath(file.parent)
+    return table
+
+
+def _team_folders(path: Path) -> list[Path]:
+    """The sub-folders of ``path`` that hold a ``cases.csv`` entry of any kind (a folder,
+    FIFO or broken link named so is reported when read, never skipped in silence)."""
+    try:
+        entries = sorted(path.iterdir(), key=lambda p: os.fsencode(p.name))
+    except OSError as error:
+        raise RankingInputError(f"{display_path(path)}: cannot list the folder: "
+                                f"{error.strerror}") from None
+    return [p for p in entries if p.is_dir() and os.path.lexists(p / "cases.csv")]
 
 
 def read_teams_dir(path: str | Path) -> pd.DataFrame:
     """Concatenated per-case rows of every ``<path>/<team>/cases.csv`` (team = folder name)."""
     path = Path(path)
-    folders = sorted(p for p in path.iterdir() if (p / "cases.csv").is_file())
+    folders = _team_folders(path)
     if not folders:
-        raise RankingInputError(f"{path}: no team folders with a cases.csv inside")
-    return pd.concat([read_team_dir(p) for p in folders], ignore_index=True)
+        raise RankingInputError(f"{display_path(path)}: no team folders with a cases.csv "
+                                "inside")
+    tables = [read_team_dir(p) for p in folders]
+    teams = [str(t["team"].iloc[0]) for t in tables if len(t)]
+    same = sorted({t for t in teams if teams.count(t) > 1})
+    if same:
+        raise RankingInputError(f"{display_path(path)}: team folders with the same name "
+                                f"{same[:5]}")
+    merged = pd.concat(tables, ignore_index=True)
+    merged.attrs[_NOTES_KEY] = [n for t in tables for n in t.attrs.get(_NOTES_KEY, [])]
+    return merged
 
 
 # ---------------------------------------------------------------- splits and case sets
@@ -401,7 +584,7 @@ def field_from_cases(cases: pd.DataFrame, split: str = "all", missing: str | Non
                      policy: ScoringPolicy | None = None) -> Field:
     """A per-case field: filter to ``split``, choose the case set, apply the policy."""
     policy = resolve_policy(missing, undefined, policy)
-    notes: list[str] = []
+    notes: list[str] = list(cases.attrs.get(_NOTES_KEY, []))
     chosen = filter_split(cases, split, manifest, notes)
     if chosen.empty:
         raise RankingInputError(f"{source or 'cases'}: no subjects in split {split!r}")
@@ -417,22 +600,56 @@ def published_case_ids() -> tuple[str, ...]:
     return tuple(manifest.index[manifest["split"].astype(str) == "test"])
 
 
+CASE_SET_UNKNOWN = "case set unknown (the table does not say which subjects its means are over)"
+
+
 def field_from_means(means: pd.DataFrame, published: pd.DataFrame | None = None,
                      source: str = "", case_ids: Sequence[str] | None = None,
                      case_label: str = PUBLISHED_CASE_LABEL) -> Field:
     """A means-only field (e.g. the published leaderboard), averaged over ``case_ids``
-    (default: the 110 test subjects of the 2017 release)."""
-    ids = tuple(case_ids) if case_ids is not None else published_case_ids()
+    (default: the 110 test subjects of the 2017 release; with ``case_label``
+    :data:`CASE_SET_UNKNOWN`, no case set: ``n_cases`` is what the table states, if it does).
+
+    A blank (NaN) mean is a missing value: counted in ``n_missing`` and noted."""
+    unknown = case_label == CASE_SET_UNKNOWN
+    ids = None if unknown else (tuple(case_ids) if case_ids is not None
+                                else published_case_ids())
     table = means.loc[:, list(METRICS)].astype(float).copy()
     for metric in METRICS:
         table[f"{metric}_scored"] = table[metric]
-    table["n_cases"] = len(ids)
-    for column in COUNT_COLUMNS[1:]:
+    stated = means.attrs.get("n_cases")
+    if ids is not None:
+        table["n_cases"] = len(ids)
+    elif stated is not None:
+        table["n_cases"] = pd.to_numeric(stated.reindex(table.index), errors="coerce")
+    else:
+        table["n_cases"] = np.nan
+    blanks = table[list(METRICS)].isna()
+    table["n_missing"] = blanks.sum(axis=1).astype(float)
+    for column in COUNT_COLUMNS[2:]:
         table[column] = np.nan
     table["comparable"] = True
     table.index.name = "team"
-    return Field(table, None, None, published, "all", DEFAULT_POLICY, source, (), ids,
-                 case_label)
+    notes = [f"{team}: no {', '.join(m for m in METRICS if blanks.loc[team, m])} value in "
+             f"the table: a missing value, ranked last on that metric"
+             for team in table.index[blanks.any(axis=1).to_numpy()]]
+    if unknown:
+        notes.append(f"{source or 'the means table'}: {CASE_SET_UNKNOWN}; teams are "
+                     "compared as if their means were over the same subjects")
+    return Field(table, None, None, published, "all", DEFAULT_POLICY, source, tuple(notes),
+                 ids, case_label)
+
+
+def _is_bundled_leaderboard(path: Path) -> bool:
+    """Whether ``path`` is the bundled published leaderboard (the same bytes)."""
+    from wmheval._resources import published_leaderboard_path
+
+    bundled = Path(published_leaderboard_path())
+    try:
+        return path.stat().st_size == bundled.stat().st_size and \
+            path.read_bytes() == bundled.read_bytes()
+    except OSError:
+        return False
 
 
 def load_field(path: str | Path, split: str = "all", missing: str | None = None,
@@ -441,32 +658,35 @@ def load_field(path: str | Path, split: str = "all", missing: str | None = None,
     """Load a field from a means table, a per-case table, or a folder of team folders.
 
     A means table (no ``id`` column) can only be ranked on ``split="all"`` (its means are
-    already averaged over some set of subjects: taken to be the 110 test subjects of the
-    2017 release). ``missing``/``undefined`` override ``policy`` (default
+    already averaged over some set of subjects: the 110 test subjects of the 2017 release
+    for the bundled leaderboard, :data:`CASE_SET_UNKNOWN` for any other table).
+    ``missing``/``undefined`` override ``policy`` (default
     :data:`~wmheval.scoring.policy.DEFAULT_POLICY`).
     """
     policy = resolve_policy(missing, undefined, policy)
     path = Path(path)
     if path.is_dir():
-        if (path / "cases.csv").is_file() and not any(
-                (p / "cases.csv").is_file() for p in path.iterdir() if p.is_dir()):
+        if os.path.lexists(path / "cases.csv") and not _team_folders(path):
             cases = read_team_dir(path)
         else:
             cases = read_teams_dir(path)
         return field_from_cases(cases, split, source=str(path), manifest=manifest,
                                 policy=policy)
-    if not path.is_file():
-        raise RankingInputError(f"{path}: no such file or folder")
-    if _is_cases_table(path):
-        table = read_cases_table(path, team=None if "team" in _read_csv(path).columns
-                                 else path.parent.name)
+    if not os.path.lexists(path):
+        raise RankingInputError(f"{display_path(path)}: no such file or folder")
+    text = _read_csv(path)  # read once: the header says which kind of table it is
+    if "id" in text.columns:
+        table = read_cases_table(path, team=None if "team" in text.columns
+                                 else display_path(path.parent.name), table=text)
         return field_from_cases(table, split, source=str(path), manifest=manifest,
                                 policy=policy)
     if split != "all":
         raise RankingInputError(f"{path}: a table of team means has no per-subject results, "
                                 f"so it can only be ranked on split 'all' (got {split!r})")
-    means, published = read_means_table(path)
-    return replace(field_from_means(means, published, str(path)), policy=policy)
+    means, published = read_means_table(path, table=text)
+    label = PUBLISHED_CASE_LABEL if _is_bundled_leaderboard(path) else CASE_SET_UNKNOWN
+    return replace(field_from_means(means, published, display_path(path), case_label=label),
+                   policy=policy)
 
 
 # ---------------------------------------------------------------- editing a field
@@ -510,12 +730,11 @@ def _team_cases(source: str | Path | pd.DataFrame, name: str | None) -> pd.DataF
     if isinstance(source, pd.DataFrame):
         if name is None:
             raise ValueError("a name is needed to add a team given as a DataFrame")
-        frame = _rename_metrics(source.copy(), f"the table of team {name}")
-        frame["team"] = name
+        where = f"the table of team {name}"
+        frame = _rename_metrics(source.copy(), where)
+        frame["team"] = check_team_name(name, where)
         frame["id"] = frame["id"].astype(str)
-        if "status" not in frame.columns:
-            frame["status"] = STATUS_OK
-        return frame
+        return _check_status(frame, where, [])
     return read_team_dir(source, name)
 
 
@@ -547,6 +766,16 @@ def add_team(field: Field, source: str | Path | pd.DataFrame, name: str | None =
 def _add_to_means_field(field: Field, cases: pd.DataFrame, team: str, source: str) -> Field:
     """Average the team over the means field's case set; flag it when it does not cover it."""
     notes = list(field.notes)
+    if field.case_ids is None and field.case_label == CASE_SET_UNKNOWN:
+        cube = build_cube(cases, field.policy, notes=notes)
+        means = cube_means(cube)
+        means["comparable"] = False
+        notes.append(f"WARNING: {team}: the means table's case set is unknown, so its "
+                     f"{len(cube.subjects)} subjects cannot be known to be the same: ranked, "
+                     "flagged comparable=False")
+        merged = pd.concat([field.means, means.reindex(columns=field.means.columns)])
+        merged.index.name = "team"
+        return replace(field, means=merged, notes=tuple(notes))
     case_ids = field.case_ids if field.case_ids is not None else published_case_ids()
     inside = cases["id"].astype(str).isin(set(case_ids))
     if (~inside).any():

@@ -61,6 +61,57 @@ def shown_ranking(ranking: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+PAPER_COLUMNS = ("position", "team", "score", *METRICS)
+"""The columns of the paper-width LaTeX table (the rest go to the details tables)."""
+DETAIL_COLUMNS_PER_TABLE = 7
+"""Columns (besides the team) per details table of ranking.tex, so each fits a page."""
+NONCOMPARABLE_MARK = "not comparable"
+"""The flag after a team's name in the HTML ranking when it was scored on other subjects."""
+
+
+def ranking_latex(shown: pd.DataFrame, caption: str | None, label: str) -> str:
+    """LaTeX of a ranking for a paper: a paper-width table first (:data:`PAPER_COLUMNS`:
+    position, team, score and the five metrics), the other columns in details tables of
+    at most :data:`DETAIL_COLUMNS_PER_TABLE` columns after it (each with the team)."""
+    from wmheval.io.tables import render_latex
+
+    main = [c for c in PAPER_COLUMNS if c in shown]
+    rest = [c for c in shown.columns if c not in main]
+    parts = [render_latex(shown[main], caption, label)]
+    for k in range(0, len(rest), DETAIL_COLUMNS_PER_TABLE):
+        chunk = rest[k:k + DETAIL_COLUMNS_PER_TABLE]
+        number = k // DETAIL_COLUMNS_PER_TABLE + 1
+        parts.append(render_latex(shown[["team", *chunk]],
+                                  f"{caption or 'Ranking'}: details ({number})",
+                                  f"{label}-details-{number}"))
+    return "\n".join(parts)
+
+
+def ranking_html(shown: pd.DataFrame, caption: str | None) -> str:
+    """An HTML page of a ranking that marks a team that is not comparable (scored on other
+    subjects than the field's case set) in its row (highlighted, a flag after the name, a
+    note above), not only in the ``comparable`` column."""
+    import html
+
+    from wmheval.io.htmlpage import page
+    from wmheval.io.tables import html_table
+
+    comparable = (shown["comparable"].astype(bool).tolist() if "comparable" in shown
+                  else [True] * len(shown))
+    teams = [html.escape(str(t)) + ("" if ok else
+                                    f"<span class='flag'>{NONCOMPARABLE_MARK}</span>")
+             for t, ok in zip(shown["team"], comparable, strict=True)]
+    note = ""
+    if not all(comparable):
+        note = (f"<p class='note'>Rows marked <span class='flag'>{NONCOMPARABLE_MARK}"
+                "</span> are teams scored on other subjects than the field's case set: "
+                "their position is not comparable (see notes.md).</p>")
+    body = html_table(shown, caption, row_classes=["" if ok else "noncomparable"
+                                                   for ok in comparable],
+                      cell_html={"team": teams})
+    return page(caption or "wmheval table", f"{note}<div class='tablewrap'>{body}</div>")
+
+
 def policy_notes(field: Field) -> str:
     """Markdown of how a ranking was computed: the policy (:func:`describe_policy`), the
     case set, and every note loading the field produced (left-out rows, absent rows,
@@ -70,6 +121,8 @@ def policy_notes(field: Field) -> str:
     lines = ["# How this ranking was computed", "", describe_policy(field.policy), ""]
     if field.case_ids is not None:
         lines += [f"Case set: {len(field.case_ids)} {field.case_label or 'subjects'}.", ""]
+    elif field.case_label:
+        lines += [f"Case set: {field.case_label}.", ""]
     if field.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in field.notes] + [""]
     return "\n".join(lines)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import html
-import re
-import shutil
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ import pandas as pd
 
 from wmheval.io.atomic import write_text_atomic
 from wmheval.io.htmlpage import markdown_html, page
+from wmheval.io.names import safe_file_name
 from wmheval.io.tables import html_table
 from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import Field
@@ -29,17 +29,6 @@ CASE_COLUMNS = ("id", "scanner", "status", *METRICS, "reference_ml", "prediction
 def _href(path: str) -> str:
     """A relative URL for a POSIX relative path (spaces and odd characters quoted)."""
     return html.escape(quote(path, safe="/._-"), quote=True)
-
-
-def team_slug(team: str, taken: set[str] | None = None) -> str:
-    """A file-name-safe, unique slug for a team's page."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", team).strip("._") or "team"
-    base, k = slug, 2
-    while taken is not None and slug.lower() in taken:
-        slug, k = f"{base}_{k}", k + 1
-    if taken is not None:
-        taken.add(slug.lower())
-    return slug
 
 
 def policy_text(field: Field) -> str:
@@ -90,24 +79,38 @@ def leaderboard_table(field: Field, ranking: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def scanner_tables(field: Field, ranking: pd.DataFrame) -> list[tuple[str, bool | None,
-                                                                      pd.DataFrame]]:
-    """Per scanner (manifest order): (scanner, seen in training or None, table of team
-    means on its subjects in official order)."""
+def scanner_tables(field: Field, ranking: pd.DataFrame, weights=None
+                   ) -> list[tuple[str, bool | None, pd.DataFrame]]:
+    """Per scanner (manifest order): (scanner, seen in training or None, the ranking on that
+    scanner's subjects).
+
+    Each table is the challenge ranking of the team means on the scanner's subjects (same
+    missing/undefined policy and ``weights``), as ``wmheval rank --split <scanner>`` ranks
+    them: ``position`` and ``score`` are the scanner's own, best first;
+    ``overall_position`` is the team's position in ``ranking`` (the whole field).
+    """
+    from wmheval.ranking.minmax import minmax_ranking
+
     if not field.has_cases:
         return []
     scanners = np.array(field.cube.scanners)
     names = ordered_scanners(scanners)
     seen = _seen_flags(field)
-    order = [list(field.teams).index(t) for t in ranking["team"]]
+    teams = list(field.teams)
+    overall = dict(zip(ranking["team"], ranking["position"], strict=True))
     result = []
     for scanner in names:
         mask = scanners == scanner
-        means = _group_means(field, mask)[order]
+        means = _group_means(field, mask)
+        _, scores, positions = minmax_ranking(means, weights, METRICS)
         table = pd.DataFrame(means, columns=list(METRICS))
-        table.insert(0, "team", list(ranking["team"]))
-        table.insert(0, "position", ranking["position"].to_numpy())
+        table.insert(0, "score", scores)
+        table.insert(0, "team", teams)
+        table.insert(0, "position", positions)
+        table["overall_position"] = [overall.get(t) for t in teams]
         table["n_cases"] = int(mask.sum())
+        order = np.lexsort((np.array(teams, dtype=object).astype(str), positions))
+        table = table.iloc[order].reset_index(drop=True)
         ids = [s for s, m in zip(field.cube.subjects, mask, strict=True) if m]
         known = {seen.get(str(i)) for i in ids} - {None}
         flag = known.pop() if len(known) == 1 else None
@@ -165,15 +168,22 @@ def _figure_set_html(figure_set: FigureSet, out: Path) -> str:
 
 def _import_extra(figure_set: FigureSet, out: Path, index: int) -> FigureSet:
     """Copy an extra figure set's files under ``out/extras/`` so the report is self-contained."""
-    target = out / "extras" / f"{index}_{team_slug(figure_set.title).lower()}"
+    from wmheval.report.figuresets import MAX_FIGURE_FILE_BYTES, read_regular_file
+
+    target = out / "extras" / f"{index}_{safe_file_name(figure_set.title).lower()}"
+    taken: set[str] = set()
 
     def copied(entry: dict, keys: tuple[str, ...]) -> dict:
         entry = dict(entry)
         for key in keys:
             if entry.get(key):
-                destination = target / entry[key].name
+                source = Path(entry[key])
+                # Read again without following links (checked when the set was read).
+                data = read_regular_file(source, MAX_FIGURE_FILE_BYTES)
+                destination = target / (safe_file_name(source.stem, taken)
+                                        + source.suffix.lower())
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(entry[key], destination)
+                destination.write_bytes(data)
                 entry[key] = destination
         return entry
 
@@ -221,18 +231,62 @@ def _pick_cases(rows: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     return unique
 
 
-def _prediction_file(row: pd.Series, team: str, predictions: Path | None) -> Path | None:
-    """The prediction a case was scored from: ``prediction_path`` of cases.csv if it still
-    exists, else ``<predictions>/<team>/<id>/result.nii.gz`` (or ``<id>.nii.gz``)."""
+def _prediction_file(row: pd.Series, team: str, predictions: Path | None
+                     ) -> tuple[Path | None, str]:
+    """The prediction a case was scored from, and where it was looked for.
+
+    In order: ``prediction_path`` of cases.csv read against the score folder (``wmheval
+    score`` records it relative to its output folder, so a score folder moved with its
+    submission still finds it), the same path as written (absolute, or relative to the
+    current folder as older versions wrote it), then ``<predictions>/<team>/<id>/
+    result.nii.gz`` (or ``<id>.nii.gz``). Returns (None, the places tried) when none is a
+    file.
+    """
     recorded = str(row.get("prediction_path", "") or "")
-    if recorded and recorded != "nan" and Path(recorded).is_file():
-        return Path(recorded)
-    if predictions is not None:
+    tried: list[str] = []
+    if recorded and recorded != "nan":
+        folder = str(row.get("score_folder", "") or "")
+        candidates = [Path(folder) / recorded] if folder and folder != "nan" else []
+        candidates.append(Path(recorded))
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate, ""
+        shown = recorded if not Path(recorded).is_absolute() else \
+            ".../" + "/".join(Path(recorded).parts[-3:])
+        tried.append(f"{shown} (cases.csv, relative to the score folder)")
+    if predictions is not None and _one_component(team) and _one_component(str(row["id"])):
         for candidate in (predictions / team / str(row["id"]) / "result.nii.gz",
                           predictions / team / f"{row['id']}.nii.gz"):
             if candidate.is_file():
-                return candidate
-    return None
+                return candidate, ""
+        tried.append(f"--predictions {predictions.name}/{team}/{row['id']}/result.nii.gz")
+    return None, "; ".join(tried) or "no prediction_path in cases.csv"
+
+
+def _missing_overlay_text(have_reference: bool, lost: list[str], problems: list[str]) -> str:
+    """Why a team page lacks some or all overlays, with the option that fixes it."""
+    if not have_reference:
+        return ("No overlays: pass --reference (the reference folder, release layout) to "
+                "draw the best, median and worst case.")
+    parts = []
+    if lost:
+        parts.append(f"{len(lost)} overlay(s) not drawn: the prediction file was not found "
+                     f"(looked for {lost[0]}): the score folder was moved without its "
+                     "submission, or an older wmheval recorded the path relative to where "
+                     "score ran. Pass --predictions FOLDER (a folder of submissions, "
+                     "FOLDER/<team>/<id>/result.nii.gz), or keep the score folder and the "
+                     "submission at the same relative place.")
+    if problems:
+        parts.append(f"{len(problems)} overlay(s) not drawn: {problems[0]}; check that "
+                     "--reference is the reference the team was scored against.")
+    return " ".join(parts) or "No scored case to draw."
+
+
+def _one_component(name: str) -> bool:
+    """Whether ``name`` names an entry of a folder (not ``..``, no separator, no NUL), so
+    that ``folder / name`` stays inside ``folder``."""
+    return name not in ("", ".", "..") and not any(c in name for c in ("/", "\\", "\0")) \
+        and os.sep not in name and (os.altsep is None or os.altsep not in name)
 
 
 def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
@@ -254,17 +308,24 @@ def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
                        row_classes=row_classes,
                        cell_html={"scanner": scanner_cells} if scanner_cells else None)
     figures_html, written = [], []
+    problems: list[str] = []
+    lost: list[str] = []
     if overlays and subjects:
         from wmheval.plots.overlay import show_case
 
         for label, row in _pick_cases(rows):
             case_id = str(row["id"])
-            prediction = _prediction_file(row, team, predictions)
-            if case_id not in subjects or prediction is None:
-                note(f"overlay of {team} / {case_id} skipped: no reference or prediction file")
+            prediction, tried = _prediction_file(row, team, predictions)
+            if case_id not in subjects:
+                problems.append(f"subject {case_id} is not in the --reference folder")
+                note(f"overlay of {team} / {case_id} skipped: not in the reference folder")
+                continue
+            if prediction is None:
+                lost.append(tried)
+                note(f"overlay of {team} / {case_id} skipped: prediction not found ({tried})")
                 continue
             flag = seen.get(flags[row.name], "") if flags is not None else ""
-            name = f"overlays/{slug}_{team_slug(case_id)}.png"
+            name = f"overlays/{slug}_{safe_file_name(case_id)}.png"
             try:
                 figure = show_case(subjects[case_id], prediction, out / "teams" / name,
                                    title=f"{team}, subject {case_id} ({row.get('scanner', '')}"
@@ -290,9 +351,9 @@ def _team_page(team: str, slug: str, rows: pd.DataFrame, position, out: Path,
             "true positives (yellow), false positives (vermillion) and false negatives (sky "
             "blue); the ignored region (label 2, purple) only where present.</p>"
             f"<div class='grid3'>{''.join(figures_html)}</div>")
-    elif overlays:
-        overlay_html = ("<p class='note'>No overlays: pass the reference folder (release "
-                        "layout) to draw the best, median and worst case.</p>")
+    if overlays and (lost or problems or not figures_html):
+        overlay_html += "<p class='note'>" + html.escape(
+            _missing_overlay_text(bool(subjects), lost, problems)) + "</p>"
     body = (f"<h1>{html.escape(team)}</h1><p class='lead'>Official position "
             f"{html.escape(str(position))}; {len(rows)} cases. "
             "<a href='../index.html#leaderboard'>Back to the leaderboard</a></p>"
@@ -329,11 +390,13 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     out.mkdir(parents=True, exist_ok=True)
     step = progress or (lambda _message: None)
     written: list[Path] = []
+    # Extra sets from others are checked before any work (a bad one fails at once).
+    checked_extras = [read_figure_set(Path(folder)) for folder in extra_sets]
     step("report pages")
     ranking = rank_field(field, weights)
     own = read_figure_set(out, "Ranking analysis") if (out / FIGURES_JSON).is_file() else None
-    extras = [_import_extra(read_figure_set(Path(folder)), out, k)
-              for k, folder in enumerate(extra_sets, start=1)]
+    extras = [_import_extra(figure_set, out, k)
+              for k, figure_set in enumerate(checked_extras, start=1)]
     written += [f[key] for s in extras for f in [*s.figures, *s.tables]
                 for key in ("png", "svg", "csv", "html") if f.get(key)]
 
@@ -349,7 +412,7 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
         nav = _nav("../", SECTIONS)
         positions = dict(zip(ranking["team"], ranking["position"], strict=True))
         for team in ranking["team"]:
-            slugs[team] = team_slug(str(team), taken)
+            slugs[team] = safe_file_name(str(team), taken)
             rows = field.cases[field.cases["team"] == team]
             step(f"team page {team}")
             path, pictures = _team_page(str(team), slugs[team], rows, positions[team], out,
@@ -379,20 +442,23 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
                  f"<a href='ranking.{ext}'>{name}</a>" for ext, name in
                  (("csv", "CSV"), ("md", "Markdown"), ("tex", "LaTeX"), ("html", "HTML"))
                  if (out / f"ranking.{ext}").is_file()) + "</p>"]
-    scanners = scanner_tables(field, ranking)
+    scanners = scanner_tables(field, ranking, weights)
     parts.append("<h2 id='scanners'>Scanners</h2>")
     if scanners:
-        parts.append("<p>Team means on each scanner's subjects (same missing/undefined "
-                     "policy). Scanners marked <span class='tag unseen'>unseen</span> were "
+        parts.append("<p>The ranking on each scanner's subjects alone (same "
+                     "missing/undefined policy and rule, as <code>wmheval rank --split "
+                     "&lt;scanner&gt;</code>): position and score are the scanner's own; "
+                     "overall_position is the position on the whole field. Scanners marked "
+                     "<span class='tag unseen'>unseen</span> were "
                      "not in the training data.</p><p>" + " · ".join(
-                         f"<a href='#scanner-{team_slug(s)}'>{html.escape(s)}</a>"
+                         f"<a href='#scanner-{safe_file_name(s)}'>{html.escape(s)}</a>"
                          for s, _, _ in scanners) + "</p>")
         for scanner, flag, table in scanners:
             tag = "" if flag is None else (f"<span class='tag {'seen' if flag else 'unseen'}'>"
                                            f"{'seen' if flag else 'unseen'}</span>")
             cells = [f"<a href='teams/{_href(slugs[t])}.html'>{html.escape(str(t))}</a>"
                      if t in slugs else html.escape(str(t)) for t in table["team"]]
-            parts.append(f"<h3 id='scanner-{team_slug(scanner)}'>{html.escape(scanner)}{tag}"
+            parts.append(f"<h3 id='scanner-{safe_file_name(scanner)}'>{html.escape(scanner)}{tag}"
                          "</h3><div class='tablewrap'>" + html_table(
                              table, None, cell_html={"team": cells})
                          + "</div>")
@@ -405,7 +471,7 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     else:
         parts.append("<p>No figures (run without --no-figures).</p>")
     for extra in extras:
-        anchor = f"extra-{team_slug(extra.title)}"
+        anchor = f"extra-{safe_file_name(extra.title)}"
         parts.append(f"<h2 id='{anchor}'>{html.escape(extra.title)}</h2>")
         parts.append(_figure_set_html(extra, out))
     parts.append("<h2 id='teams'>Teams</h2>")
@@ -416,7 +482,7 @@ def write_report(field: Field, out: str | Path, *, reference: str | Path | None 
     else:
         parts.append("<p>Team pages need per-case input.</p>")
     parts.append("<h2 id='provenance'>Provenance</h2>" + _provenance_html(provenance))
-    nav = _nav("", SECTIONS + tuple((f"extra-{team_slug(e.title)}", e.title) for e in extras))
+    nav = _nav("", SECTIONS + tuple((f"extra-{safe_file_name(e.title)}", e.title) for e in extras))
     index = write_text_atomic(out / "index.html",
                               page(title or "wmheval report", "\n".join(parts), nav=nav))
     return [*written, index]

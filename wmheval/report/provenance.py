@@ -20,14 +20,24 @@ class Provenance:
 
 
 def make_provenance(command: str, inputs: Mapping[str, str | Path] | None = None,
-                    options: Mapping[str, object] | None = None) -> Provenance:
-    """Provenance of a run now: hashes every input (a folder over its sorted contents)."""
+                    options: Mapping[str, object] | None = None,
+                    base: str | Path | None = None) -> Provenance:
+    """Provenance of a run now: hashes every input (a folder over its sorted contents).
+
+    Paths are recorded as a published page may show them
+    (:func:`wmheval.io.paths.public_path`: relative to ``base``, default the current
+    folder, or just the name), never as absolute local paths; the hash identifies the
+    input. Absolute paths in ``command`` are shortened the same way."""
     from wmheval import __version__
     from wmheval.io.outputs import file_digest
+    from wmheval.io.paths import public_command, public_path
 
     hashed = {}
     for name, path in (inputs or {}).items():
         path = Path(path)
-        hashed[name] = (str(path.resolve()), file_digest(path) if path.exists() else "missing")
+        hashed[name] = (public_path(path, base),
+                        file_digest(path) if path.exists() else "missing")
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return Provenance(command, __version__, now, hashed, dict(options or {}))
+    options = {k: (public_path(v, base) if isinstance(v, Path) and v.is_absolute() else v)
+               for k, v in dict(options or {}).items()}
+    return Provenance(public_command(command, base), __version__, now, hashed, options)

@@ -38,10 +38,12 @@ def summarize(cases: pd.DataFrame, policy: ScoringPolicy = DEFAULT_POLICY,
     prediction); ``n_missing`` and ``n_failed`` count cases without a usable prediction. So
     n + n_undefined + n_missing + n_failed = n_cases: no subject disappears from a table.
     ``mean_ranked`` is the mean under ``policy`` (what ``wmheval rank`` uses) and
-    ``n_imputed`` how many values the policy filled in. With ``with_notes``, returns
-    (table, notes of the policy).
+    ``n_imputed`` how many values the policy filled in. ``cases`` are one submission:
+    under ``worst`` its missing and undefined values count as its own worst scored value
+    per metric (a note says so). With ``with_notes``, returns (table, notes of the
+    policy).
     """
-    applied = apply_policy(cases, policy, METRICS)
+    applied = apply_policy(cases, policy, METRICS, one_submission=True)
     position = pd.Series(np.arange(len(cases)), index=cases.index)
     records = []
     for group_type, group, rows in case_groups(cases):
@@ -71,7 +73,12 @@ def summarize(cases: pd.DataFrame, policy: ScoringPolicy = DEFAULT_POLICY,
                 "policy": policy.name,
             })
     table = pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
-    return (table, list(applied.notes)) if with_notes else table
+    notes = list(applied.notes)
+    if policy.field_dependent and bool(applied.imputed.any()):
+        notes.append("worst: the field of one submission is itself, so its missing/undefined "
+                     "values count as its own worst scored value per metric; ranked with "
+                     "other teams they count as the worst of the whole field")
+    return (table, notes) if with_notes else table
 
 
 def _differs(a: float, b: float) -> bool:

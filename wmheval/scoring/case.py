@@ -43,6 +43,9 @@ class CaseTask:
     duplicate_paths: tuple[Path, ...] = field(default_factory=tuple)
     geometry_tolerance: float = 1e-4
     reference_diagonal_mm: float = math.nan
+    check_encoding: bool = False
+    """Fail a prediction saved as a 0-255/0-100 map or a 0/255 uint8 mask (the rule was
+    not chosen explicitly): :mod:`wmheval.scoring.encodings`."""
 
 
 def _empty_row(task: CaseTask, status: str, error: str = "") -> dict:
@@ -57,13 +60,16 @@ def _empty_row(task: CaseTask, status: str, error: str = "") -> dict:
 
 
 def evaluate_files(reference_path: str | Path, prediction_path: str | Path | None,
-                   rule: str = "official", geometry_tolerance: float = 1e-4) -> CaseMetrics:
+                   rule: str = "official", geometry_tolerance: float = 1e-4,
+                   check_encoding: bool = False) -> CaseMetrics:
     """The five metrics of one subject from its reference and prediction files.
 
     ``prediction_path=None`` scores an empty mask. Raises :class:`ImageError` (naming the
     file) for an unreadable or truncated file, vector or non-3D pixels and a size mismatch,
     and :class:`BinarizationError` for int8 under the official rule. Differing geometry and
-    NaN/inf voxels (which SimpleITK reads as 0) become warnings on the result.
+    NaN/inf voxels (which SimpleITK reads as 0) become warnings on the result. With
+    ``check_encoding``, a prediction the official rule would misread (a 0-255 or 0-100
+    probability map, a 0/255 uint8 mask) is a :class:`BinarizationError` naming the fix.
     """
     reference = read_image(reference_path)
     warnings: list[str] = [f"reference: {w}" for w in reference.warnings]
@@ -74,17 +80,25 @@ def evaluate_files(reference_path: str | Path, prediction_path: str | Path | Non
         # The prediction's declared grid is checked before any of its voxels is inflated.
         loaded = read_image(prediction_path, expected_size=reference.size_xyz,
                             expected_from=reference_path)
-        differences = reference.geometry.differences(loaded.geometry, geometry_tolerance)
+        differences = reference.geometry.differences(loaded.geometry,
+                                                     tolerance=geometry_tolerance)
         if differences:
             warnings.append("prediction geometry differs from the reference (" +
                             "; ".join(differences) + "): scored on the reference grid")
         warnings += loaded.warnings
         prediction = loaded.array
+        if check_encoding:
+            from wmheval.scoring.encodings import detect_encoding
+
+            encoding = detect_encoding(prediction)
+            if encoding is not None:
+                raise BinarizationError(encoding.message(prediction_path))
         if loaded.n_nonfinite:
             warnings.append(f"{loaded.n_nonfinite} voxels are NaN or inf in the file; "
                             "SimpleITK reads them as 0, so they count as background")
     try:
-        metrics = evaluate_arrays(reference.array, prediction, reference.geometry, rule)
+        metrics = evaluate_arrays(reference.array, prediction,
+                                  geometry=reference.geometry, rule=rule)
     except BinarizationError as error:
         raise BinarizationError(f"{prediction_path}: {error}") from None
     metrics.warnings[:0] = warnings
@@ -131,7 +145,7 @@ def score_case(task: CaseTask) -> dict:
         return _unusable_row(task, STATUS_MISSING, f"no prediction for subject {task.id}")
     try:
         metrics = evaluate_files(task.reference_path, task.prediction_path, task.rule,
-                                 task.geometry_tolerance)
+                                 task.geometry_tolerance, task.check_encoding)
     except ImageError as error:
         prefix = "reference " if error.path == Path(task.reference_path) else ""
         return _unusable_row(task, STATUS_ERROR, f"{prefix}{error}")
@@ -148,6 +162,14 @@ def score_case(task: CaseTask) -> dict:
         "warnings": " | ".join(metrics.warnings),
     })
     return row
+
+
+def crashed_row(task: CaseTask, reason: str) -> dict:
+    """The row of a case whose worker process died while scoring it (e.g. killed by the
+    out-of-memory killer): an error naming the file; the other cases are kept."""
+    where = task.prediction_path or task.reference_path
+    return _empty_row(task, STATUS_ERROR, f"{where}: scoring stopped: {reason}; the other "
+                                          "cases are kept (too large for the memory here?)")
 
 
 def safe_score_case(task: CaseTask) -> dict:

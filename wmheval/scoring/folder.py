@@ -11,22 +11,30 @@ from pathlib import Path
 
 import pandas as pd
 
-from wmheval.io.layouts import find_reference_cases, index_submission
+from wmheval.io.layouts import SubmissionIndex, find_reference_cases, index_submission
 from wmheval.io.manifest import load_manifest
 from wmheval.io.paths import display_path
 from wmheval.metrics import METRICS
 from wmheval.metrics.binarize import parse_rule
 from wmheval.parallel import parallel_map
 from wmheval.scoring.aggregate import summarize, wide_summary
-from wmheval.scoring.cache import CaseCache, case_key, content_digest
+from wmheval.scoring.cache import (
+    CacheMiss,
+    CaseCache,
+    case_key,
+    content_digest,
+    key_inputs,
+)
 from wmheval.scoring.case import (
     COUNT_COLUMNS,
     SCORED_STATUSES,
     STATUS_ERROR,
     STATUS_MISSING,
     CaseTask,
+    crashed_row,
     safe_score_case,
 )
+from wmheval.scoring.encodings import submission_note
 from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy
 from wmheval.vocabulary import SCORE_SPLITS
 
@@ -153,21 +161,26 @@ def resolve_manifest(reference_dir: str | Path,
 
 def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
                manifest: pd.DataFrame, rule: str = "official", split: str = "auto",
-               check_grid: bool = False, skip: tuple[Path, ...] = ()
+               check_grid: bool = False, skip: tuple[Path, ...] = (),
+               check_encoding: bool = False,
+               index: SubmissionIndex | None = None
                ) -> tuple[list[CaseTask], pd.DataFrame, pd.DataFrame, list[str]]:
     """Match reference subjects to predictions: (tasks, case info, unmatched files, notes).
 
     A subject takes scanner, split and seen status from ``manifest`` when its id is there
     (and, with ``check_grid``, its image grid is the recorded one); otherwise ``unknown``.
     Paths in ``skip`` (the output folder, when it lies inside the submission) are not
-    indexed as part of the submission.
+    indexed as part of the submission. ``index``: predictions already found (e.g. by
+    :func:`wmheval.io.platform_layouts.read_predictions_json`) instead of indexing the
+    submission folder.
     """
     if split not in SPLIT_CHOICES:
         raise ValueError(f"split must be one of {SPLIT_CHOICES}, got {split!r}")
     parse_rule(rule)
     notes: list[str] = []
     reference_cases = find_reference_cases(reference_dir)
-    index = index_submission(submission_dir, skip=skip)
+    if index is None:
+        index = index_submission(submission_dir, skip=skip)
     rows = _manifest_rows(reference_cases, manifest, check_grid, notes)
     splits = {c.id: _case_split(c, rows.get(c.id)) for c in reference_cases}
     predicted = set(index.predictions) | set(index.duplicates)
@@ -188,7 +201,8 @@ def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
         tasks.append(CaseTask(
             id=case.id, reference_path=case.path,
             prediction_path=index.predictions.get(case.id), rule=rule,
-            duplicate_paths=tuple(index.duplicates.get(case.id, ()))))
+            duplicate_paths=tuple(index.duplicates.get(case.id, ())),
+            check_encoding=check_encoding))
         row = rows.get(case.id)
         info.append({
             "id": display_path(case.id),
@@ -216,23 +230,31 @@ def run_case(task: CaseTask, cache_dir: str | None = None) -> dict:
     output manifest; :func:`score_folder` removes it.
     """
     digests = (content_digest(task.reference_path), content_digest(task.prediction_path))
-    cache = key = None
+    cache = key = inputs = None
+    cache_note = ""
     if cache_dir is not None and digests[0] is not None and not task.duplicate_paths and (
             task.prediction_path is None or digests[1] is not None):
-        options = {"rule": task.rule, "geometry_tolerance": task.geometry_tolerance}
+        options = {"rule": task.rule, "geometry_tolerance": task.geometry_tolerance,
+                   "check_encoding": task.check_encoding}
+        inputs = key_inputs(digests[0], digests[1], options)
         cache, key = CaseCache(cache_dir), case_key(digests[0], digests[1], options)
-        row = cache.get(key)
-        if row is not None:
-            row.update(id=task.id, prediction_path=display_path(task.prediction_path)
-                       if task.prediction_path else "")
-            row["_digests"] = digests
-            return row
+        found = cache.lookup(key, inputs)
+        if not isinstance(found, CacheMiss):
+            found.update(id=task.id, prediction_path=display_path(task.prediction_path)
+                         if task.prediction_path else "")
+            found["_digests"] = digests
+            return found
+        if not found.absent:
+            cache_note = (f"cache entry {display_path(cache.entry_path(key))} not used "
+                          f"({found.reason}): scored afresh")
     row = safe_score_case(task)
     row["id"] = task.id
     for column in ("prediction_path", "error", "warnings"):
         row[column] = display_path(row[column])
     if cache is not None and row["status"] in SCORED_STATUSES:
-        cache.put(key, row)
+        cache.put(key, inputs, row)
+    if cache_note:
+        row["warnings"] = " | ".join(w for w in (row["warnings"], cache_note) if w)
     row["_digests"] = digests
     return row
 
@@ -249,7 +271,17 @@ def run_tasks(tasks: list[CaseTask], jobs: int | None = None,
 
         return dask_map(function, tasks, scheduler, jobs=jobs, on_done=on_done,
                         initializer=_worker_init)
-    return parallel_map(function, tasks, jobs, on_done=on_done, initializer=_worker_init)
+    return parallel_map(function, tasks, jobs, on_done=on_done, initializer=_worker_init,
+                        on_crash=_crashed)
+
+
+def _crashed(task: CaseTask, reason: str) -> dict:
+    """The row of a task whose worker died (see :func:`wmheval.parallel.parallel_map`)."""
+    row = crashed_row(task, reason)
+    for column in ("prediction_path", "error", "warnings"):
+        row[column] = display_path(row[column])
+    row["_digests"] = (None, None)
+    return row
 
 
 def _input_digest(paths: list[tuple[str, str | None]]) -> str:
@@ -265,13 +297,14 @@ def score_folder(
     submission_dir: str | Path,
     *,
     manifest: str | Path | pd.DataFrame | None = None,
-    rule: str = "official",
+    rule: str | None = None,
     policy: ScoringPolicy = DEFAULT_POLICY,
     split: str = "auto",
     jobs: int | None = None,
     cache: str | Path | None = None,
     scheduler: str | None = None,
     skip: Sequence[Path] = (),
+    index: SubmissionIndex | None = None,
     on_plan: Callable[[int], None] | None = None,
     on_done: Callable[[dict], None] | None = None,
 ) -> ScoreResult:
@@ -285,19 +318,30 @@ def score_folder(
     subject is a ValueError. ``cache`` is a folder of per-case results keyed by file
     contents and options (:mod:`wmheval.scoring.cache`; None: no cache). ``scheduler`` runs
     the cases on Dask (an address or ``"local"``). ``skip``: folders inside the submission
-    that are not indexed (an output folder written there). ``on_plan(n_cases)`` and
-    ``on_done(row)`` report progress.
+    that are not indexed (an output folder written there). ``index``: the predictions
+    already found (a platform's layout) instead of indexing ``submission_dir``, the
+    folder their paths are relative to. ``on_plan(n_cases)`` and
+    ``on_done(row)`` report progress. ``rule`` None is the official rule with a check: a
+    prediction it would misread (a 0-255 or 0-100 probability map, a 0/255 uint8 mask)
+    fails with the fix in its message, and one note counts them; a rule given explicitly
+    (``"official"`` too) scores the values as it reads them.
 
     Writes nothing: :func:`wmheval.pipelines.score.score_to_dir` writes the output set.
     """
+    check_encoding = rule is None
+    rule = rule or "official"
     table, check_grid, _ = resolve_manifest(reference_dir, manifest)
     tasks, info, unmatched, notes = plan_tasks(
         reference_dir, submission_dir, manifest=table, rule=rule, split=split,
-        check_grid=check_grid, skip=tuple(skip))
+        check_grid=check_grid, skip=tuple(skip), check_encoding=check_encoding,
+        index=index)
     if on_plan:
         on_plan(len(tasks))
     rows = run_tasks(tasks, jobs=jobs, on_done=on_done, cache_dir=cache, scheduler=scheduler)
     digests = [row.pop("_digests", (None, None)) for row in rows]
+    encoding_note = submission_note(rows)
+    if encoding_note:
+        notes.append(encoding_note)
     scored = pd.DataFrame(rows, columns=[c for c in CASE_COLUMNS if c not in
                                          ("scanner", "split", "seen_in_training")])
     scored["id"] = [display_path(task.id) for task in tasks]

@@ -262,7 +262,8 @@ def _worst(values: np.ndarray, usable: np.ndarray, metrics: Sequence[str]) -> np
 
 
 def apply_policy(cases: pd.DataFrame, policy: ScoringPolicy = DEFAULT_POLICY,
-                 metrics: Sequence[str] | None = None) -> PolicyResult:
+                 metrics: Sequence[str] | None = None, *,
+                 one_submission: bool = False) -> PolicyResult:
     """The values of every row of ``cases`` under ``policy``.
 
     ``cases`` has a ``status`` column (``missing``/``error`` rows are missing cases), the
@@ -270,6 +271,10 @@ def apply_policy(cases: pd.DataFrame, policy: ScoringPolicy = DEFAULT_POLICY,
     ``n_prediction_voxels``. The "field" for ``worst`` is every row of ``cases``. With
     ``worst`` or ``exclude``, a (subject, metric) with no scored value in any row is left
     out for everyone (it says nothing about the teams). ``metrics``: default the five.
+    ``one_submission``: the rows are one submission (``wmheval score``): its field is
+    itself, so ``worst`` fills a missing or undefined value with the submission's own
+    worst scored value of the metric (per subject, every missing case of one submission
+    would be "uninformative" and ``worst`` would silently act as ``exclude``).
     """
     import numpy as np
 
@@ -328,7 +333,8 @@ def apply_policy(cases: pd.DataFrame, policy: ScoringPolicy = DEFAULT_POLICY,
             needs_diagonal |= h95_filled
     if policy.field_dependent:
         worst = _worst(scored, ~missing, metrics)
-        uninformative = _uninformative(cases, nan)
+        uninformative = (np.zeros_like(nan) if one_submission
+                         else _uninformative(cases, nan))
         worst_cells = np.zeros_like(nan)
         if policy.missing is MissingPolicy.WORST:
             worst_cells |= missing[:, None] & ~uninformative

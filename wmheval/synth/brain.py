@@ -67,12 +67,21 @@ class Contrast:
 
 
 def _box(mask: np.ndarray, margin: int = 3) -> tuple[slice, ...] | None:
-    if not mask.any():
-        return None
-    where = np.argwhere(mask)
-    lo = np.maximum(where.min(axis=0) - margin, 0)
-    hi = np.minimum(where.max(axis=0) + 1 + margin, mask.shape)
-    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    """Bounding box of ``mask``'s true voxels widened by ``margin`` (clipped), or None.
+
+    Found from the mask's projections on each axis (``any`` over the two others), not from
+    ``argwhere``, which lists every true voxel (up to millions on the template grid).
+    """
+    box = []
+    for axis in range(mask.ndim):
+        others = tuple(a for a in range(mask.ndim) if a != axis)
+        hits = np.flatnonzero(mask.any(axis=others))
+        if not hits.size:
+            return None
+        lo = max(int(hits[0]) - margin, 0)
+        hi = min(int(hits[-1]) + 1 + margin, mask.shape[axis])
+        box.append(slice(lo, hi))
+    return tuple(box)
 
 
 def _ellipsoid(shape, centre, semi, rng, roughness=0.2):
@@ -179,7 +188,12 @@ def draw_subject(template: Template, rng: np.random.Generator, *, target_ml: flo
     # Graded lesions: faint edges (about 1.2 x WM) and bright cores (up to the full
     # contrast), an unlabelled halo of mildly raised signal around them, and diffuse
     # periventricular signal ("dirty-appearing" white matter) rising with atrophy.
-    flair += lesion * ((contrast.lesion - 1.0) * (0.4 + 0.6 * grade))
+    # Lesion and other-pathology terms are computed inside their boxes only: outside them
+    # both fractions are 0 and every term leaves the maps unchanged (bit for bit).
+    lesion_box = _box(lesion > 0.0, 0)
+    if lesion_box is not None:
+        flair[lesion_box] += lesion[lesion_box] * ((contrast.lesion - 1.0)
+                                                   * (0.4 + 0.6 * grade[lesion_box]))
     flair += _halo(lesion, wm, (contrast.lesion - 1.0) * rng.uniform(0.25, 0.45))
     dawm_box = _box(ventricle_mm < 18.0, 1)
     if dawm_box is not None:
@@ -187,11 +201,18 @@ def draw_subject(template: Template, rng: np.random.Generator, *, target_ml: flo
         flair[dawm_box] += dawm * wm[dawm_box] * (1.0 - lesion[dawm_box])
     flair += _normal_hyperintensities(template, rng, enlarged, ventricle_mm, csf, (z, y, x),
                                       contrast)
-    flair = flair * (1.0 - other) + other * (core * contrast.csf + (1.0 - core)
-                                             * contrast.lesion * 1.05)
+    other_box = _box(other > 0.0, 0)
+    if other_box is not None:
+        part, centre = other[other_box], core[other_box]
+        flair[other_box] = flair[other_box] * (1.0 - part) + part * (
+            centre * contrast.csf + (1.0 - centre) * contrast.lesion * 1.05)
 
-    t1 = t1 * (1.0 - lesion * (1.0 - contrast.t1_lesion))
-    t1 = t1 * (1.0 - other) + other * (core * 0.32 + (1.0 - core) * 0.62)
+    if lesion_box is not None:
+        t1[lesion_box] = t1[lesion_box] * (1.0 - lesion[lesion_box]
+                                           * (1.0 - contrast.t1_lesion))
+    if other_box is not None:
+        t1[other_box] = t1[other_box] * (1.0 - part) + part * (centre * 0.32
+                                                               + (1.0 - centre) * 0.62)
     t1 += 1.15 * skin + 0.08 * bone
 
     # Hard classes: the largest of head (bone + skin), CSF, grey and white matter (with its

@@ -21,6 +21,8 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from wmheval.errors import WmhevalError
+
 TEMPLATE_FILES = {
     "t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
     "gm": "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz",
@@ -32,8 +34,10 @@ VENTRICLE_REACH_MM = 30.0
 FAR_MM = 99.0
 
 
-class TemplateError(RuntimeError):
-    """The template files cannot be found or read."""
+class TemplateError(WmhevalError, RuntimeError):
+    """The template files cannot be found or read (a run that failed: exit 1)."""
+
+    exit_code = 1
 
 
 def template_dir() -> Path:
