@@ -30,7 +30,7 @@ def test_init_writes_config_and_ledger(tmp_path, mini_reference):
             phase.board) == ("test", "all", 3, "7d", "hidden", "public")
     with sqlite3.connect(tmp_path / "ch" / "ledger.sqlite") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
         subjects = json.loads(db.execute("SELECT subject_ids_json FROM phases").fetchone()[0])
     assert sorted(subjects) == sorted(SUBJECTS)
     again = wmheval("board", "init", tmp_path / "ch", "--reference", mini_reference)

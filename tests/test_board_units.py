@@ -73,4 +73,4 @@ def test_event_chain_finds_every_edit(tmp_path):
     assert any("event 3 does not link" in p for p in ledger.check_chain())
     ledger.close()
     with sqlite3.connect(tmp_path / "ledger.sqlite") as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2

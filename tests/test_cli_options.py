@@ -64,6 +64,16 @@ def _baseline_tuples():
             "--operating-point": OPERATING_POINTS, "--vgg-convention": ("auto", *CONVENTIONS)}
 
 
+def _board_choices() -> dict:
+    """The board's closed choices (``wmheval_leaderboard.config`` and ``.life``)."""
+    from wmheval_leaderboard.config import BOARD_VISIBILITY, ENTRY_RULES, PER_CASE, WINDOWS
+    from wmheval_leaderboard.life import EXPORT_FORMATS
+
+    return {("init", "--window"): WINDOWS, ("add", "--window"): WINDOWS,
+            ("add", "--per-case"): PER_CASE, ("add", "--board"): BOARD_VISIBILITY,
+            ("add", "--entry"): ENTRY_RULES, ("export", "--format"): EXPORT_FORMATS}
+
+
 DOMAIN_CHOICES = {
     ("score", "--split"): vocab.SCORE_SPLITS,
     ("synth-submissions", "--split"): vocab.SYNTH_SPLITS,
@@ -77,6 +87,7 @@ DOMAIN_CHOICES = {
     ("import", "platform"): vocab.PLATFORMS,
     ("init", "--window"): vocab.BOARD_WINDOWS,
     ("build", "--view"): vocab.BOARD_VIEWS,
+    **_board_choices(),
 }
 """Every closed choice of the CLI and the domain tuple it must equal (the missing/undefined
 policies are the domain's own enums; the baselines' come from wmheval_baselines)."""

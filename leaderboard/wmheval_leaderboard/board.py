@@ -61,8 +61,9 @@ from wmheval_leaderboard.store import (
     tree_sha256,
 )
 
-COUNTED_STATES = ("queued", "scoring", "scored")
-"""States that use a quota slot: a rejected archive or a failed scoring run does not."""
+COUNTED_STATES = ("queued", "scoring", "scored", "withdrawn")
+"""States that use a quota slot: a rejected archive or a failed scoring run does not; a
+withdrawn one (only scored submissions can be withdrawn) still does."""
 MAX_NAME = 80
 MAX_NOTE = 2000
 MAX_URL = 500
@@ -141,6 +142,7 @@ class Standing:
     rank_hi: int | None = None
     top_group: bool = False
     separable_from_next: bool | None = None
+    evaluation_id: str = ""
 
 
 @dataclass
@@ -174,10 +176,26 @@ class Board:
         ledger = Ledger.open(root)
         board = cls(root, config, ledger)
         board._sync_phases()
+        board._note_config_change()
         return board
 
     def close(self) -> None:
         self.ledger.close()
+
+    def _note_config_change(self) -> None:
+        """A changed ``challenge.toml`` is an event and a snapshot of every phase (cause
+        ``configuration``): a board can move with the settings."""
+        digest = self.config.digest()
+        with self.ledger.write() as db:
+            last = db.execute("SELECT payload_json FROM events WHERE kind IN "
+                              "('board_created', 'config_changed') ORDER BY seq DESC "
+                              "LIMIT 1").fetchone()
+            if last is not None and json.loads(last[0]).get("config") == digest:
+                return
+            self.ledger.append_event("config_changed", None, {"config": digest})
+        from wmheval_leaderboard.life import record_all
+
+        record_all(self, "config", {"kind": "config", "config": digest})
 
     def __enter__(self) -> Board:
         return self
@@ -254,13 +272,10 @@ class Board:
                                (phase.name, *values, iso(now_utc())))
                     kind = "phase_added"
                 else:
-                    used = db.execute("SELECT count(*) FROM submissions WHERE phase_id = ?",
-                                      (phase.name,)).fetchone()[0]
-                    if used:
+                    if current["frozen_at"]:
                         raise BoardUsageError(
-                            f"phase {phase.name}: its subjects or reference changed in "
-                            "challenge.toml after submissions were scored; restore them "
-                            "(re-evaluation comes with the phases commands)")
+                            f"phase {phase.name} is frozen: its subjects or reference cannot "
+                            "change; restore them in challenge.toml")
                     db.execute("UPDATE phases SET reference_path = ?, reference_sha256 = ?, "
                                "subject_ids_json = ?, subjects_key = ? WHERE phase_id = ?",
                                (*values, phase.name))
@@ -357,6 +372,14 @@ class Board:
                 submission_id = existing["submission_id"]
             else:
                 self._check_open(chosen, now)
+                if chosen.after:
+                    passed = db.execute(
+                        "SELECT 1 FROM submissions WHERE phase_id = ? AND team_id = ? AND "
+                        "state = 'scored' LIMIT 1", (chosen.after, team_row["team_id"])
+                    ).fetchone()
+                    if passed is None:
+                        raise BoardError(f"phase {chosen.name} needs a scored submission in "
+                                         f"phase {chosen.after} first (team {team})")
                 used, line = self._quota(db, chosen, team_row["team_id"])
                 if chosen.limit is not None and used >= chosen.limit:
                     raise OverLimit(f"submission limit reached for team {team}: {line}")
@@ -445,6 +468,28 @@ class Board:
                        "submission_id = ?", (_owner(), submission_id))
             self.ledger.append_event("scoring_started", submission_id, {})
         fault_point("after_scoring_mark")
+        phase_row, options, evaluation_id = self._evaluation_plan(row)
+        staging = None
+        try:
+            staging, result, final, run_sha = self._evaluate(row, options, evaluation_id)
+            fault_point("after_run_folder")
+            self._commit_result(submission_id, evaluation_id, phase_row, options, result,
+                                final, run_sha)
+            fault_point("after_result_commit")
+        finally:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+        from wmheval_leaderboard.life import record_snapshot
+
+        team = self._submission(submission_id)["team_name"]
+        record_snapshot(self, row["phase_id"], "submission", {
+            "kind": "submission", "team": team, "submission": submission_id,
+            "state": result["state"]})
+
+    def _evaluation_plan(self, row) -> tuple[sqlite3.Row, dict, str]:
+        """The phase row, the scoring options and the evaluation id of a submission under
+        the phase's current reference (the id is a hash of submission, reference content,
+        wmheval's version and the options: the same inputs give the same id)."""
         phase = self.config.phase(row["phase_id"])
         phase_row = self.ledger.connection.execute(
             "SELECT * FROM phases WHERE phase_id = ?", (phase.name,)).fetchone()
@@ -452,24 +497,24 @@ class Board:
                    "subjects": phase.subjects if isinstance(phase.subjects, str)
                    else list(phase.subjects), "rule": "official"}
         evaluation_id = "e" + hashlib.sha256(json.dumps(
-            [submission_id, phase_row["reference_sha256"], engine.wmheval_version(), options],
-            sort_keys=True).encode()).hexdigest()[:20]
+            [row["submission_id"], phase_row["reference_sha256"], engine.wmheval_version(),
+             options], sort_keys=True).encode()).hexdigest()[:20]
+        return phase_row, options, evaluation_id
+
+    def _evaluate(self, row, options: dict, evaluation_id: str):
+        """Score a submission's archive in the child process (outside any transaction) and
+        publish its run folder; returns (staging, result, run folder, its hash)."""
+        phase = self.config.phase(row["phase_id"])
         runs = self.root / "runs"
         runs.mkdir(exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{submission_id}-", dir=runs))
-        try:
-            result = self._run_child(staging, row, phase, options)
-            final = runs / submission_id / evaluation_id
-            run_sha = ""
-            if result["state"] == "scored":
-                run_sha = tree_sha256(staging / "run")
-                publish_run(staging / "run", final)
-            fault_point("after_run_folder")
-            self._commit_result(submission_id, evaluation_id, phase_row, options, result,
-                                final, run_sha)
-            fault_point("after_result_commit")
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{row['submission_id']}-", dir=runs))
+        result = self._run_child(staging, row, phase, options)
+        final = runs / row["submission_id"] / evaluation_id
+        run_sha = ""
+        if result["state"] == "scored":
+            run_sha = tree_sha256(staging / "run")
+            publish_run(staging / "run", final)
+        return staging, result, final, run_sha
 
     def _run_child(self, staging: Path, row: sqlite3.Row, phase: Phase,
                    options: dict) -> dict:
@@ -506,16 +551,7 @@ class Board:
     def _commit_result(self, submission_id: str, evaluation_id: str, phase_row, options: dict,
                        result: dict, final: Path, run_sha: str) -> None:
         now = iso(now_utc())
-        means: dict = {}
-        n_cases = n_missing = 0
-        if result["state"] == "scored":
-            import pandas as pd
-
-            cases = pd.DataFrame(result["cases"])
-            policy = engine.make_policy(self.config.missing, self.config.undefined)
-            ranked = engine.rank_cases(cases.assign(team="_"), policy).table.iloc[0]
-            means = {m: _finite(ranked[m]) for m in engine.metrics()}
-            n_cases, n_missing = int(ranked["n_cases"]), int(ranked["n_missing"])
+        means, n_cases, n_missing = self._means(result)
         with self.ledger.write() as db:
             row = db.execute("SELECT state FROM submissions WHERE submission_id = ?",
                              (submission_id,)).fetchone()
@@ -524,27 +560,9 @@ class Board:
             if result["state"] == "scored":
                 db.execute("UPDATE evaluations SET active = 0 WHERE submission_id = ?",
                            (submission_id,))
-                db.execute("DELETE FROM case_results WHERE evaluation_id = ?",
-                           (evaluation_id,))
-                db.execute("DELETE FROM evaluations WHERE evaluation_id = ?",
-                           (evaluation_id,))
-                db.execute(
-                    "INSERT INTO evaluations (evaluation_id, submission_id, reference_sha256, "
-                    "wmheval_version, options_json, created_at, run_dir, run_sha256, n_cases, "
-                    "n_missing, means_json, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                    (evaluation_id, submission_id, phase_row["reference_sha256"],
-                     engine.wmheval_version(), json.dumps(options, sort_keys=True), now,
-                     final.relative_to(self.root).as_posix(), run_sha, n_cases, n_missing,
-                     json.dumps(means, sort_keys=True)))
-                db.executemany(
-                    "INSERT INTO case_results (evaluation_id, subject_id, scanner, split, "
-                    "seen_in_training, status, dice, h95, avd, recall, f1, "
-                    "reference_diagonal_mm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(evaluation_id, str(c["id"]), c.get("scanner"), c.get("split"),
-                      None if c.get("seen_in_training") is None
-                      else int(bool(c["seen_in_training"])), c["status"], c.get("dice"),
-                      c.get("h95"), c.get("avd"), c.get("recall"), c.get("f1"),
-                      c.get("reference_diagonal_mm")) for c in result["cases"]])
+                self._insert_evaluation(db, submission_id, evaluation_id, phase_row, options,
+                                        result, final, run_sha, means, n_cases, n_missing,
+                                        active=True, now=now)
             db.execute("UPDATE submissions SET state = ?, reason = ?, finished_at = ?, "
                        "lease_owner = NULL WHERE submission_id = ?",
                        (result["state"], result.get("reason") or None, now, submission_id))
@@ -552,6 +570,43 @@ class Board:
                 "evaluation": evaluation_id if result["state"] == "scored" else None,
                 "run_sha256": run_sha or None, "reason": result.get("reason") or None,
                 "means": means})
+
+    def _means(self, result: dict) -> tuple[dict, int, int]:
+        if result["state"] != "scored":
+            return {}, 0, 0
+        import pandas as pd
+
+        cases = pd.DataFrame(result["cases"])
+        policy = engine.make_policy(self.config.missing, self.config.undefined)
+        ranked = engine.rank_cases(cases.assign(team="_"), policy).table.iloc[0]
+        means = {m: _finite(ranked[m]) for m in engine.metrics()}
+        return means, int(ranked["n_cases"]), int(ranked["n_missing"])
+
+    def _insert_evaluation(self, db, submission_id, evaluation_id, phase_row, options,
+                           result, final, run_sha, means, n_cases, n_missing, *,
+                           active: bool, now: str, reason: str | None = None) -> None:
+        """Insert an evaluation and its per-case rows (replacing a row of the same id)."""
+        db.execute("DELETE FROM case_results WHERE evaluation_id = ?", (evaluation_id,))
+        db.execute("DELETE FROM evaluations WHERE evaluation_id = ?", (evaluation_id,))
+        db.execute(
+            "INSERT INTO evaluations (evaluation_id, submission_id, reference_sha256, "
+            "wmheval_version, options_json, created_at, run_dir, run_sha256, n_cases, "
+            "n_missing, means_json, active, switched_at, rescore_reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (evaluation_id, submission_id, phase_row["reference_sha256"],
+             engine.wmheval_version(), json.dumps(options, sort_keys=True), now,
+             final.relative_to(self.root).as_posix(), run_sha, n_cases, n_missing,
+             json.dumps(means, sort_keys=True), int(active), now if active else None,
+             reason))
+        db.executemany(
+            "INSERT INTO case_results (evaluation_id, subject_id, scanner, split, "
+            "seen_in_training, status, dice, h95, avd, recall, f1, "
+            "reference_diagonal_mm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(evaluation_id, str(c["id"]), c.get("scanner"), c.get("split"),
+              None if c.get("seen_in_training") is None
+              else int(bool(c["seen_in_training"])), c["status"], c.get("dice"),
+              c.get("h95"), c.get("avd"), c.get("recall"), c.get("f1"),
+              c.get("reference_diagonal_mm")) for c in result["cases"]])
 
     # ------------------------------------------------------------ reading
 
@@ -567,7 +622,12 @@ class Board:
             sql += " WHERE t.name = ?"
             params = (team,)
         rows = self.ledger.query(sql + " ORDER BY s.received_at, s.submission_id", params)
+        from wmheval_leaderboard.lifecycle import stale_evaluations
+
+        stale = stale_evaluations(self)
         return [{
+            "stale": stale.get(r["evaluation_id"], "") if r["evaluation_id"] else "",
+            "selected": bool(r["selected"]),
             "id": r["submission_id"], "team": r["team_name"], "baseline": bool(r["is_baseline"]),
             "phase": r["phase_id"], "state": r["state"], "reason": r["reason"] or "",
             "archive_sha256": r["archive_sha256"], "archive_bytes": r["archive_bytes"],
@@ -616,6 +676,13 @@ class Board:
             if known is None and not path.name.startswith(".tmp-"):
                 shutil.rmtree(path, ignore_errors=True)
                 done.append(f"removed uncommitted run folder {path.relative_to(self.root)}")
+        from wmheval_leaderboard.life import latest_is_current, record_snapshot
+
+        for phase in self.config.phases:
+            if not latest_is_current(self, phase.name):
+                record_snapshot(self, phase.name, "recover", {"kind": "recover"})
+                done.append(f"phase {phase.name}: board snapshot written (a process was "
+                            "killed before writing it)")
         if done:
             with self.ledger.write():
                 self.ledger.append_event("recovered", None, {"actions": len(done)})

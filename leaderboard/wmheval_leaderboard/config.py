@@ -24,9 +24,9 @@ WINDOWS = vocab.BOARD_WINDOWS
 PER_CASE = vocab.BOARD_PER_CASE
 BOARD_VISIBILITY = vocab.BOARD_VISIBILITY
 SUBJECT_SETS = ("all", "training", "test")
-ENTRY_RULES = ("latest",)
-"""Which submission stands for a team: ``latest`` (its latest scored submission). The
-phases issue adds ``selected``."""
+ENTRY_RULES = ("latest", "selected")
+"""Which submission stands for a team: ``latest`` (its latest scored submission) or
+``selected`` (its latest selected scored submission, else its latest scored one)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Phase:
     opens: str = ""
     closes: str = ""
     entry: str = "latest"
+    after: str = ""
     caps: ArchiveCaps = field(default_factory=ArchiveCaps)
 
     @property
@@ -165,6 +166,10 @@ def read_config(folder: str | Path) -> Challenge:
     names = [p.name for p in parsed]
     if len(set(names)) != len(names):
         raise BoardUsageError(f"{path}: two phases share a name")
+    for k, phase in enumerate(parsed):
+        if phase.after and phase.after not in names[:k]:
+            raise BoardUsageError(f"{path}: phase {phase.name}: after = {phase.after!r} must "
+                                  "name a phase listed before it")
     fields = {k: head[k] for k in Challenge.__dataclass_fields__
               if k in head and k != "phases"}
     unknown = sorted(set(head) - set(Challenge.__dataclass_fields__))
@@ -214,7 +219,8 @@ PHASE_COMMENTS = {
     "board": "public, private or after_close",
     "opens": "ISO-8601 time, empty: open now",
     "closes": "ISO-8601 time, empty: never",
-    "entry": "which submission stands for a team: latest",
+    "entry": "which submission stands for a team: latest or selected",
+    "after": "a phase a team must have a scored submission in first (empty: none)",
 }
 
 

@@ -119,6 +119,24 @@ MIGRATIONS: tuple[str, ...] = (
         hash TEXT NOT NULL UNIQUE
     );
     """,
+    # 2: the board's history (one row per change that can move a phase's board, in order,
+    # with its cause), withdrawal and selection times, evaluation switch times and reasons.
+    """
+    CREATE TABLE board_snapshots (
+        seq INTEGER PRIMARY KEY,
+        phase_id TEXT NOT NULL REFERENCES phases (phase_id),
+        created_at TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        cause_json TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        payload_json TEXT NOT NULL
+    );
+    CREATE INDEX board_snapshots_time ON board_snapshots (phase_id, created_at);
+    ALTER TABLE submissions ADD COLUMN withdrawn_at TEXT;
+    ALTER TABLE submissions ADD COLUMN promoted_from TEXT;
+    ALTER TABLE evaluations ADD COLUMN switched_at TEXT;
+    ALTER TABLE evaluations ADD COLUMN rescore_reason TEXT
+    """,
 )
 """Schema migrations: entry k brings a ledger from version k to k + 1."""
 

@@ -94,6 +94,17 @@ def _environment():
     return env
 
 
+def check_view(view: str) -> str:
+    """``public``, ``private`` or ``team:<name>``."""
+    if view in ("public", "private") or (view.startswith("team:") and len(view) > 5):
+        return view
+    raise BoardUsageError(f"--view must be public, private or team:<name>, got {view!r}")
+
+
+def view_sees_board(phase: Phase, view: str, now: datetime | None = None) -> tuple[bool, str]:
+    return _visible(phase, view, now or datetime.now(UTC))
+
+
 def _visible(phase: Phase, view: str, now: datetime) -> tuple[bool, str]:
     """Whether the view may show the phase's board, and why not."""
     if view == "private" or phase.board == "public":
@@ -121,30 +132,50 @@ def _finite(value):
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _board_files(standings, view: str = "public") -> tuple[str, str]:
-    entries = [_entry_dict(s) for s in standings.rows]
+def board_dict(standings) -> dict:
+    """The board of a phase as ``board.json`` holds it, with every reason in full (the
+    organisers' form; :func:`render_board_files` shortens reasons for other views)."""
+    return {"phase": standings.phase, "policy": standings.policy_name,
+            "bootstrap": standings.bootstrap, "inputs_sha256": standings.inputs_sha256,
+            "columns": list(BOARD_COLUMNS), "entries": [_entry_dict(s) for s in standings.rows],
+            "not_ranked": [{"team": r["team"], "submission_id": r["submission_id"],
+                            "state": r["state"], "submitted_at": r["submitted_at"],
+                            "reason": r["reason"]} for r in standings.not_ranked]}
+
+
+def render_board_files(payload: dict, view: str = "public") -> tuple[str, str]:
+    """``board.csv`` and ``board.json`` text of a :func:`board_dict` payload for ``view``
+    (the same payload gives the same bytes: a stored snapshot rebuilds its board)."""
+    payload = dict(payload)
+    if view != "private":
+        payload["not_ranked"] = [{**r, "reason": public_reason(r["reason"])}
+                                 for r in payload["not_ranked"]]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(BOARD_COLUMNS)
-    for entry in entries:
+    for entry in payload["entries"]:
         writer.writerow([csv_cell(entry[c]) for c in BOARD_COLUMNS])
-    payload = {"phase": standings.phase, "policy": standings.policy_name,
-               "bootstrap": standings.bootstrap, "inputs_sha256": standings.inputs_sha256,
-               "columns": list(BOARD_COLUMNS), "entries": entries,
-               "not_ranked": [{"team": r["team"], "submission_id": r["submission_id"],
-                               "state": r["state"], "submitted_at": r["submitted_at"],
-                               "reason": r["reason"] if view == "private"
-                               else public_reason(r["reason"])}
-                              for r in standings.not_ranked]}
     return buffer.getvalue(), json.dumps(payload, indent=1, ensure_ascii=False,
                                          allow_nan=False) + "\n"
 
 
+def _board_files(standings, view: str = "public") -> tuple[str, str]:
+    return render_board_files(board_dict(standings), view)
+
+
 def build_site(board, out: str | Path, *, view: str = "public",
-               bootstrap: int | None = None) -> BuildReport:
-    """Build the site of every phase into ``out`` (see the module docstring)."""
-    if view not in ("public", "private"):
-        raise BoardUsageError(f"--view must be public or private, got {view!r}")
+               bootstrap: int | None = None, as_of: str | None = None) -> BuildReport:
+    """Build the site of every phase into ``out`` (see the module docstring). With
+    ``as_of`` (an ISO-8601 time), every phase's board is the one its last snapshot at or
+    before that time holds (byte for byte the board published then)."""
+    check_view(view)
+    if as_of is not None:
+        from wmheval_leaderboard.config import iso, parse_time
+
+        as_of = iso(parse_time(as_of, "--as-of"))
+        if bootstrap is not None and bootstrap != board.config.bootstrap:
+            raise BoardUsageError("--as-of rebuilds stored boards (their bootstrap is "
+                                  "challenge.toml's); leave --bootstrap out")
     n_resamples = board.config.bootstrap if bootstrap is None else bootstrap
     if n_resamples < 0:
         raise BoardUsageError("--bootstrap must be 0 or more")
@@ -155,7 +186,7 @@ def build_site(board, out: str | Path, *, view: str = "public",
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     try:
-        report = _write_site(board, staging, view, n_resamples)
+        report = _write_site(board, staging, view, n_resamples, as_of)
         report.out = out
         from wmheval_leaderboard.store import fault_point
 
@@ -164,7 +195,8 @@ def build_site(board, out: str | Path, *, view: str = "public",
         _swap(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    record_snapshot(board, snapshot, view)
+    if as_of is None:
+        record_snapshot(board, snapshot, view)
     return report
 
 
@@ -190,27 +222,50 @@ def record_snapshot(board, snapshot: dict, view: str) -> str:
     return snapshot_id
 
 
-def _write_site(board, folder: Path, view: str, n_resamples: int) -> BuildReport:
+def _write_site(board, folder: Path, view: str, n_resamples: int,
+                as_of: str | None = None) -> BuildReport:
+    from wmheval_leaderboard import life
+    from wmheval_leaderboard.config import parse_time
+
     env = _environment()
     css, sort_js = engine.page_assets()
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) if as_of is None else parse_time(as_of, "--as-of")
+    own_team = view.split(":", 1)[1] if view.startswith("team:") else None
+    if own_team is not None:
+        board.team(own_team)
     config = board.config
     pages: dict[str, str] = {}
     phases = []
     hidden_ids: set[str] = set()
     hidden_values: list[float] = []
+    shown_ids: set[str] = set()  # what a team view shows of its own (own per-case phases)
+    shown_values: set[float] = set()
     n_ranked = n_not_ranked = 0
     digests = []
     for k, phase in enumerate(config.phases):
-        standings = board.standings(phase.name, bootstrap=n_resamples)
+        if as_of is None:
+            standings = board.standings(phase.name, bootstrap=n_resamples)
+        else:
+            standings = life.standings_from(
+                board, life.snapshot_at(board, phase.name, as_of), phase.name)
         visible, why = _visible(phase, view, now)
         per_case = view == "private" or phase.per_case == "public"
-        if not per_case:
+        own_cases = own_team is not None and phase.per_case == "own"
+        if own_cases:
+            own = next((s for s in standings.rows if s.team == own_team), None)
+            if own is not None:
+                shown_ids.update(standings.subject_ids)
+                shown_values.update(_evaluation_values(board, own.evaluation_id))
+            hidden_values.extend(standings.case_values)
+        elif not per_case:
             hidden_ids.update(standings.subject_ids)
             hidden_values.extend(standings.case_values)
         page = "index.html" if k == 0 else f"phase-{phase.name}.html"
         phases.append({"phase": phase, "standings": standings, "visible": visible,
-                       "why": why, "page": page, "per_case": per_case})
+                       "why": why, "page": page, "per_case": per_case,
+                       "own_cases": own_cases,
+                       "timelines": life.timelines(board, phase.name, as_of)
+                       if visible else {}})
         n_ranked += sum(1 for s in standings.rows if s.position) if visible else 0
         n_not_ranked += len(standings.not_ranked) if visible else 0
         digests.append(standings.inputs_sha256)
@@ -223,18 +278,24 @@ def _write_site(board, folder: Path, view: str, n_resamples: int) -> BuildReport
             **common, current=item, root="", title=f"{config.name}: {item['phase'].name}")
     pages["rules.html"] = env.get_template("rules.html").render(
         **common, root="", title=f"{config.name}: rules")
-    for team in board.ledger.query("SELECT * FROM teams ORDER BY name"):
+    for team in board.ledger.query("SELECT * FROM teams WHERE created_at <= ? ORDER BY name",
+                                   (as_of or "9999",)):
         team_phases = []
         for item in phases:
             if not item["visible"]:
                 continue
             entry = next((s for s in item["standings"].rows if s.team == team["name"]), None)
             submissions = [s for s in board.status(team["name"])
-                           if s["phase"] == item["phase"].name]
-            cases = _team_cases(board, entry) if entry is not None and item["per_case"] \
-                else None
+                           if s["phase"] == item["phase"].name
+                           and (as_of is None or s["received_at"] <= as_of)]
+            shows = item["per_case"] or (item["own_cases"] and team["name"] == own_team)
+            cases = _team_cases(board, entry) if entry is not None and shows else None
+            from markupsafe import Markup
+
+            svg = life.timeline_svg(item["timelines"].get(team["name"], []),
+                                    len(item["standings"].rows))
             team_phases.append({"item": item, "entry": entry, "submissions": submissions,
-                                "cases": cases})
+                                "cases": cases, "timeline": Markup(svg)})
         pages[f"teams/{team['slug']}.html"] = env.get_template("team.html").render(
             **common, team=team, team_phases=team_phases, root="../",
             title=f"{config.name}: {team['name']}")
@@ -250,8 +311,9 @@ def _write_site(board, folder: Path, view: str, n_resamples: int) -> BuildReport
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-    if view == "public":
-        hits = leak_check(folder, hidden_ids, hidden_values,
+    if view != "private":
+        hits = leak_check(folder, hidden_ids - shown_ids,
+                          [v for v in hidden_values if v not in shown_values],
                           [config.reference, str(Path(config.reference).resolve())])
         if hits:
             raise LeakFound(f"leak check failed, previous site kept: {hits[0]}"
@@ -260,10 +322,15 @@ def _write_site(board, folder: Path, view: str, n_resamples: int) -> BuildReport
                        "".join(digests))
 
 
+def _evaluation_values(board, evaluation_id: str) -> list[float]:
+    return [float(v) for r in board.ledger.query(
+        "SELECT dice, h95, avd, recall, f1 FROM case_results WHERE evaluation_id = ?",
+        (evaluation_id,)) for v in r if v is not None and math.isfinite(v)]
+
+
 def _team_cases(board, entry) -> list[dict]:
     rows = board.ledger.query(
-        "SELECT c.* FROM case_results c JOIN evaluations e USING (evaluation_id) WHERE "
-        "e.submission_id = ? AND e.active = 1", (entry.submission_id,))
+        "SELECT * FROM case_results WHERE evaluation_id = ?", (entry.evaluation_id,))
     out = [dict(r) for r in rows]
     return sorted(out, key=lambda r: (0, int(r["subject_id"])) if r["subject_id"].isdigit()
                   else (1, r["subject_id"]))

@@ -19,17 +19,23 @@ the bootstrap resamples."""
 
 
 def _entries(board, phase: Phase) -> list:
-    """Per team, its latest scored submission with an active evaluation (entry rule
-    ``latest``)."""
+    """Per team, the submission that stands for it: its latest scored submission with an
+    active evaluation (entry rule ``latest``), or its latest *selected* one of those, else
+    its latest (rule ``selected``). Withdrawn submissions are never entries."""
     rows = board.ledger.query(
-        "SELECT s.submission_id, s.received_at, s.note, s.method_url, t.name, t.slug, "
-        "t.is_baseline, e.evaluation_id FROM submissions s JOIN teams t USING (team_id) "
-        "JOIN evaluations e ON e.submission_id = s.submission_id AND e.active = 1 "
-        "WHERE s.phase_id = ? AND s.state = 'scored' "
+        "SELECT s.submission_id, s.received_at, s.note, s.method_url, s.selected, t.name, "
+        "t.slug, t.is_baseline, e.evaluation_id FROM submissions s JOIN teams t "
+        "USING (team_id) JOIN evaluations e ON e.submission_id = s.submission_id AND "
+        "e.active = 1 WHERE s.phase_id = ? AND s.state = 'scored' "
         "ORDER BY t.name, s.received_at DESC, s.submission_id DESC", (phase.name,))
-    latest = {}
+    latest: dict = {}
+    selected: dict = {}
     for row in rows:
         latest.setdefault(row["name"], row)
+        if row["selected"]:
+            selected.setdefault(row["name"], row)
+    if phase.entry == "selected":
+        latest.update(selected)
     return [latest[name] for name in sorted(latest)]
 
 
@@ -151,4 +157,5 @@ def _standing(cls, entry, record: dict, position, tied: bool, score: float):
         means={m: float(record[m]) for m in engine.metrics()},
         n_cases=int(record["n_cases"]), n_missing=int(record["n_missing"]),
         submission_id=entry["submission_id"], submitted_at=entry["received_at"],
-        note=entry["note"] or "", method_url=entry["method_url"] or "")
+        note=entry["note"] or "", method_url=entry["method_url"] or "",
+        evaluation_id=entry["evaluation_id"])

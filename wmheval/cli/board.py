@@ -1,5 +1,6 @@
 """``wmheval board``: the challenge board (init, team add, submit, status, build, recover,
-verify, backup).
+verify, backup) and its life (phase add, select, withdraw, promote, rescore, history,
+freeze, export).
 
 This module parses the arguments of the board commands and
 reaches the ``wmheval_leaderboard`` package (``leaderboard/``) through
@@ -28,6 +29,10 @@ team_app = typer.Typer(name="team", no_args_is_help=True, rich_markup_mode=None,
                        help="Teams of the board.\n\nExample: wmheval board team add "
                        "challenge \"Team A\" --baseline")
 board_app.add_typer(team_app, name="team")
+phase_app = typer.Typer(name="phase", no_args_is_help=True, rich_markup_mode=None,
+                        help="Phases of the board.\n\nExample: wmheval board phase add "
+                        "challenge final --subjects test --limit 2 --window total")
+board_app.add_typer(phase_app, name="phase")
 app.add_typer(board_app, name="board")
 
 
@@ -39,11 +44,35 @@ class Window(StrEnum):
     TOTAL = "total"
 
 
-class View(StrEnum):
-    """Who a built site is for."""
+class PerCase(StrEnum):
+    """Who sees a phase's per-case results."""
+
+    PUBLIC = "public"
+    OWN = "own"
+    HIDDEN = "hidden"
+
+
+class Visibility(StrEnum):
+    """Who sees a phase's board."""
 
     PUBLIC = "public"
     PRIVATE = "private"
+    AFTER_CLOSE = "after_close"
+
+
+class EntryRule(StrEnum):
+    """Which submission stands for a team."""
+
+    LATEST = "latest"
+    SELECTED = "selected"
+
+
+class ExportFormat(StrEnum):
+    """What ``export`` writes."""
+
+    CSV = "csv"
+    JSON = "json"
+    CHALLENGER = "challenger"
 
 
 def _run(action):
@@ -194,7 +223,8 @@ def status(
             shown = f"dice {dice:.4f}" if dice is not None else ""
             typer.echo(f"{row['id']}  {row['received_at'][:19]}  {row['phase']}  "
                        f"{row['state']:<8}  {display_text(row['team'])}  {shown}  "
-                       f"{display_text(row['reason'])}".rstrip())
+                       f"{display_text(row['reason'])}"
+                       f"{'  STALE: ' + row['stale'] if row['stale'] else ''}".rstrip())
         if not rows:
             typer.echo("no submissions")
 
@@ -206,11 +236,14 @@ def build(
     folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
     out: Path = typer.Option(..., "--out", help="Folder for the static site (replaced "
                              "whole; the previous site stays if the build fails)."),
-    view: View = typer.Option(View.PUBLIC.value, "--view", help="public (participants) or "
-                              "private (organisers: per-case results too)."),
+    view: str = typer.Option("public", "--view", help="public (participants), private "
+                             "(organisers: per-case results too) or team:T (team T: its own "
+                             "per-case results where per_case = own)."),
     bootstrap: int | None = typer.Option(None, "--bootstrap", help="Bootstrap resamples of "
                                          "the subjects for the rank intervals (default: "
                                          "challenge.toml's bootstrap, 1000)."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Rebuild the boards as they stood "
+                                     "at this ISO-8601 time (from the stored snapshots)."),
 ) -> None:
     """Build the static board: index.html (the ranking), one page per team, rules.html,
     board.csv and board.json. Works from file://; a leak check scans every file written.
@@ -218,10 +251,11 @@ def build(
     Example: wmheval board build challenge --out site --view public --bootstrap 1000
     """
     def action():
-        from wmheval.pipelines.board import build_board_site
+        from wmheval.pipelines.board import build_board_site_as_of
 
         with _open(folder) as board:
-            report = build_board_site(board, out, view=view.value, bootstrap=bootstrap)
+            report = build_board_site_as_of(board, out, view=view, bootstrap=bootstrap,
+                                            as_of=as_of)
         typer.echo(f"{report.n_files} files written to {out} ({report.n_ranked} ranked, "
                    f"{report.n_not_ranked} not ranked; B = {report.bootstrap}); open "
                    f"{out / 'index.html'}")
@@ -288,6 +322,232 @@ def backup(
         typer.echo(f"ledger copied to {target}")
 
     _run(action)
+
+
+def _life():
+    from wmheval.pipelines.board import lifecycle
+
+    return lifecycle()
+
+
+@phase_app.command("add")
+def phase_add(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    name: str = typer.Argument(..., metavar="NAME", help="Phase name (letters, digits, "
+                               "_ . -)."),
+    subjects: str = typer.Option("all", "--subjects", help="all, training, test or subject "
+                                 "ids separated by commas."),
+    limit: int = typer.Option(5, "--limit", help="Submissions per team per window (0: no "
+                              "limit)."),
+    window: Window = typer.Option(Window.DAY.value, "--window", help="Quota window."),
+    per_case: PerCase = typer.Option(PerCase.HIDDEN.value, "--per-case", help="Who sees "
+                                     "per-case results: public, own (each team its own) or "
+                                     "hidden."),
+    visibility: Visibility = typer.Option(Visibility.PUBLIC.value, "--board", help="Who sees "
+                                          "the board: public, private or after_close."),
+    opens: str = typer.Option("", "--opens", help="ISO-8601 opening time (empty: now)."),
+    closes: str = typer.Option("", "--closes", help="ISO-8601 closing time (empty: never)."),
+    after: str = typer.Option("", "--after", help="A phase in which a team needs a scored "
+                              "submission first."),
+    entry: EntryRule = typer.Option(EntryRule.LATEST.value, "--entry", help="latest, or "
+                                    "selected (the team's selected entry, else its latest)."),
+) -> None:
+    """Add a phase to challenge.toml (and the ledger).
+
+    Example: wmheval board phase add challenge final --subjects test --limit 2 --window total
+    --per-case hidden --board after_close --closes 2026-12-31T23:59 --after sanity
+    --entry selected
+    """
+    def action():
+        with _open(folder) as board:
+            phase = _life().add_phase(
+                board, name, subjects=subjects, limit=limit, window=window.value,
+                per_case=per_case.value, visibility=visibility.value, opens=opens,
+                closes=closes, after=after, entry=entry.value)
+        typer.echo(f"phase {phase.name} added: subjects {subjects}, limit "
+                   f"{phase.limit or 'none'} per {phase.window}, per-case {phase.per_case}, "
+                   f"board {phase.board}, entry {phase.entry}"
+                   + (f", after {phase.after}" if phase.after else ""))
+
+    _run(action)
+
+
+@board_app.command("select")
+def select(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    submission: str = typer.Argument(..., metavar="SUBMISSION", help="Submission id."),
+    unselect: bool = typer.Option(False, "--unselect", help="Remove the mark."),
+) -> None:
+    """Mark a scored submission as its team's selected entry (entry rule 'selected').
+
+    Example: wmheval board select challenge s0193a2b4c5d6e7f8
+    """
+    def action():
+        with _open(folder) as board:
+            digest = _life().select(board, submission, unselect=unselect)
+        typer.echo(f"submission {submission} {'un' if unselect else ''}selected; snapshot "
+                   f"{digest[:16]}")
+
+    _run(action)
+
+
+@board_app.command("withdraw")
+def withdraw(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    submission: str = typer.Argument(..., metavar="SUBMISSION", help="Submission id."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the ledger)."),
+) -> None:
+    """Withdraw a scored submission: it leaves the board (still counted in the quota).
+
+    Example: wmheval board withdraw challenge s0193a2b4c5d6e7f8 --reason "wrong files"
+    """
+    def action():
+        with _open(folder) as board:
+            digest = _life().withdraw(board, submission, reason)
+        typer.echo(f"submission {submission} withdrawn; snapshot {digest[:16]}")
+
+    _run(action)
+
+
+@board_app.command("freeze")
+def freeze(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    phase: str = typer.Option(..., "--phase", help="Phase to close for good."),
+) -> None:
+    """Close a phase for good: final snapshot and a backup; prints the snapshot hash and
+    the event-chain head for the results announcement. A frozen phase refuses submissions,
+    selections, withdrawals and rescoring.
+
+    Example: wmheval board freeze challenge --phase final
+    """
+    def action():
+        with _open(folder) as board:
+            done = _life().freeze(board, phase)
+        typer.echo(f"phase {phase} frozen")
+        typer.echo(f"snapshot: {done['snapshot']}")
+        typer.echo(f"event chain head: {done['head']}")
+        typer.echo(f"backup: {done['backup']}")
+
+    _run(action)
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+@board_app.command("rescore")
+def rescore(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    phase: str | None = typer.Option(None, "--phase", help="Only this phase (default: every "
+                                     "phase not frozen)."),
+    reference: Path | None = typer.Option(None, "--reference", help="A corrected reference "
+                                          "folder (replaces the challenge's reference)."),
+    reason: str = typer.Option(..., "--reason", help="Why (published with the change)."),
+) -> None:
+    """Score every affected submission again (case cache reused), keep the old evaluations,
+    switch to the new ones in one transaction; prints a before/after table.
+
+    Example: wmheval board rescore challenge --reference reference-v2/ --reason "subject 12
+    mask fixed"
+    """
+    def action():
+        with _open(folder) as board:
+            done = _life().rescore(board, reason, phase=phase, reference=reference)
+        typer.echo(f"{done['rescored']} evaluation(s) switched; reason: {reason}")
+        for name, table in done["tables"].items():
+            typer.echo(f"phase {name}: team | position before -> after | score before -> after")
+            from wmheval.io.paths import display_text
+
+            for row in table:
+                typer.echo(f"  {display_text(row['team'])} | {row['position_before']} -> "
+                           f"{row['position_after']} | {_num(row['score_before'])} -> "
+                           f"{_num(row['score_after'])}")
+
+    _run(action)
+
+
+@board_app.command("promote")
+def promote(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    source: str = typer.Option(..., "--from", help="Phase to copy from."),
+    target: str = typer.Option(..., "--to", help="Phase to copy into."),
+    submissions: list[str] | None = typer.Option(None, "--submissions", help="Submission "
+                                                 "ids (default: every team's entry)."),
+) -> None:
+    """Copy submissions (by archive hash) into another phase and score them there.
+
+    Example: wmheval board promote challenge --from validation --to final
+    """
+    def action():
+        with _open(folder) as board:
+            created = _life().promote(board, source, target, submissions or None)
+        typer.echo(f"{len(created)} submission(s) promoted to {target}: "
+                   f"{', '.join(created) or '-'}")
+
+    _run(action)
+
+
+@board_app.command("history")
+def history(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    phase: str = typer.Option(..., "--phase", help="Phase."),
+    diff: tuple[str, str] | None = typer.Option(None, "--diff", help="Two snapshots (numbers "
+                                                "or hash prefixes): the changes between."),
+    json_output: bool = typer.Option(False, "--json", help="JSON on stdout."),
+) -> None:
+    """Every change of a phase's board, and per team the cause of each move: its own entry,
+    a withdrawal, a re-evaluation (with the reason), a configuration change, or the field
+    (which team moved which metric's best or worst bound).
+
+    Example: wmheval board history challenge --phase test --diff 3 7
+    """
+    def action():
+        from wmheval.io.paths import display_text
+        from wmheval.pipelines.board import board_life
+
+        with _open(folder) as board:
+            items = board_life().history(board, phase, tuple(diff) if diff else None)
+        if json_output:
+            typer.echo(json.dumps(items, indent=1, ensure_ascii=False))
+            return
+        for item in items:
+            typer.echo(f"#{item['seq']} {item['created_at'][:19]}Z {item['trigger']} "
+                       f"{item['sha256'][:12]} {display_text(json.dumps(item['cause']))}")
+            for change in item["changes"]:
+                typer.echo(f"  {display_text(change['team'])}: {change['position_before']} -> "
+                           f"{change['position_after']}, {_num(change['score_before'])} -> "
+                           f"{_num(change['score_after'])}: {change['cause']}: "
+                           f"{display_text(change['detail'])}")
+
+    _run(action)
+
+
+@board_app.command("export")
+def export(
+    folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
+    fmt: ExportFormat = typer.Option(..., "--format", help="csv or json (the board), "
+                                     "challenger (per-case long table: algorithm, case, "
+                                     "value, metric)."),
+    out: Path = typer.Option(..., "--out", help="File to write."),
+    view: str = typer.Option("public", "--view", help="public, private or team:T."),
+    phase: str | None = typer.Option(None, "--phase", help="Phase (default: the first)."),
+) -> None:
+    """Export a phase's board, or the per-case table challengeR reads, for a view (no
+    per-case value a view may not see).
+
+    Example: wmheval board export challenge --format challenger --out cases.csv --view private
+    """
+    def real():
+        from wmheval.io.atomic import write_text_atomic
+        from wmheval.pipelines.board import board_life
+
+        with _open(folder) as board:
+            name = board.config.phase(phase).name
+            text = board_life().export_rows(board, name, view, fmt.value)
+        write_text_atomic(out, text)
+        typer.echo(f"{fmt.value} of phase {name} ({view} view) written to {out}")
+
+    _run(real)
 
 
 def _platform_enum():

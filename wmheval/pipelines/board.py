@@ -45,6 +45,29 @@ def verify_board(folder: Path) -> list[str]:
     return verify(folder)
 
 
+def lifecycle() -> Any:
+    """The organiser's commands over a challenge's life (add_phase, select, withdraw,
+    rescore, promote, freeze)."""
+    from wmheval_leaderboard import lifecycle as module
+
+    return module
+
+
+def board_life() -> Any:
+    """Snapshots, history and exports of a board (``history``, ``export_rows``)."""
+    from wmheval_leaderboard import life as module
+
+    return module
+
+
+def build_board_site_as_of(board: Any, out: Path, *, view: str, bootstrap: int | None,
+                           as_of: str | None) -> Any:
+    """Build the site as it stood at ``as_of`` (from the stored snapshots)."""
+    from wmheval_leaderboard.site import build_site
+
+    return build_site(board, out, view=view, bootstrap=bootstrap, as_of=as_of)
+
+
 def import_platform_results(board: Any, platform: str, path: Path, phase: str | None) -> Any:
     """Import a grand-challenge or Codabench results export into ``phase`` of ``board``
     (per-case exports become scored submissions; means-only ones are ranked exactly)."""
