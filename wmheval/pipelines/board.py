@@ -74,3 +74,20 @@ def import_platform_results(board: Any, platform: str, path: Path, phase: str | 
     from wmheval_leaderboard.imports import import_results
 
     return import_results(board, platform, path, phase)
+
+
+def init_board(root: Path, reference: Path, *, name: str, limit: int, window: str,
+               subjects: str = "all") -> Any:
+    """Create a board in ``root`` (``wmheval board init``) whose first phase covers
+    ``subjects`` (all, training, test or comma-separated ids), and open it."""
+    board_class().init(root, reference, name=name, limit=limit, window=window).close()
+    if subjects != "all":
+        from dataclasses import replace
+
+        from wmheval_leaderboard.config import config_text, read_config
+
+        config = read_config(root)
+        first = replace(config.phases[0], subjects=subjects)
+        config = replace(config, phases=(first, *config.phases[1:]))
+        (Path(root) / "challenge.toml").write_text(config_text(config), encoding="utf-8")
+    return open_board(root)

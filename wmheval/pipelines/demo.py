@@ -302,6 +302,9 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                        "field (synthetic scores: illustrates the mechanics only)")
 
 
+    with _step(output, "challenge board", note):
+        _board_step(output, challenge, submissions, teams, out, bootstrap)
+
     with _step(output, "overlay figures", note):
         cases = pd.read_csv(scores / teams[0] / "cases.csv", dtype={"id": str})
         picks = [cases[cases["seen_in_training"] == flag].iloc[0] for flag in (True, False)
@@ -322,6 +325,63 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
                            " scanner): TP, FP, FN in colour")
     write_index(output)
     return output
+
+
+def _zip_folder(folder: Path, target: Path, extra: dict[str, bytes] | None = None) -> Path:
+    """A team's predictions folder as the zip a participant would upload."""
+    import zipfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return target
+
+
+def _board_step(output: DemoOutput, challenge: Path, submissions: Path, teams: list[str],
+                out: Path, bootstrap: int) -> None:
+    """Run the simulated teams through a challenge board (``wmheval board``): each team
+    uploads its predictions as a zip to a phase over the test subjects with a limit of one
+    submission; one upload is hostile (a ``../`` member: rejected, listed as not ranked) and
+    one is over the limit (refused); then the public site is built (``board_site/``)."""
+    from wmheval.pipelines.board import build_board_site, init_board, submission_refusals
+
+    over_limit, _rejected = submission_refusals()
+    archives = out / "board_uploads"
+    with init_board(out / "board", challenge, name="Synthetic WMH demo", limit=1,
+                    window="total", subjects="test") as board:
+        for team in teams:
+            board.add_team(team)
+        board.add_team("mallory")
+        for team in teams:
+            outcome = board.submit(_zip_folder(submissions / team, archives / f"{team}.zip"),
+                                   team, note="demo upload")
+            if outcome.state != "scored":
+                output.notes.append(f"board: {team}'s upload {outcome.state}: "
+                                    f"{outcome.reason}")
+        hostile = _zip_folder(submissions / teams[0], archives / "mallory.zip",
+                              extra={"../escape.txt": b"outside the staging folder"})
+        outcome = board.submit(hostile, "mallory", note="a hostile archive")
+        output.notes.append(f"board: mallory's archive {outcome.state} as expected: "
+                            f"{outcome.reason}")
+        second = _zip_folder(submissions / teams[0], archives / f"{teams[0]}_v2.zip",
+                             extra={"README.txt": b"second try"})
+        try:
+            board.submit(second, teams[0], note="a second upload")
+        except over_limit as error:
+            output.notes.append(f"board: {teams[0]}'s second upload refused: {error}")
+        report = build_board_site(board, out / "board_site", view="public",
+                                  bootstrap=bootstrap or None)
+    output.add("Challenge board", out / "board_site" / "index.html",
+               f"the simulated teams submitted as zip archives to a local challenge board "
+               f"(wmheval board): {report.n_ranked} ranked with 95 % rank intervals, "
+               f"{report.n_not_ranked} not ranked (a hostile archive), one upload over the "
+               "limit refused")
+    output.add("Challenge board", out / "board_site" / "board.csv",
+               "the board as a table: position, score, metric means, rank interval")
 
 
 def demo_to_dir(out: str | Path, *, command: str = "wmheval demo", **options) -> DemoOutput:
