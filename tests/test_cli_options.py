@@ -85,8 +85,6 @@ DOMAIN_CHOICES = {
     ("grand-challenge", "--kind"): vocab.GRAND_CHALLENGE_KINDS,
     ("codabench", "--per-case"): vocab.CODABENCH_PER_CASE,
     ("import", "platform"): vocab.PLATFORMS,
-    ("init", "--window"): vocab.BOARD_WINDOWS,
-    ("build", "--view"): vocab.BOARD_VIEWS,
     **_board_choices(),
 }
 """Every closed choice of the CLI and the domain tuple it must equal (the missing/undefined

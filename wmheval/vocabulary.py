@@ -222,8 +222,11 @@ BOARD_PER_CASE = ("public", "own", "hidden")
 """Who sees a phase's per-case results: everyone, each team its own, or nobody."""
 BOARD_VISIBILITY = ("public", "private", "after_close")
 """When a phase's board is public: always, never (organisers only), after it closes."""
-BOARD_VIEWS = ("public", "private")
-"""Who a built board site is for: the public, or the organisers."""
+BOARD_ENTRY_RULES = ("latest", "selected")
+"""Which submission stands for a team: its latest scored one, or the one it selected."""
+BOARD_EXPORT_FORMATS = ("csv", "json", "challenger")
+"""What ``wmheval board export`` writes: the board as CSV or JSON, or challengeR's long
+per-case table."""
 
 # --- Hosted platforms -----------------------------------------------------------------------
 

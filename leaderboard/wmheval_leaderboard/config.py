@@ -24,7 +24,7 @@ WINDOWS = vocab.BOARD_WINDOWS
 PER_CASE = vocab.BOARD_PER_CASE
 BOARD_VISIBILITY = vocab.BOARD_VISIBILITY
 SUBJECT_SETS = ("all", "training", "test")
-ENTRY_RULES = ("latest", "selected")
+ENTRY_RULES = vocab.BOARD_ENTRY_RULES
 """Which submission stands for a team: ``latest`` (its latest scored submission) or
 ``selected`` (its latest selected scored submission, else its latest scored one)."""
 

@@ -16,12 +16,13 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
+from wmheval import vocabulary as vocab
 from wmheval_leaderboard import engine
 from wmheval_leaderboard.errors import BoardUsageError
 
 QUIET_KINDS = ("board_snapshot", "snapshot", "scoring_started")
 """Events that cannot move a board (a snapshot racing with one of these need not retry)."""
-EXPORT_FORMATS = ("csv", "json", "challenger")
+EXPORT_FORMATS = vocab.BOARD_EXPORT_FORMATS
 """What ``export`` writes: the board as CSV or JSON, or challengeR's per-case long table."""
 CAUSE_KINDS = ("own entry", "withdrawn", "re-evaluated", "configuration", "field")
 

@@ -14,12 +14,13 @@ a ledger newer than this wmheval).
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 
 import typer
 
+from wmheval import vocabulary as vocab
 from wmheval.cli.app import app
+from wmheval.cli.options import choice_enum
 
 board_app = typer.Typer(name="board", no_args_is_help=True, rich_markup_mode=None,
                         help="The challenge board: take in submissions, keep a ledger, "
@@ -36,43 +37,12 @@ board_app.add_typer(phase_app, name="phase")
 app.add_typer(board_app, name="board")
 
 
-class Window(StrEnum):
-    """The quota window."""
-
-    DAY = "24h"
-    WEEK = "7d"
-    TOTAL = "total"
-
-
-class PerCase(StrEnum):
-    """Who sees a phase's per-case results."""
-
-    PUBLIC = "public"
-    OWN = "own"
-    HIDDEN = "hidden"
-
-
-class Visibility(StrEnum):
-    """Who sees a phase's board."""
-
-    PUBLIC = "public"
-    PRIVATE = "private"
-    AFTER_CLOSE = "after_close"
-
-
-class EntryRule(StrEnum):
-    """Which submission stands for a team."""
-
-    LATEST = "latest"
-    SELECTED = "selected"
-
-
-class ExportFormat(StrEnum):
-    """What ``export`` writes."""
-
-    CSV = "csv"
-    JSON = "json"
-    CHALLENGER = "challenger"
+Window = choice_enum("Window", vocab.BOARD_WINDOWS, "The quota window.")
+PerCase = choice_enum("PerCase", vocab.BOARD_PER_CASE, "Who sees a phase's per-case results.")
+Visibility = choice_enum("Visibility", vocab.BOARD_VISIBILITY, "Who sees a phase's board.")
+EntryRule = choice_enum("EntryRule", vocab.BOARD_ENTRY_RULES,
+                        "Which submission stands for a team.")
+ExportFormat = choice_enum("ExportFormat", vocab.BOARD_EXPORT_FORMATS, "What export writes.")
 
 
 def _run(action):
@@ -106,7 +76,7 @@ def init(
                                     "folder's name)."),
     limit: int = typer.Option(5, "--limit", help="Submissions per team per window (0: no "
                               "limit)."),
-    window: Window = typer.Option(Window.DAY.value, "--window", help="Quota window."),
+    window: Window = typer.Option("24h", "--window", help="Quota window."),
 ) -> None:
     """Create a board: DIR/challenge.toml, the ledger DIR/ledger.sqlite and its folders.
 
@@ -339,17 +309,17 @@ def phase_add(
                                  "ids separated by commas."),
     limit: int = typer.Option(5, "--limit", help="Submissions per team per window (0: no "
                               "limit)."),
-    window: Window = typer.Option(Window.DAY.value, "--window", help="Quota window."),
-    per_case: PerCase = typer.Option(PerCase.HIDDEN.value, "--per-case", help="Who sees "
+    window: Window = typer.Option("24h", "--window", help="Quota window."),
+    per_case: PerCase = typer.Option("hidden", "--per-case", help="Who sees "
                                      "per-case results: public, own (each team its own) or "
                                      "hidden."),
-    visibility: Visibility = typer.Option(Visibility.PUBLIC.value, "--board", help="Who sees "
+    visibility: Visibility = typer.Option("public", "--board", help="Who sees "
                                           "the board: public, private or after_close."),
     opens: str = typer.Option("", "--opens", help="ISO-8601 opening time (empty: now)."),
     closes: str = typer.Option("", "--closes", help="ISO-8601 closing time (empty: never)."),
     after: str = typer.Option("", "--after", help="A phase in which a team needs a scored "
                               "submission first."),
-    entry: EntryRule = typer.Option(EntryRule.LATEST.value, "--entry", help="latest, or "
+    entry: EntryRule = typer.Option("latest", "--entry", help="latest, or "
                                     "selected (the team's selected entry, else its latest)."),
 ) -> None:
     """Add a phase to challenge.toml (and the ledger).
