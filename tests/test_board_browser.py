@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import board_fixtures
 import pytest
 from board_fixtures import new_board, wmheval
+from browser_fixtures import headless_chromium
 
 mini_reference = board_fixtures.mini_reference
 small_challenge = board_fixtures.small_challenge
@@ -19,8 +19,6 @@ small_submissions = board_fixtures.small_submissions
 team_archives = board_fixtures.team_archives
 team_folders = board_fixtures.team_folders
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 HOSTILE = [
     "<script>alert('name')</script>",
     "\"><img src=x onerror=alert('img')>",
@@ -33,37 +31,9 @@ NOTES = ["<b onmouseover=alert('note')>bold</b>", "<script>document.title='pwned
 URLS = ["javascript:alert('url')", "https://example.org/method?a=1&b=<2>"]
 
 
-def _browser_or_reason() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install 'wmheval[test]')"
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not Path(path).is_file():
-            return f"{path} not found (apt-get install chromium chromium-driver)"
-    return None
-
-
 @pytest.fixture(scope="module")
 def driver():
-    reason = _browser_or_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run on CI: {reason}")
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--window-size=1366,900"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    browser.set_page_load_timeout(60)
-    yield browser
-    browser.quit()
+    yield from headless_chromium("1366,900")
 
 
 @pytest.fixture(scope="module")

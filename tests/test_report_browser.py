@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import threading
 import urllib.parse
 import urllib.request
@@ -20,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import report_fixtures
+from browser_fixtures import headless_chromium
 
 from wmheval.ranking import rank_field
 
@@ -27,42 +27,11 @@ small_challenge = report_fixtures.small_challenge
 small_submissions = report_fixtures.small_submissions
 small_report = report_fixtures.small_report
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-def _browser_or_reason() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install 'wmheval[test]')"
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not Path(path).is_file():
-            return f"{path} not found (apt-get install chromium chromium-driver)"
-    return None
 
 
 @pytest.fixture(scope="module")
 def driver():
-    reason = _browser_or_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run on CI: {reason}")
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--window-size=1400,1000",
-                     "--allow-file-access-from-files"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    browser.set_page_load_timeout(60)
-    yield browser
-    browser.quit()
+    yield from headless_chromium("1400,1000", "--allow-file-access-from-files")
 
 
 @pytest.fixture(scope="module")
