@@ -435,7 +435,9 @@ def _read_with_sitk(path: Path, handle) -> tuple[np.ndarray, Geometry, str, obje
     return array, _geometry(path, image), image.GetPixelIDTypeAsString(), image
 
 
-def _open(path: Path):
+def open_image_file(path: Path):
+    """``path`` opened for reading in binary, or an :class:`ImageError` naming it (not a
+    regular file, or unreadable)."""
     problem = not_a_file_problem(path)
     if problem is not None:
         raise ImageError(path, problem)
@@ -460,7 +462,7 @@ def read_image(path: str | Path, *, expected_size: tuple[int, int, int] | None =
         from wmheval.io.metaimage import read_metaimage
 
         return read_metaimage(path, expected_size=expected_size, expected_from=expected_from)
-    with _open(path) as handle:
+    with open_image_file(path) as handle:
         if not path.name.endswith(NIFTI_SUFFIXES):
             array, geometry, pixel_type, _ = _read_with_sitk(path, handle)
             if expected_size is not None:
@@ -519,7 +521,7 @@ def check_nifti_complete(path: str | Path) -> None:
     One streaming pass (the voxels are inflated and checked, then dropped).
     """
     path = Path(path)
-    with _open(path) as handle:
+    with open_image_file(path) as handle:
         try:
             _read_nifti_bytes(path, handle, None, None)
         except OSError as error:
@@ -559,7 +561,7 @@ def read_grid(path: str | Path) -> tuple[tuple[int, ...], tuple[float, ...]]:
 
         header = read_metaimage_header(path)
         return header.size_xyz[:3], header.geometry.spacing
-    with _open(path) as handle:
+    with open_image_file(path) as handle:
         reader = _itk_information(path, handle)
     return (tuple(int(n) for n in reader.GetSize()),
             tuple(float(s) for s in reader.GetSpacing()))

@@ -45,8 +45,14 @@ from pathlib import Path
 
 import numpy as np
 
-from wmheval.io.images import MAX_VOXELS, METAIMAGE_SUFFIXES, ImageError, LoadedImage
-from wmheval.io.paths import display_path, not_a_file_problem
+from wmheval.io.images import (
+    MAX_VOXELS,
+    METAIMAGE_SUFFIXES,
+    ImageError,
+    LoadedImage,
+    open_image_file,
+)
+from wmheval.io.paths import display_path
 
 __all__ = ["ELEMENT_TYPES", "METAIMAGE_SUFFIXES", "MetaHeader", "parse_metaimage_header",
            "read_metaimage", "read_metaimage_header"]
@@ -336,23 +342,13 @@ def _read_raw(path: Path, handle, header: MetaHeader, file_size: int) -> tuple[b
 def read_metaimage_header(path: str | Path) -> MetaHeader:
     """The checked header of a MetaImage file (reads at most :data:`MAX_HEADER_BYTES`)."""
     path = Path(path)
-    with _open(path) as handle:
+    with open_image_file(path) as handle:
         try:
             raw = handle.read(MAX_HEADER_BYTES)
         except OSError as error:
             raise ImageError(path, f"cannot read the file ({error.strerror or error})"
                              ) from None
     return parse_metaimage_header(path, raw)
-
-
-def _open(path: Path):
-    problem = not_a_file_problem(path)
-    if problem is not None:
-        raise ImageError(path, problem)
-    try:
-        return open(path, "rb")
-    except OSError as error:
-        raise ImageError(path, f"cannot open the file ({error.strerror})") from None
 
 
 def read_metaimage(path: str | Path, *, expected_size: tuple[int, int, int] | None = None,
@@ -365,7 +361,7 @@ def read_metaimage(path: str | Path, *, expected_size: tuple[int, int, int] | No
     docstring refuses, and for truncated, corrupt or over-long data.
     """
     path = Path(path)
-    with _open(path) as handle:
+    with open_image_file(path) as handle:
         try:
             raw = handle.read(MAX_HEADER_BYTES)
             header = parse_metaimage_header(path, raw)
