@@ -335,7 +335,7 @@ def test_last_stderr_line_is_actionable_and_names_no_reference_value(tmp_path, r
                                                                       submission):
     # One prediction on the wrong grid, one unreadable reference, one stray file.
     write_image(submission / "1" / "result.nii.gz", np.zeros((4, 8, 8), np.uint8))
-    (submission / "notes.txt").write_text("hello")
+    (submission / "notes.bin").write_bytes(b"hello")  # a notes.txt is a document (no problem)
     broken = tmp_path / "gt"
     shutil.copytree(release_tree, broken)
     (broken / SUBJECTS["150"] / "wmh.nii.gz").write_bytes(b"\x1f\x8b broken")

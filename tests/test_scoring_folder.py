@@ -165,13 +165,15 @@ def test_bad_cases_get_a_status_and_the_batch_goes_on(release_tree, tmp_path):
                                                                                     "error"]
     problems = dict(zip(result.unmatched["path"].map(lambda p: Path(p).name),
                         result.unmatched["problem"], strict=True))
-    assert "not a prediction" in problems["README.txt"]
+    # A document beside the predictions is listed in a note and is no problem (issue 27).
+    assert "README.txt" not in problems
+    assert any("1 document(s) beside the predictions" in note and "README.txt" in note
+               for note in result.notes)
     assert "no reference subject with id '999'" in problems["result.nii.gz"]
     assert ".DS_Store" not in problems
-    assert not result.ok and result.n_problems == 5
+    assert not result.ok and result.n_problems == 4
     written = pd.read_csv(tmp_path / "out" / "unmatched.csv")
-    assert sorted(written["path"].map(lambda p: Path(p).name)) == ["README.txt",
-                                                                  "result.nii.gz"]
+    assert sorted(written["path"].map(lambda p: Path(p).name)) == ["result.nii.gz"]
     assert written["problem"].tolist() == result.unmatched["problem"].tolist()
     # Missing and failed cases stay visible in every aggregate they affect.
     summary = result.summary.set_index(["group", "metric"])

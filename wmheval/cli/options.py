@@ -123,6 +123,12 @@ FieldInput = Annotated[Path, typer.Argument(metavar="INPUT", help=FIELD_INPUT_HE
 TeamNames = Annotated[list[str] | None, typer.Argument(metavar="[TEAM]...",
                                                       help=TEAM_NAMES_HELP)]
 TeamsFile = Annotated[Path | None, typer.Option("--teams", help=TEAMS_FILE_HELP)]
+ScoreTeams = Annotated[bool, typer.Option(
+    "--teams", help="SUBMISSION is a folder of team submissions (<team>/<id>/result.nii.gz, "
+                    "or <team>.zip): score every team, all cases in one pool of --jobs "
+                    "workers, into --out/<team>/ each, plus the combined "
+                    "teams_summary.csv; rank, sensitivity and report read --out as the "
+                    "field.")]
 Add = Annotated[list[Path] | None, typer.Option("--add", help=ADD_HELP)]
 AddName = Annotated[list[str] | None, typer.Option("--name", help=ADD_NAME_HELP)]
 RankSplit = Annotated[str, typer.Option("--split", help=RANK_SPLIT_HELP)]

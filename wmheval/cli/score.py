@@ -18,6 +18,7 @@ from wmheval.cli.options import (
     ScoreBinarize,
     ScoreManifest,
     ScoreSplit,
+    ScoreTeams,
     Undefined,
 )
 
@@ -35,21 +36,7 @@ def print_score_report(result, out: Path | None, show_std: bool = False,
     console = make_console(width)
     for table in summary_tables(result.summary, show_std):
         console.print(table)
-    from wmheval.scoring.case import SCORED_STATUSES
-
-    problems = result.cases[~result.cases["status"].isin(SCORED_STATUSES)]
-    for _, row in problems.iterrows():
-        console.print(f"[red]{row['status']}[/red] {row['id']}: {row['error']}",
-                      highlight=False, soft_wrap=True)
-    for _, row in result.unmatched.iterrows():
-        console.print(f"[yellow]unmatched[/yellow] {row['path']}: {row['problem']}",
-                      highlight=False, soft_wrap=True)
-    warned = result.cases[result.cases["warnings"].fillna("").astype(str) != ""]
-    for _, row in warned.iterrows():
-        console.print(f"[yellow]warning[/yellow] {row['id']}: {row['warnings']}",
-                      highlight=False, soft_wrap=True)
-    for note in result.notes:
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    _print_problems(console, result)
     imputed = ("n_imputed" in result.summary
                and bool(result.summary["n_imputed"].fillna(0).astype(int).gt(0).any()))
     console.print(f"policy: {result.policy.name}" + (
@@ -61,6 +48,31 @@ def print_score_report(result, out: Path | None, show_std: bool = False,
 
         console.print(f"tables written to {display_path(out)}/ (cases.csv, summary.csv, "
                       "summary_table.*)", highlight=False, soft_wrap=True)
+
+
+def _print_problems(console, result, prefix: str = "",
+                    skip_notes: set[str] | frozenset[str] = frozenset()) -> None:
+    """One line per failed or missing case, stray file, warning and note (but those in
+    ``skip_notes``) of a result, each after ``prefix``."""
+    from rich.markup import escape
+
+    from wmheval.scoring.case import SCORED_STATUSES
+
+    prefix = escape(prefix)
+    problems = result.cases[~result.cases["status"].isin(SCORED_STATUSES)]
+    for _, row in problems.iterrows():
+        console.print(f"{prefix}[red]{row['status']}[/red] {escape(str(row['id']))}: "
+                      f"{escape(str(row['error']))}", highlight=False, soft_wrap=True)
+    for _, row in result.unmatched.iterrows():
+        console.print(f"{prefix}[yellow]unmatched[/yellow] {escape(str(row['path']))}: "
+                      f"{escape(str(row['problem']))}", highlight=False, soft_wrap=True)
+    warned = result.cases[result.cases["warnings"].fillna("").astype(str) != ""]
+    for _, row in warned.iterrows():
+        console.print(f"{prefix}[yellow]warning[/yellow] {escape(str(row['id']))}: "
+                      f"{escape(str(row['warnings']))}", highlight=False, soft_wrap=True)
+    for note in result.notes:
+        if note not in skip_notes:
+            console.print(f"{prefix}note: {escape(note)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -94,6 +106,7 @@ def score(
     quiet: Quiet = False,
     std: Annotated[bool, typer.Option("--std", help="Also print the standard "
                                       "deviations.")] = False,
+    teams: ScoreTeams = False,
 ) -> None:
     """Score a folder (or archive) of predicted segmentations exactly as the official
     challenge does.
@@ -106,10 +119,15 @@ def score(
     extracted safely into a temporary folder ($TMPDIR) that is removed afterwards.
     Cases whose two files and options are unchanged are taken from the cache.
 
+    With --teams, SUBMISSION holds one submission per team (a folder or an archive each):
+    every team is scored into --out/<team>/ and the teams' means are combined in
+    --out/teams_summary.csv; exit 1 when any team has a problem.
+
     \b
     Example:
       wmheval score path/to/dataverse_files path/to/my_submission --out scores/
       wmheval score dataverse_files/ my_team.zip --out scores/my_team
+      wmheval score dataverse_files/ submissions/ --teams --out scores/
     """
     from rich.progress import Progress
 
@@ -120,6 +138,12 @@ def score(
     from wmheval.scoring.policy import make_policy
 
     cache_dir = None if no_cache else (cache or default_cache_dir())
+    if teams:
+        _score_teams(reference, submission, out, manifest=manifest, rule=binarize,
+                     policy=make_policy(missing, undefined), split=split.value,
+                     jobs=jobs or None, write_json=json_output, cache=cache_dir,
+                     scheduler=scheduler, quiet=quiet)
+        return
     try:
         with Progress(*progress_columns(), disable=quiet, transient=True) as progress:
             bar = progress.add_task("scoring", total=None)
@@ -139,4 +163,52 @@ def score(
     if not result.ok:
         typer.echo(f"{result.n_problems} problem(s): see the status column"
                    f"{' and unmatched.csv' if len(result.unmatched) else ''}", err=True)
+        raise typer.Exit(1)
+
+
+def _score_teams(reference: Path, teams_dir: Path, out: Path | None, *, quiet: bool,
+                 **options) -> None:
+    """``wmheval score --teams``: score, print one row per team and each team's problems,
+    and exit 1 when any team has one."""
+    from rich.progress import Progress
+
+    from wmheval.cli.terminal import console as make_console
+    from wmheval.cli.terminal import teams_table
+    from wmheval.io.archives import ArchiveRejected
+    from wmheval.io.paths import display_path
+    from wmheval.parallel import progress_columns
+    from wmheval.pipelines.score import TEAMS_SUMMARY, score_teams_to_dir
+
+    try:
+        with Progress(*progress_columns(), disable=quiet, transient=True) as progress:
+            bar = progress.add_task("scoring", total=None)
+            result = score_teams_to_dir(
+                reference, teams_dir, out,
+                on_plan=lambda total: progress.update(bar, total=total),
+                on_done=lambda _row: progress.advance(bar), **options)
+    except ArchiveRejected as error:
+        fail(str(error))
+    except (ValueError, OSError) as error:
+        fail(error)
+    if not quiet:
+        console = make_console()
+        console.print(teams_table(result.combined_summary()))
+        for path, why in result.skipped:
+            console.print(f"[yellow]skipped[/yellow] {path}: {why}", highlight=False,
+                          soft_wrap=True)
+        shared = set.intersection(*(set(r.notes) for r in result.results.values()))
+        for team, scored in result.results.items():
+            _print_problems(console, scored, prefix=f"{team}: ", skip_notes=shared)
+        for note in sorted(shared):
+            console.print(f"every team: note: {note}", highlight=False, soft_wrap=True,
+                          markup=False)
+        if out is not None:
+            where = display_path(out)
+            console.print(f"{len(result.results)} teams written to {where}/<team>/ and the "
+                          f"combined {where}/{TEAMS_SUMMARY}.csv; next: wmheval rank {where} "
+                          "--out ranking/", highlight=False, soft_wrap=True, markup=False)
+    if not result.ok:
+        failing = [team for team, scored in result.results.items() if not scored.ok]
+        typer.echo(f"{result.n_problems} problem(s) in {len(failing)} team(s): "
+                   f"{', '.join(failing)}", err=True)
         raise typer.Exit(1)

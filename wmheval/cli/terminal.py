@@ -172,3 +172,37 @@ def overview_table(overview: pd.DataFrame, columns: Sequence[str], title: str):
                    else "No missing or failed cases.")
     return _table(title, "team", [str(t) for t in overview["team"]], shown, rows,
                   caption=caption)
+
+
+def teams_table(combined: pd.DataFrame):
+    """One row per team of ``wmheval score --teams`` (its ``teams_summary.csv`` rows): the
+    mean of each metric over all scored subjects, ``[the mean used for ranking]`` below it
+    where it differs; missing and failed cases per team in the caption."""
+    overall = combined[combined["group_type"].astype(str) == "all"]
+    teams = list(dict.fromkeys(overall["team"].astype(str)))
+    metrics = [m for m in METRIC_ORDER if m in set(overall["metric"])]
+    rows, problems = [], []
+    bracketed = False
+    for team in teams:
+        block = overall[overall["team"].astype(str) == team].set_index("metric")
+        cells = []
+        for m in metrics:
+            scored = number(block.at[m, "mean"], m)
+            ranked = number(block.at[m, "mean_ranked"], m) if "mean_ranked" in block else scored
+            if ranked != scored:
+                bracketed = True
+                scored += f"\n[{ranked}]"
+            cells.append(scored)
+        first = block.iloc[0]
+        rows.append([*cells, str(int(first["n_cases"]))])
+        lost = int(first["n_missing"]) + int(first["n_failed"])
+        if lost:
+            problems.append(f"{team} {int(first['n_missing'])} missing, "
+                            f"{int(first['n_failed'])} failed")
+    caption = ("Missing or failed cases: " + "; ".join(problems) + "." if problems
+               else "No missing or failed cases.")
+    if bracketed:
+        caption += (" [Bracketed]: the mean used for ranking, with missing, failed and "
+                    "undefined values imputed under the policy.")
+    return _table("WMH challenge metrics per team (mean over all subjects)", "team", teams,
+                  [*metrics, "n"], rows, caption=caption)

@@ -142,6 +142,18 @@ def _manifest(staging: Path, command: str, inputs: Mapping[str, Path] | None,
     }
 
 
+def write_manifest(folder: str | Path, *, command: str,
+                   inputs: Mapping[str, Path] | None = None,
+                   options: Mapping[str, object] | None = None,
+                   digests: Mapping[str, str] | None = None) -> Path:
+    """Write ``wmheval_manifest.json`` into ``folder``, a part of an output set being staged
+    (e.g. one team's score folder inside ``wmheval score --teams``'s set), so that the part
+    reads as the output of ``command`` on its own. Arguments as for :func:`output_set`."""
+    folder = Path(folder)
+    manifest = _manifest(folder, command, inputs, options, (folder,), digests)
+    return write_text_atomic(folder / MANIFEST_NAME, _manifest_text(manifest))
+
+
 def _exchange(first: Path, second: Path) -> bool:
     """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
     if not sys.platform.startswith("linux"):

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from wmheval.io.archives import DEFAULT_LIMITS, ArchiveLimits, extracted_submission
 from wmheval.io.atomic import write_text_atomic
-from wmheval.io.outputs import output_set
+from wmheval.io.layouts import find_team_submissions
+from wmheval.io.names import safe_file_name
+from wmheval.io.outputs import output_set, write_manifest
 from wmheval.io.paths import display_path, is_within
 from wmheval.io.tables import write_table, write_table_formats
-from wmheval.scoring.folder import ScoreResult, score_folder
+from wmheval.scoring.aggregate import wide_summary
+from wmheval.scoring.folder import ScoreResult, score_folder, score_folders
 from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy
 
 
@@ -60,11 +65,7 @@ def score_to_dir(
         if kind is not None:
             _name_members(result, folder, submission_dir)
     if out is not None:
-        options = {"rule": rule or "official", "encoding_check": rule is None,
-                   "policy": policy.name, "split": split,
-                   "manifest": display_path(manifest) if isinstance(manifest, str | Path)
-                   else ("custom table" if manifest is not None else "bundled"),
-                   "json": write_json}
+        options = _score_options(rule, policy, split, manifest, write_json)
         with output_set(Path(out), command="score",
                         inputs={"reference": Path(reference_dir),
                                 "submission": Path(submission_dir)},
@@ -72,6 +73,129 @@ def score_to_dir(
             write_score_outputs(result, staging, write_json=write_json,
                                 paths_relative_to=Path(out))
     return result
+
+
+def _score_options(rule, policy: ScoringPolicy, split: str, manifest,
+                   write_json: bool) -> dict:
+    """The options a score output set's manifest records (the report and ``rank`` compare
+    the rule and the reference of teams across score folders)."""
+    return {"rule": rule or "official", "encoding_check": rule is None,
+            "policy": policy.name, "split": split,
+            "manifest": display_path(manifest) if isinstance(manifest, str | Path)
+            else ("custom table" if manifest is not None else "bundled"),
+            "json": write_json}
+
+
+TEAMS_SUMMARY = "teams_summary"
+"""Stem of the combined tables of ``wmheval score --teams`` (``teams_summary.csv``: every
+team's summary rows with a ``team`` column; ``teams_summary_table.*``: one row per team)."""
+
+
+@dataclass
+class TeamsScoreResult:
+    """What ``wmheval score --teams`` found: one :class:`ScoreResult` per team."""
+
+    results: dict[str, ScoreResult]
+    """Team name to its result, in name order."""
+    folders: dict[str, str]
+    """Team name to the name of its score folder inside ``out`` (a safe file name)."""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """Entries of the teams folder that are no submission (path, reason)."""
+
+    @property
+    def n_problems(self) -> int:
+        return sum(result.n_problems for result in self.results.values())
+
+    @property
+    def ok(self) -> bool:
+        return self.n_problems == 0
+
+    def combined_summary(self) -> pd.DataFrame:
+        """Every team's summary rows, ``team`` first (``teams_summary.csv``)."""
+        tables = [result.summary.assign(team=team) for team, result in self.results.items()]
+        table = pd.concat(tables, ignore_index=True)
+        return table[["team", *[c for c in table.columns if c != "team"]]]
+
+    def readable_summary(self) -> pd.DataFrame:
+        """One row per team: cases, missing, failed and ``mean ± std [ranked]`` per metric
+        over all scored subjects (``teams_summary_table.*``)."""
+        rows = []
+        for team, result in self.results.items():
+            wide = wide_summary(result.summary)
+            row = wide[wide["group"] == "all"].iloc[0].to_dict()
+            row.pop("group")
+            rows.append({"team": team, **row})
+        return pd.DataFrame(rows)
+
+
+def score_teams_to_dir(
+    reference_dir: str | Path,
+    teams_dir: str | Path,
+    out: str | Path | None = None,
+    *,
+    manifest: str | Path | pd.DataFrame | None = None,
+    rule: str | None = None,
+    policy: ScoringPolicy = DEFAULT_POLICY,
+    split: str = "auto",
+    jobs: int | None = None,
+    write_json: bool = False,
+    cache: str | Path | None = None,
+    scheduler: str | None = None,
+    on_plan: Callable[[int], None] | None = None,
+    on_done: Callable[[dict], None] | None = None,
+    archive_limits: ArchiveLimits = DEFAULT_LIMITS,
+) -> TeamsScoreResult:
+    """What ``wmheval score --teams`` does: score every team's submission in ``teams_dir``
+    (each sub-folder or archive is one team's: :func:`wmheval.io.layouts.find_team_submissions`)
+    with :func:`wmheval.scoring.score_folders`, all cases in one pool, and with ``out`` write
+    one output set: ``out/<team>/`` as ``wmheval score`` writes it for that team alone (its
+    own manifest, so ``rank``, ``sensitivity`` and ``report`` read ``out`` as a field of
+    teams), plus the combined ``teams_summary.csv`` and ``teams_summary_table.*``.
+
+    Every archive is checked and every folder matched to the reference before any case is
+    scored; an archive refused as a whole raises
+    :class:`~wmheval.io.archives.ArchiveRejected` naming it. Other arguments as for
+    :func:`score_to_dir`.
+    """
+    found = find_team_submissions(teams_dir)
+    taken: set[str] = set()
+    folders = {team: safe_file_name(team, taken) for team in found.submissions}
+    with contextlib.ExitStack() as stack:
+        extracted: dict[str, tuple[Path, str | None]] = {}
+        for team, path in found.submissions.items():
+            extracted[team] = stack.enter_context(
+                extracted_submission(path, limits=archive_limits))
+        results = score_folders(reference_dir, {t: f for t, (f, _) in extracted.items()},
+                                manifest=manifest, rule=rule, policy=policy, split=split,
+                                jobs=jobs, cache=cache, scheduler=scheduler,
+                                skip=(Path(out),) if out is not None else (),
+                                on_plan=on_plan, on_done=on_done)
+        for team, (folder, kind) in extracted.items():
+            if kind is not None:
+                _name_members(results[team], folder, found.submissions[team])
+    teams = TeamsScoreResult(results, folders,
+                             [(display_path(p), why) for p, why in found.skipped])
+    if out is not None:
+        options = _score_options(rule, policy, split, manifest, write_json)
+        with output_set(Path(out), command="score --teams",
+                        inputs={"reference": Path(reference_dir), "teams": Path(teams_dir)},
+                        options={**options, "teams": folders}) as staging:
+            for team, result in results.items():
+                folder = staging / folders[team]
+                write_score_outputs(result, folder, write_json=write_json,
+                                    paths_relative_to=Path(out) / folders[team])
+                write_manifest(folder, command="score", options=options,
+                               inputs={"reference": Path(reference_dir),
+                                       "submission": found.submissions[team]},
+                               digests=result.input_digests)
+            write_table(teams.combined_summary(), staging / f"{TEAMS_SUMMARY}.csv")
+            write_table_formats(teams.readable_summary(), staging / f"{TEAMS_SUMMARY}_table",
+                                formats=("md", "tex", "html"),
+                                caption="WMH challenge metrics per team over all scored "
+                                "subjects, mean ± std of the scored values; [mean used for "
+                                "ranking, with missing and undefined values imputed] under "
+                                f"{policy.name}")
+    return teams
 
 
 def _name_members(result: ScoreResult, folder: Path, archive: str | Path) -> None:

@@ -9,7 +9,7 @@ from importlib import import_module
 _EXPORTS = {
     "summarize": "aggregate", "wide_summary": "aggregate",
     "CaseTask": "case", "evaluate_files": "case", "score_case": "case",
-    "ScoreResult": "folder", "score_folder": "folder",
+    "ScoreResult": "folder", "score_folder": "folder", "score_folders": "folder",
     "DEFAULT_POLICY": "policy", "ScoringPolicy": "policy", "describe_policy": "policy",
 }
 

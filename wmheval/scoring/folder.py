@@ -5,13 +5,21 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from wmheval.io.layouts import SubmissionIndex, find_reference_cases, index_submission
+from wmheval.io.layouts import (
+    LayoutError,
+    SubmissionIndex,
+    find_reference_cases,
+    holds_references,
+    index_submission,
+    suggested_id,
+    team_folders_in,
+)
 from wmheval.io.manifest import load_manifest
 from wmheval.io.paths import display_path
 from wmheval.metrics import METRICS
@@ -178,20 +186,37 @@ def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
         raise ValueError(f"split must be one of {SPLIT_CHOICES}, got {split!r}")
     parse_rule(rule)
     notes: list[str] = []
-    reference_cases = find_reference_cases(reference_dir)
+    reference_cases = _reference_cases(reference_dir, submission_dir)
+    all_reference_ids = {c.id for c in reference_cases}
     if index is None:
         index = index_submission(submission_dir, skip=skip)
+        teams = team_folders_in(index, submission_dir, all_reference_ids)
+        if teams:
+            raise LayoutError(
+                f"{display_path(submission_dir)}: holds the submissions of {len(teams)} "
+                f"teams ({_listed(teams)}), not one submission: score them all at once "
+                f"with --teams (wmheval score {display_path(reference_dir)} "
+                f"{display_path(submission_dir)} --teams --out scores/), or give one "
+                "team's folder")
     rows = _manifest_rows(reference_cases, manifest, check_grid, notes)
     splits = {c.id: _case_split(c, rows.get(c.id)) for c in reference_cases}
     predicted = set(index.predictions) | set(index.duplicates)
     selected = _select_split(reference_cases, splits, predicted, split, notes, reference_dir)
-    all_reference_ids = {c.id for c in reference_cases}
     selected_ids = {c.id for c in selected}
     unmatched = [(display_path(p), why) for p, why in index.unrecognised]
     for case_id in sorted(predicted - all_reference_ids):
+        hint = suggested_id(case_id, all_reference_ids)
         for path in index.duplicates.get(case_id) or [index.predictions[case_id]]:
-            unmatched.append((display_path(path),
-                              f"no reference subject with id {display_path(case_id)!r}"))
+            problem = f"no reference subject with id {display_path(case_id)!r}"
+            if hint is not None:
+                problem += (f" (did you mean {display_path(hint)}? name the prediction "
+                            f"after the reference id: {display_path(hint)}/result.nii.gz or "
+                            f"{display_path(hint)}.nii.gz)")
+            unmatched.append((display_path(path), problem))
+    if index.documents:
+        names = [display_path(p) for p in index.documents]
+        notes.append(f"{len(names)} document(s) beside the predictions, not scored and no "
+                     f"problem: {_listed(names)}")
     for case_id in sorted((predicted & all_reference_ids) - selected_ids):
         path = index.predictions.get(case_id) or index.duplicates[case_id][0]
         unmatched.append((display_path(path), f"subject {display_path(case_id)!r} is outside "
@@ -212,6 +237,27 @@ def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
         })
     unmatched_table = pd.DataFrame(unmatched, columns=["path", "problem"])
     return tasks, pd.DataFrame(info, columns=list(CASE_COLUMNS[:4])), unmatched_table, notes
+
+
+def _reference_cases(reference_dir: str | Path, submission_dir: str | Path):
+    """The reference subjects; when there are none but the two folders look swapped (the
+    reference holds predictions, the submission references), say so."""
+    try:
+        return find_reference_cases(reference_dir)
+    except LayoutError as error:
+        reference = Path(reference_dir)
+        try:
+            swapped = (Path(submission_dir).is_dir() and holds_references(submission_dir)
+                       and reference.is_dir() and bool(index_submission(reference).predictions))
+        except (LayoutError, OSError):
+            swapped = False
+        if not swapped:
+            raise
+        raise LayoutError(
+            f"{error}; it holds predictions, and {display_path(submission_dir)} holds the "
+            "reference (wmh.nii.gz): the arguments look swapped. The reference comes first: "
+            f"wmheval score {display_path(submission_dir)} {display_path(reference_dir)}"
+        ) from None
 
 
 def _worker_init() -> None:
@@ -326,18 +372,81 @@ def score_folder(
     fails with the fix in its message, and one note counts them; a rule given explicitly
     (``"official"`` too) scores the values as it reads them.
 
-    Writes nothing: :func:`wmheval.pipelines.score.score_to_dir` writes the output set.
+    A submission folder that holds several teams' folders is refused
+    (:class:`~wmheval.io.layouts.LayoutError` naming them): :func:`score_folders` scores
+    them. Writes nothing: :func:`wmheval.pipelines.score.score_to_dir` writes the output
+    set.
     """
+    results = score_folders(reference_dir, {"": submission_dir}, manifest=manifest,
+                            rule=rule, policy=policy, split=split, jobs=jobs, cache=cache,
+                            scheduler=scheduler, skip=skip, index=index, on_plan=on_plan,
+                            on_done=on_done)
+    return results[""]
+
+
+@dataclass
+class _Planned:
+    submission_dir: Path
+    tasks: list[CaseTask]
+    info: pd.DataFrame
+    unmatched: pd.DataFrame
+    notes: list[str]
+
+
+def score_folders(
+    reference_dir: str | Path,
+    submissions: Mapping[str, str | Path],
+    *,
+    manifest: str | Path | pd.DataFrame | None = None,
+    rule: str | None = None,
+    policy: ScoringPolicy = DEFAULT_POLICY,
+    split: str = "auto",
+    jobs: int | None = None,
+    cache: str | Path | None = None,
+    scheduler: str | None = None,
+    skip: Sequence[Path] = (),
+    index: SubmissionIndex | None = None,
+    on_plan: Callable[[int], None] | None = None,
+    on_done: Callable[[dict], None] | None = None,
+) -> dict[str, ScoreResult]:
+    """Score several submissions (``{name: folder}``) against one reference, every case of
+    every submission in one pool of ``jobs`` workers (so a small submission does not leave
+    cores idle), each submission exactly as :func:`score_folder` scores it alone.
+
+    Every submission is matched to the reference before any case is scored, so a folder
+    that cannot be read fails the call at once. ``index`` applies only to a single
+    submission. Returns one :class:`ScoreResult` per name, in the given order.
+    """
+    if index is not None and len(submissions) != 1:
+        raise ValueError("index applies to a single submission")
     check_encoding = rule is None
     rule = rule or "official"
     table, check_grid, _ = resolve_manifest(reference_dir, manifest)
-    tasks, info, unmatched, notes = plan_tasks(
-        reference_dir, submission_dir, manifest=table, rule=rule, split=split,
-        check_grid=check_grid, skip=tuple(skip), check_encoding=check_encoding,
-        index=index)
+    planned: dict[str, _Planned] = {}
+    for name, folder in submissions.items():
+        tasks, info, unmatched, notes = plan_tasks(
+            reference_dir, folder, manifest=table, rule=rule, split=split,
+            check_grid=check_grid, skip=tuple(skip), check_encoding=check_encoding,
+            index=index)
+        planned[name] = _Planned(Path(folder), tasks, info, unmatched, notes)
+    every_task = [task for plan in planned.values() for task in plan.tasks]
     if on_plan:
-        on_plan(len(tasks))
-    rows = run_tasks(tasks, jobs=jobs, on_done=on_done, cache_dir=cache, scheduler=scheduler)
+        on_plan(len(every_task))
+    rows = run_tasks(every_task, jobs=jobs, on_done=on_done, cache_dir=cache,
+                     scheduler=scheduler)
+    results: dict[str, ScoreResult] = {}
+    start = 0
+    for name, plan in planned.items():
+        own = rows[start:start + len(plan.tasks)]
+        start += len(plan.tasks)
+        results[name] = _assemble(reference_dir, plan, own, policy)
+    return results
+
+
+def _assemble(reference_dir: str | Path, plan: _Planned, rows: list[dict],
+              policy: ScoringPolicy) -> ScoreResult:
+    """One submission's :class:`ScoreResult` from its planned tasks and scored rows."""
+    tasks, notes = plan.tasks, list(plan.notes)
     digests = [row.pop("_digests", (None, None)) for row in rows]
     encoding_note = submission_note(rows)
     if encoding_note:
@@ -345,7 +454,7 @@ def score_folder(
     scored = pd.DataFrame(rows, columns=[c for c in CASE_COLUMNS if c not in
                                          ("scanner", "split", "seen_in_training")])
     scored["id"] = [display_path(task.id) for task in tasks]
-    cases = info.merge(scored, on="id", how="left")[list(CASE_COLUMNS)]
+    cases = plan.info.merge(scored, on="id", how="left")[list(CASE_COLUMNS)]
     summary, policy_notes = summarize(cases, policy, with_notes=True)
 
     def relative(path, root):
@@ -354,9 +463,9 @@ def score_folder(
     input_digests = {
         "reference": _input_digest([(relative(t.reference_path, reference_dir), d[0])
                                     for t, d in zip(tasks, digests, strict=True)]),
-        "submission": _input_digest([(relative(t.prediction_path, submission_dir), d[1])
+        "submission": _input_digest([(relative(t.prediction_path, plan.submission_dir), d[1])
                                      for t, d in zip(tasks, digests, strict=True)
                                      if t.prediction_path is not None]),
     }
-    return ScoreResult(cases=cases, summary=summary, unmatched=unmatched,
+    return ScoreResult(cases=cases, summary=summary, unmatched=plan.unmatched,
                        notes=notes + policy_notes, policy=policy, input_digests=input_digests)
