@@ -10,6 +10,8 @@ import pytest
 
 mini_reference = board_fixtures.mini_reference
 small_challenge = board_fixtures.small_challenge
+small_submissions = board_fixtures.small_submissions
+team_folders = board_fixtures.team_folders
 
 METRICS = ("dice", "h95", "avd", "recall", "f1")
 HIGHER = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
@@ -203,3 +205,55 @@ def test_timeline_draws_field_moves_hollow():
     xs = [int(c[0]) for c in circles[:4]]
     assert xs == sorted(xs) and abs((xs[1] - xs[0]) - (xs[2] - xs[1])) <= 1  # equal days
     assert timeline_svg([], 3) == ""
+
+
+def _site_files(folder):
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_past_site_has_the_settings_and_states_of_its_time(tmp_path, mini_reference,
+                                                            team_folders):
+    """Regression (issue 30): `build --as-of` rendered a past site with today's phases
+    (pages of phases added later) and today's submission states (a later withdrawal)."""
+    from datetime import UTC, datetime, timedelta
+
+    from board_fixtures import new_board
+    from wmheval_leaderboard.config import iso, simulated_clock
+    from wmheval_leaderboard.lifecycle import add_phase, withdraw
+    from wmheval_leaderboard.site import build_site
+
+    root, site = tmp_path / "ch", tmp_path / "site"
+    with simulated_clock(datetime(2017, 3, 1, 9, tzinfo=UTC)) as clock:
+        board = new_board(root, mini_reference, teams=["A"], bootstrap=0)
+        first = board.submit(team_folders["precise"], "A").submission_id
+        build_site(board, site, view="private")
+        then, published = iso(clock.read()), _site_files(site)
+        moment = datetime(2017, 3, 1, 9, tzinfo=UTC)  # ids carry the board's clock
+        assert 0 <= int(first[1:12], 16) - int(moment.timestamp() * 1000) < 100  # ticks
+        clock.advance(timedelta(days=1))
+        add_phase(board, "final", subjects="1,3", limit=1, window="total")
+        withdraw(board, first, "wrong files")
+        build_site(board, tmp_path / "now", view="private")
+        rebuilt = tmp_path / "rebuilt"
+        build_site(board, rebuilt, view="private", as_of=then)
+        board.close()
+    assert (tmp_path / "now" / "phase-final.html").exists()  # today's site has the phase
+    assert _site_files(rebuilt) == published  # the past one has neither it nor the withdrawal
+
+
+def test_the_simulated_clock_only_moves_forward_and_keeps_order():
+    from datetime import UTC, datetime, timedelta
+
+    from wmheval_leaderboard.config import now_utc, simulated_clock
+
+    start = datetime(2017, 3, 1, tzinfo=UTC)
+    with simulated_clock(start) as clock:
+        readings = [now_utc() for _ in range(3)]
+        assert readings == [start + timedelta(milliseconds=k) for k in range(3)]
+        assert clock.set(datetime(2017, 3, 2)) == datetime(2017, 3, 2, tzinfo=UTC)
+        with pytest.raises(ValueError, match="only moves forward"):
+            clock.set(start)
+    assert abs(now_utc() - datetime.now(UTC)) < timedelta(seconds=5)

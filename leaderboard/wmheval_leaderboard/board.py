@@ -27,7 +27,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -192,7 +191,8 @@ class Board:
                               "LIMIT 1").fetchone()
             if last is not None and json.loads(last[0]).get("config") == digest:
                 return
-            self.ledger.append_event("config_changed", None, {"config": digest})
+            self.ledger.append_event("config_changed", None,
+                                     {"config": digest, "text": config_text(self.config)})
         from wmheval_leaderboard.life import record_all
 
         record_all(self, "config", {"kind": "config", "config": digest})
@@ -235,7 +235,8 @@ class Board:
         ledger = Ledger.open(root, create=True)
         with ledger.write():
             ledger.append_event("board_created", None, {"name": name,
-                                                         "config": challenge.digest()})
+                                                         "config": challenge.digest(),
+                                                         "text": config_text(challenge)})
         board = cls(root, challenge, ledger)
         board._sync_phases()
         return board
@@ -383,7 +384,7 @@ class Board:
                 used, line = self._quota(db, chosen, team_row["team_id"])
                 if chosen.limit is not None and used >= chosen.limit:
                     raise OverLimit(f"submission limit reached for team {team}: {line}")
-                submission_id = f"s{int(time.time() * 1000):011x}{secrets.token_hex(4)}"
+                submission_id = f"s{int(now.timestamp() * 1000):011x}{secrets.token_hex(4)}"
                 db.execute(
                     "INSERT INTO submissions (submission_id, phase_id, team_id, "
                     "archive_sha256, archive_bytes, archive_kind, received_at, state, note, "
@@ -632,6 +633,7 @@ class Board:
             "phase": r["phase_id"], "state": r["state"], "reason": r["reason"] or "",
             "archive_sha256": r["archive_sha256"], "archive_bytes": r["archive_bytes"],
             "received_at": r["received_at"], "finished_at": r["finished_at"],
+            "withdrawn_at": r["withdrawn_at"],
             "note": r["note"] or "", "method_url": r["method_url"] or "",
             "evaluation_id": r["evaluation_id"],
             "n_cases": r["n_cases"], "n_missing": r["n_missing"],

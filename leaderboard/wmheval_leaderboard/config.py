@@ -8,12 +8,14 @@ event of each submission, so a board can always say under which settings it was 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from wmheval import vocabulary as vocab
@@ -151,12 +153,23 @@ def read_config(folder: str | Path) -> Challenge:
     """Read and check ``folder/challenge.toml`` (a BoardUsageError names the problem)."""
     path = Path(folder) / CONFIG_NAME
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BoardUsageError(f"{folder}: no board here ({CONFIG_NAME} not found; run "
                               "'wmheval board init' first)") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError) as error:
         raise BoardUsageError(f"{path}: cannot read: {error}") from None
+    return parse_config(text, where=str(path), default_name=Path(folder).name)
+
+
+def parse_config(text: str, *, where: str = CONFIG_NAME, default_name: str = "") -> Challenge:
+    """Check the text of a ``challenge.toml`` (``where`` names it in errors): the settings
+    now (:func:`read_config`) or those a ledger event recorded (a past board's)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise BoardUsageError(f"{where}: cannot read: {error}") from None
+    path = where
     head = data.get("challenge")
     if not isinstance(head, dict) or "reference" not in head:
         raise BoardUsageError(f"{path}: needs a [challenge] table with a reference")
@@ -175,7 +188,7 @@ def read_config(folder: str | Path) -> Challenge:
     unknown = sorted(set(head) - set(Challenge.__dataclass_fields__))
     if unknown:
         raise BoardUsageError(f"{path}: unknown key(s) in [challenge]: {', '.join(unknown)}")
-    fields.setdefault("name", Path(folder).name)
+    fields.setdefault("name", default_name)
     return Challenge(phases=parsed, **fields)
 
 
@@ -245,8 +258,54 @@ def config_text(challenge: Challenge) -> str:
     return "\n".join(lines) + "\n"
 
 
+class SimulatedClock:
+    """The board's clock while a challenge is replayed (:func:`simulated_clock`): it stands
+    at a chosen moment, moves only when told (:meth:`advance`, :meth:`set`), and ticks one
+    millisecond per reading so that the events it stamps keep their order."""
+
+    def __init__(self, start: datetime, tick: timedelta = timedelta(milliseconds=1)):
+        self.moment = start.astimezone(UTC)
+        self.tick = tick
+
+    def read(self) -> datetime:
+        moment = self.moment
+        self.moment += self.tick
+        return moment
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the clock forward by ``delta``; returns the new moment."""
+        if delta < timedelta(0):
+            raise ValueError("a simulated clock only moves forward")
+        self.moment += delta
+        return self.moment
+
+    def set(self, moment: datetime) -> datetime:
+        """Move the clock forward to ``moment`` (UTC when naive)."""
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return self.advance(moment.astimezone(UTC) - self.moment)
+
+
+_CLOCK: SimulatedClock | None = None
+
+
+@contextlib.contextmanager
+def simulated_clock(start: datetime) -> Iterator[SimulatedClock]:
+    """Within the block, every time the board records (submissions, events, snapshots,
+    windows and phase openings) comes from a :class:`SimulatedClock` starting at ``start``:
+    how the demo replays a few submission days in seconds, and how tests script a
+    challenge's life. Only this process is affected (scoring workers record no time)."""
+    global _CLOCK
+    previous, _CLOCK = _CLOCK, SimulatedClock(start if start.tzinfo else
+                                              start.replace(tzinfo=UTC))
+    try:
+        yield _CLOCK
+    finally:
+        _CLOCK = previous
+
+
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    """The current time in UTC (the simulated one inside :func:`simulated_clock`)."""
+    return _CLOCK.read() if _CLOCK is not None else datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:

@@ -191,6 +191,23 @@ def standings_from(board, snap: Snapshot | None, phase: str):
                      board_json["inputs_sha256"], values, subject_ids)
 
 
+def config_at(board, moment: str):
+    """The challenge's settings in force at ``moment``: those the last ``board_created`` or
+    ``config_changed`` event at or before it recorded (so a past site lists the phases and
+    rules of its time); the current settings for a ledger that recorded no text (boards made
+    before the text was kept)."""
+    from wmheval_leaderboard.config import parse_config
+
+    row = board.ledger.connection.execute(
+        "SELECT payload_json FROM events WHERE kind IN ('board_created', 'config_changed') "
+        "AND at <= ? ORDER BY seq DESC LIMIT 1", (moment,)).fetchone()
+    text = json.loads(row[0]).get("text") if row is not None else None
+    if not text:
+        return board.config
+    return parse_config(text, where="the settings recorded in the ledger",
+                        default_name=board.config.name)
+
+
 # ---------------------------------------------------------------- history and causes
 
 

@@ -22,12 +22,12 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from wmheval_leaderboard import engine
-from wmheval_leaderboard.config import Phase, parse_time
+from wmheval_leaderboard.config import Phase, now_utc, parse_time
 from wmheval_leaderboard.errors import BoardUsageError, LeakFound
 
 BOARD_COLUMNS = ("team", "position", "score", "dice", "h95", "avd", "recall", "f1",
@@ -102,7 +102,7 @@ def check_view(view: str) -> str:
 
 
 def view_sees_board(phase: Phase, view: str, now: datetime | None = None) -> tuple[bool, str]:
-    return _visible(phase, view, now or datetime.now(UTC))
+    return _visible(phase, view, now or now_utc())
 
 
 def _visible(phase: Phase, view: str, now: datetime) -> tuple[bool, str]:
@@ -229,11 +229,11 @@ def _write_site(board, folder: Path, view: str, n_resamples: int,
 
     env = _environment()
     css, sort_js = engine.page_assets()
-    now = datetime.now(UTC) if as_of is None else parse_time(as_of, "--as-of")
+    now = now_utc() if as_of is None else parse_time(as_of, "--as-of")
     own_team = view.split(":", 1)[1] if view.startswith("team:") else None
     if own_team is not None:
         board.team(own_team)
-    config = board.config
+    config = board.config if as_of is None else life.config_at(board, as_of)
     pages: dict[str, str] = {}
     phases = []
     hidden_ids: set[str] = set()
@@ -285,7 +285,7 @@ def _write_site(board, folder: Path, view: str, n_resamples: int,
             if not item["visible"]:
                 continue
             entry = next((s for s in item["standings"].rows if s.team == team["name"]), None)
-            submissions = [s for s in board.status(team["name"])
+            submissions = [_submission_at(s, as_of) for s in board.status(team["name"])
                            if s["phase"] == item["phase"].name
                            and (as_of is None or s["received_at"] <= as_of)]
             shows = item["per_case"] or (item["own_cases"] and team["name"] == own_team)
@@ -320,6 +320,18 @@ def _write_site(board, folder: Path, view: str, n_resamples: int,
                             + (f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""))
     return BuildReport(folder, len(pages), n_ranked, n_not_ranked, n_resamples,
                        "".join(digests))
+
+
+def _submission_at(row: dict, as_of: str | None) -> dict:
+    """A submission's row as it stood at ``as_of`` (a past site): still being scored when
+    it finished later, still scored when it was withdrawn later."""
+    if as_of is None:
+        return row
+    if row.get("withdrawn_at") and row["withdrawn_at"] > as_of:
+        row = {**row, "state": "scored", "reason": ""}
+    if row.get("finished_at") and row["finished_at"] > as_of:
+        row = {**row, "state": "scoring", "reason": ""}
+    return row
 
 
 def _evaluation_values(board, evaluation_id: str) -> list[float]:
