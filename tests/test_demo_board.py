@@ -1,10 +1,12 @@
-"""The demo's challenge board (issue 28: the demo builds a board from its simulated teams,
-submitted as archives, one of them hostile, one over its limit), on the six-subject board
+"""The demo's challenge board (issues 28 and 30: the simulated teams submit archives over
+three simulated days and two phases; one archive is hostile, one upload over the daily
+limit, one entry withdrawn; the history names who moved whom), on the six-subject board
 fixture instead of the whole demo."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import board_fixtures
 
@@ -15,27 +17,58 @@ small_challenge = board_fixtures.small_challenge
 small_submissions = board_fixtures.small_submissions
 team_folders = board_fixtures.team_folders
 
+METRICS = ("dice", "h95", "avd", "recall", "f1")
+HIGHER = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
 
-def test_the_demo_board_ranks_the_teams_rejects_the_hostile_one_and_the_extra(
-        tmp_path, mini_reference, team_folders):
+
+def hand_positions(entries: list[dict]) -> dict[str, int]:
+    """The min-max rule written out over the entries' means (no ties in this field)."""
+    scores = {e["team"]: 0.0 for e in entries}
+    for metric in METRICS:
+        values = [e[metric] for e in entries]
+        best = max(values) if HIGHER[metric] else min(values)
+        worst = min(values) if HIGHER[metric] else max(values)
+        for e in entries:
+            scores[e["team"]] += 0.0 if worst == best else (e[metric] - best) / (worst - best)
+    return {t: k + 1 for k, t in enumerate(sorted(scores, key=scores.get))}
+
+
+def test_the_demo_board_replays_three_days_and_two_phases(tmp_path, mini_reference,
+                                                          team_folders):
     out = tmp_path / "demo"
     out.mkdir()
-    teams = ["precise", "noisy", "incomplete"]
+    teams = ["precise", "noisy", "greedy", "incomplete", "threshold"]  # + a baseline
     output = DemoOutput(out)
     _board_step(output, mini_reference, team_folders["precise"].parent, teams, out,
                 bootstrap=50)
     board = json.loads((out / "board_site" / "board.json").read_text(encoding="utf-8"))
-    positions = {entry["team"]: entry["position"] for entry in board["entries"]}
-    assert positions == {"precise": 1, "noisy": 2, "incomplete": 3}
-    incomplete = next(e for e in board["entries"] if e["team"] == "incomplete")
-    assert incomplete["n_missing"] == 2 and incomplete["n_cases"] == 6
-    (refused,) = board["not_ranked"]
+    assert board["phase"] == "test"
+    entries = {e["team"]: e for e in board["entries"]}
+    assert set(entries) == {"precise", "noisy", "greedy"}  # incomplete withdrew
+    assert {t: e["position"] for t, e in entries.items()} == hand_positions(board["entries"])
+    (refused,) = board["not_ranked"]  # a withdrawn entry just leaves the board
     assert refused["team"] == "mallory" and refused["state"] == "rejected"
     assert "'..' path component" in refused["reason"]
-    # Nothing of the hostile archive was written outside its staging folder.
-    assert not list(tmp_path.rglob("escape.txt"))
+    assert not list(tmp_path.rglob("escape.txt"))  # nothing written outside the staging
     assert any("mallory's archive rejected" in n for n in output.notes)
-    assert any("precise's second upload refused" in n and "1 of 1" in n
+    assert any("precise's upload 3 on day 1 refused" in n and "2 of 2" in n
                for n in output.notes), output.notes
+    # The final phase took every remaining entry by promotion.
+    final = (out / "board_site" / "phase-final.html").read_text(encoding="utf-8")
+    for team in ("precise", "noisy", "greedy"):
+        assert f">{team}<" in final
+    assert ">incomplete<" not in final
+    # The history: simulated days, and day 2's teams moving the day-1 teams' bounds.
+    history = (out / "board_history.txt").read_text(encoding="utf-8")
+    days = sorted(set(re.findall(r"2026-06-0\d", history)))
+    assert days == ["2026-06-01", "2026-06-02", "2026-06-03"]
+    assert re.search(r"  precise: \d -> \d, [\d.]+ -> [\d.]+: field: (greedy|incomplete) "
+                     r"moved the", history), history
+    assert "withdrawn: its entry" in history
+    # precise's page draws its timeline with moves caused by others hollow.
+    page = next(path for path, _ in output.sections["Challenge board"]
+                if path.parent.name == "teams")
+    text = page.read_text(encoding="utf-8")
+    assert ">precise<" in text and text.count('class="tl-field"') >= 1
     assert [path.name for path, _ in output.sections["Challenge board"]] == [
-        "index.html", "board.csv"]
+        "index.html", page.name, "board_history.txt", "board.csv"]

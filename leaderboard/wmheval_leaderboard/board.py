@@ -458,8 +458,10 @@ class Board:
 
     # ------------------------------------------------------------ scoring
 
-    def _score(self, submission_id: str) -> None:
-        """Mark ``scoring``, run the child, publish the run folder, commit the result."""
+    def _score(self, submission_id: str, snapshot: bool = True) -> None:
+        """Mark ``scoring``, run the child, publish the run folder, commit the result and
+        (with ``snapshot``) record the phase's board; a caller that scores several
+        submissions as one change (a promotion) records it once itself."""
         with self.ledger.write() as db:
             row = db.execute("SELECT * FROM submissions WHERE submission_id = ?",
                              (submission_id,)).fetchone()
@@ -480,6 +482,8 @@ class Board:
         finally:
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
+        if not snapshot:
+            return
         from wmheval_leaderboard.life import record_snapshot
 
         team = self._submission(submission_id)["team_name"]

@@ -326,6 +326,28 @@ def history(board, phase: str, diff: tuple[str, str] | None = None) -> list[dict
     return out
 
 
+def _number(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def history_lines(items: list[dict]) -> list[str]:
+    """:func:`history` as text (what ``wmheval board history`` prints): per snapshot its
+    number, time, trigger, hash and cause, then per team ``position -> position, score ->
+    score: cause: detail``. Names from participants are printable (escaped)."""
+    from wmheval.io.paths import display_text
+
+    lines = []
+    for item in items:
+        lines.append(f"#{item['seq']} {item['created_at'][:19]}Z {item['trigger']} "
+                     f"{item['sha256'][:12]} {display_text(json.dumps(item['cause']))}")
+        for change in item["changes"]:
+            lines.append(f"  {display_text(change['team'])}: {change['position_before']} -> "
+                         f"{change['position_after']}, {_number(change['score_before'])} -> "
+                         f"{_number(change['score_after'])}: {change['cause']}: "
+                         f"{display_text(change['detail'])}")
+    return lines
+
+
 def timelines(board, phase: str, as_of: str | None = None) -> dict[str, list[dict]]:
     """Per team, its score and position after each snapshot of ``phase`` (up to
     ``as_of``) where it has an entry, and the cause of each move (``field``: caused by

@@ -226,7 +226,8 @@ def promote(board: Board, source: str, target: str,
             submissions: list[str] | None = None) -> list[str]:
     """Copy chosen submissions of ``source`` (default: every team's current entry there)
     into ``target`` by archive hash and score them against ``target``'s subjects; no quota
-    is used and the parent gate is not asked. Returns the new submission ids."""
+    is used and the parent gate is not asked. The target's board changes once (one
+    snapshot, trigger ``promotion``), not once per entry. Returns the new submission ids."""
     board.config.phase(source)
     board.config.phase(target)
     if _frozen(board, target):
@@ -260,8 +261,11 @@ def promote(board: Board, source: str, target: str,
             board.ledger.append_event("submission_promoted", new_id, {
                 "from": row["submission_id"], "phase": target,
                 "archive_sha256": row["archive_sha256"]})
-        board._score(new_id)
+        board._score(new_id, snapshot=False)
         created.append(new_id)
+    if created:  # one change of the target's board, however many entries came in
+        life.record_snapshot(board, target, "promotion", {
+            "kind": "promotion", "from": source, "submissions": created})
     return created
 
 

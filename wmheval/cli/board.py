@@ -472,7 +472,6 @@ def history(
     Example: wmheval board history challenge --phase test --diff 3 7
     """
     def action():
-        from wmheval.io.paths import display_text
         from wmheval.pipelines.board import board_life
 
         with _open(folder) as board:
@@ -480,14 +479,8 @@ def history(
         if json_output:
             typer.echo(json.dumps(items, indent=1, ensure_ascii=False))
             return
-        for item in items:
-            typer.echo(f"#{item['seq']} {item['created_at'][:19]}Z {item['trigger']} "
-                       f"{item['sha256'][:12]} {display_text(json.dumps(item['cause']))}")
-            for change in item["changes"]:
-                typer.echo(f"  {display_text(change['team'])}: {change['position_before']} -> "
-                           f"{change['position_after']}, {_num(change['score_before'])} -> "
-                           f"{_num(change['score_after'])}: {change['cause']}: "
-                           f"{display_text(change['detail'])}")
+        for line in board_life().history_lines(items):
+            typer.echo(line)
 
     _run(action)
 

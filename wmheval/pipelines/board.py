@@ -76,6 +76,15 @@ def import_platform_results(board: Any, platform: str, path: Path, phase: str | 
     return import_results(board, platform, path, phase)
 
 
+def simulated_board_clock(start: Any) -> Any:
+    """A context manager: the board's clock stands at ``start`` (a datetime) and moves when
+    told (:func:`wmheval_leaderboard.config.simulated_clock`): the demo replays submission
+    days in seconds."""
+    from wmheval_leaderboard.config import simulated_clock
+
+    return simulated_clock(start)
+
+
 def init_board(root: Path, reference: Path, *, name: str, limit: int, window: str,
                subjects: str = "all") -> Any:
     """Create a board in ``root`` (``wmheval board init``) whose first phase covers

@@ -341,45 +341,98 @@ def _zip_folder(folder: Path, target: Path, extra: dict[str, bytes] | None = Non
     return target
 
 
+BOARD_START = (2026, 6, 1, 9)
+"""When the demo's challenge board opens (UTC, simulated): its pages show these days."""
+
+
 def _board_step(output: DemoOutput, challenge: Path, submissions: Path, teams: list[str],
                 out: Path, bootstrap: int) -> None:
-    """Run the simulated teams through a challenge board (``wmheval board``): each team
-    uploads its predictions as a zip to a phase over the test subjects with a limit of one
-    submission; one upload is hostile (a ``../`` member: rejected, listed as not ranked) and
-    one is over the limit (refused); then the public site is built (``board_site/``)."""
-    from wmheval.pipelines.board import build_board_site, init_board, submission_refusals
+    """Run the simulated teams through a challenge board (``wmheval board``) over three
+    simulated days and two phases: a ``test`` phase over the test subjects (two uploads per
+    team per 24 h) that half the teams enter on day 1 and the rest on day 2 (moving the
+    bounds of the first: "field" moves in the history), a third upload in a day refused, a
+    hostile archive rejected, a withdrawal on day 3; then a ``final`` phase that takes
+    every team's entry by promotion. Writes the public site (``board_site/``, each team's
+    page with its timeline) and the test phase's history (``board_history.txt``)."""
+    from datetime import UTC, datetime, timedelta
+
+    from wmheval.pipelines.board import (
+        board_life,
+        build_board_site,
+        init_board,
+        lifecycle,
+        simulated_board_clock,
+        submission_refusals,
+    )
 
     over_limit, _rejected = submission_refusals()
+    life, cycle = board_life(), lifecycle()
+    simulated = [t for t in teams if (submissions / t).is_dir()]  # not the baselines
     archives = out / "board_uploads"
-    with init_board(out / "board", challenge, name="Synthetic WMH demo", limit=1,
-                    window="total", subjects="test") as board:
-        for team in teams:
+    start = datetime(*BOARD_START, tzinfo=UTC)
+    entries: dict[str, str] = {}
+
+    def upload(board, team: str, archive: Path, note: str) -> None:
+        outcome = board.submit(archive, team, note=note)
+        if outcome.state == "scored":
+            entries[team] = outcome.submission_id
+        else:
+            output.notes.append(f"board: {team}'s upload {outcome.state}: {outcome.reason}")
+
+    with simulated_board_clock(start) as clock, init_board(
+            out / "board", challenge, name="Synthetic WMH demo", limit=2, window="24h",
+            subjects="test") as board:
+        for team in [*simulated, "mallory"]:
             board.add_team(team)
-        board.add_team("mallory")
-        for team in teams:
-            outcome = board.submit(_zip_folder(submissions / team, archives / f"{team}.zip"),
-                                   team, note="demo upload")
-            if outcome.state != "scored":
-                output.notes.append(f"board: {team}'s upload {outcome.state}: "
-                                    f"{outcome.reason}")
-        hostile = _zip_folder(submissions / teams[0], archives / "mallory.zip",
+        half = max(1, len(simulated) // 2)
+        for team in simulated[:half]:  # day 1
+            upload(board, team, _zip_folder(submissions / team, archives / f"{team}.zip"),
+                   "day 1")
+            clock.advance(timedelta(hours=1))
+        first = simulated[0]
+        for k in (2, 3):  # day 1 again: a second upload of the first team, a third refused
+            again = _zip_folder(submissions / first, archives / f"{first}_v{k}.zip",
+                                extra={"README.txt": f"upload {k}".encode()})
+            try:
+                upload(board, first, again, f"upload {k}")
+            except over_limit as error:
+                output.notes.append(f"board: {first}'s upload {k} on day 1 refused: {error}")
+        hostile = _zip_folder(submissions / simulated[0], archives / "mallory.zip",
                               extra={"../escape.txt": b"outside the staging folder"})
         outcome = board.submit(hostile, "mallory", note="a hostile archive")
         output.notes.append(f"board: mallory's archive {outcome.state} as expected: "
                             f"{outcome.reason}")
-        second = _zip_folder(submissions / teams[0], archives / f"{teams[0]}_v2.zip",
-                             extra={"README.txt": b"second try"})
-        try:
-            board.submit(second, teams[0], note="a second upload")
-        except over_limit as error:
-            output.notes.append(f"board: {teams[0]}'s second upload refused: {error}")
+        clock.set(start + timedelta(days=1))
+        for team in simulated[half:]:  # day 2: the others enter and move the bounds
+            upload(board, team, _zip_folder(submissions / team, archives / f"{team}.zip"),
+                   "day 2")
+            clock.advance(timedelta(hours=1))
+        clock.set(start + timedelta(days=2))
+        leaving = next((t for t in ("incomplete", *reversed(simulated)) if t in entries), None)
+        if leaving is not None and len(entries) > 2:  # day 3: one team withdraws
+            cycle.withdraw(board, entries.pop(leaving), "withdrawn by the team: a truncated "
+                           "file in the upload")
+        cycle.add_phase(board, "final", subjects="test", limit=1, window="total",
+                        per_case="hidden", visibility="public", after="test")
+        clock.set(start + timedelta(days=3))
+        cycle.promote(board, "test", "final")
         report = build_board_site(board, out / "board_site", view="public",
                                   bootstrap=bootstrap or None)
+        history = life.history_lines(life.history(board, "test"))
+        slug = board.team(first)["slug"]
+    (out / "board_history.txt").write_text("\n".join(history) + "\n", encoding="utf-8")
     output.add("Challenge board", out / "board_site" / "index.html",
                f"the simulated teams submitted as zip archives to a local challenge board "
-               f"(wmheval board): {report.n_ranked} ranked with 95 % rank intervals, "
-               f"{report.n_not_ranked} not ranked (a hostile archive), one upload over the "
-               "limit refused")
+               f"(wmheval board) over three simulated days: {report.n_ranked} entries ranked "
+               f"with 95 % rank intervals in two phases, {report.n_not_ranked} not ranked "
+               "(a hostile archive, a withdrawal); a third upload in a day refused")
+    output.add("Challenge board", out / "board_site" / "teams" / f"{slug}.html",
+               f"{first}'s page: its uploads and its score and position over the days "
+               "(hollow marks: moves caused by other teams entering)")
+    output.add("Challenge board", out / "board_history.txt",
+               "the test phase's history (wmheval board history): each change and, per "
+               "team, its cause (its own entry, a withdrawal, or which team moved which "
+               "metric's bound)")
     output.add("Challenge board", out / "board_site" / "board.csv",
                "the board as a table: position, score, metric means, rank interval")
 
