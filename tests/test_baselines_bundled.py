@@ -124,3 +124,17 @@ def test_cli_predicts_with_a_bundled_model_by_name(trained, bundle, tmp_path):
                                "demo:tiny", "--out", str(tmp_path / "y")])
     assert both.exit_code == 2 and "not both" in both.output
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_provenance_with_torch_objects_still_loads_weights_only(trained, tmp_path):
+    """Regression: the provenance recorded ``torch.__version__`` (a TorchVersion), which
+    ``torch.load(weights_only=True)`` refuses, so the shipped bundle could not be loaded."""
+    _, run = trained
+    folder = tmp_path / "provenance"
+    bundled.export_bundle(load_checkpoint(run), "demo:tiny",
+                          {"torch_version": torch.__version__, "path": tmp_path},
+                          half=False, folder=folder)
+    loaded = bundled.load_bundled("demo:tiny", folder)
+    assert loaded["provenance"]["torch_version"] == str(torch.__version__)
+    assert type(loaded["provenance"]["torch_version"]) is str
+    assert loaded["provenance"]["path"] == str(tmp_path)

@@ -123,7 +123,10 @@ def export_bundle(checkpoint: dict, name: str, provenance: dict, *, half: bool,
     folder = folder or BUNDLE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     state = weights_only(checkpoint, half=half)
-    state["provenance"] = {**provenance, "dtype": "float16" if half else "float32",
+    # Plain JSON types only: torch.load(weights_only=True) refuses other classes (a
+    # torch.__version__ is a TorchVersion), and the manifest is JSON anyway.
+    plain = json.loads(json.dumps(provenance, default=str))
+    state["provenance"] = {**plain, "dtype": "float16" if half else "float32",
                            "warning": SYNTHETIC_WARNING}
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -180,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         "training_subjects": len(metadata.get("training_subjects", [])),
         "samples": {phase: config.target(phase) for phase in config.phases},
         "wmheval_version": wmheval.__version__, "git_commit": commit,
-        "torch_version": torch.__version__, "python": platform.python_version(),
+        "torch_version": str(torch.__version__), "python": platform.python_version(),
         "device": metadata.get("device"), "training_seconds": args.training_seconds,
         "training_conditions": args.conditions,
         "run_checkpoint_sha256": metadata.get("checkpoint_sha256"),

@@ -368,7 +368,7 @@ class _Trainer:
             "split": self.config.split, "seed": self.config.seed,
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "python": sys.version.split()[0], "platform": platform.platform(),
-            "torch": torch.__version__, "numpy": np.__version__,
+            "torch": str(torch.__version__), "numpy": np.__version__,
             "pretrained_weights": None, "weights_warning": None, "vgg_convention": None,
             "history": [], "complete": False,
         }
