@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 
 import board_fixtures
 import pytest
@@ -236,17 +235,7 @@ def test_a_challenge_life(tmp_path, mini_reference, team_archives, team_folders)
     assert pages["A"].count('class="timeline"') == 2  # one timeline per phase
 
     # rescore against a corrected reference: every entry re-evaluated, reason recorded
-    fixed = tmp_path / "reference-v2"
-    shutil.copytree(mini_reference, fixed)
-    import nibabel as nib
-    import numpy as np
-
-    target = next(m for m in fixed.rglob("wmh.nii.gz") if m.parent.name == "70")
-    image = nib.load(target)
-    mask = np.asarray(image.dataobj).copy()
-    lesion = np.argwhere(mask == 1)
-    mask[tuple(lesion[: len(lesion) // 2].T)] = 0  # the fix: half of a lesion was wrong
-    nib.save(nib.Nifti1Image(mask, image.affine, image.header), target)
+    fixed = board_fixtures.fixed_reference(mini_reference, tmp_path / "reference-v2")
     status = json.loads(wmheval("board", "status", root, "--json").stdout)
     assert all(not r["stale"] for r in status)
     rescored = wmheval("board", "rescore", root, "--phase", "test", "--reference", fixed,

@@ -145,16 +145,8 @@ def test_a_scripted_challenge_of_three_phases(tmp_path, mini_reference, team_fol
         # Day 3: the reference of subject 70 is fixed and validation rescored; T3
         # withdraws its day-2 entry; three teams submit.
         clock.set(START + timedelta(days=3))
-        fixed = tmp_path / "reference-v2"
-        shutil.copytree(mini_reference, fixed)
-        import nibabel as nib
-
-        target = next(m for m in fixed.rglob("wmh.nii.gz") if m.parent.name == "70")
-        image = nib.load(target)
-        mask = np.asarray(image.dataobj).copy()
-        lesion = np.argwhere(mask == 1)
-        mask[tuple(lesion[: len(lesion) // 3].T)] = 0
-        nib.save(nib.Nifti1Image(mask, image.affine, image.header), target)
+        fixed = board_fixtures.fixed_reference(mini_reference, tmp_path / "reference-v2",
+                                               share=1 / 3)
         rescore(board, "subject 70 mask fixed", phase="validation", reference=fixed)
         log.append({"kind": "rescore", "phase": "validation",
                     "moment": clock.read().strftime("%Y-%m-%dT%H:%M:%S.%fZ")})

@@ -84,6 +84,20 @@ def _table(title: str, first: str, first_values: Sequence[str], columns: Sequenc
     return table
 
 
+def _mean_cells(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], bool]:
+    """One summary group's (rows indexed by metric) mean per metric, with ``[the mean used
+    for ranking]`` on a second line where it differs as printed; and whether any does."""
+    cells, bracketed = [], False
+    for m in metrics:
+        scored = number(block.at[m, "mean"], m)
+        ranked = number(block.at[m, "mean_ranked"], m) if "mean_ranked" in block else scored
+        if ranked != scored:  # the mean used for ranking differs as printed
+            bracketed = True
+            scored += f"\n[{ranked}]"
+        cells.append(scored)
+    return cells, bracketed
+
+
 def summary_tables(summary: pd.DataFrame, show_std: bool = False) -> list:
     """The mean table of a ``summary.csv`` (one row per group) and, with ``show_std``, a
     second table of standard deviations; counts go in the caption (footer)."""
@@ -93,15 +107,8 @@ def summary_tables(summary: pd.DataFrame, show_std: bool = False) -> list:
     bracketed = False
     for group in groups:
         block = summary[summary["group"].astype(str) == group].set_index("metric")
-        cells = []
-        for m in metrics:
-            scored = number(block.at[m, "mean"], m)
-            ranked = (number(block.at[m, "mean_ranked"], m) if "mean_ranked" in block
-                      else scored)
-            if ranked != scored:  # the mean used for ranking differs as printed
-                bracketed = True
-                scored += f"\n[{ranked}]"
-            cells.append(scored)
+        cells, differs = _mean_cells(block, metrics)
+        bracketed |= differs
         means.append(cells)
         stds.append([number(block.at[m, "std"], m) for m in metrics])
         first = block.iloc[0]
@@ -185,14 +192,8 @@ def teams_table(combined: pd.DataFrame):
     bracketed = False
     for team in teams:
         block = overall[overall["team"].astype(str) == team].set_index("metric")
-        cells = []
-        for m in metrics:
-            scored = number(block.at[m, "mean"], m)
-            ranked = number(block.at[m, "mean_ranked"], m) if "mean_ranked" in block else scored
-            if ranked != scored:
-                bracketed = True
-                scored += f"\n[{ranked}]"
-            cells.append(scored)
+        cells, differs = _mean_cells(block, metrics)
+        bracketed |= differs
         first = block.iloc[0]
         rows.append([*cells, str(int(first["n_cases"]))])
         lost = int(first["n_missing"]) + int(first["n_failed"])
