@@ -190,6 +190,8 @@ METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
 )}
 """The challenge's five metrics, in its order (Kuijf et al. 2019)."""
 METRIC_NAMES = tuple(METRIC_SPECS)
+HIGHER_IS_BETTER = {name: spec.higher_is_better for name, spec in METRIC_SPECS.items()}
+"""For each metric, whether a larger value is a better segmentation."""
 SCORE_SPEC = MetricSpec("score", "Score", "Score", "", 4, False)
 """The ranking score (mean relative rank: lower is better)."""
 

@@ -22,12 +22,13 @@ from wmheval.metrics.lesions import LesionCounts, lesion_counts
 from wmheval.metrics.overlap import avd_from_counts, dice_from_counts
 from wmheval.metrics.sparse import SparseMask
 from wmheval.metrics.surface import edge_points, h95_from_points
+from wmheval.vocabulary import HIGHER_IS_BETTER, METRIC_NAMES
 
-METRICS = ("dice", "h95", "avd", "recall", "f1")
-"""The challenge's five metrics, in leaderboard order."""
+__all__ = ["HIGHER_IS_BETTER", "METRICS", "CaseMetrics", "evaluate_arrays", "evaluate_indices",
+           "evaluate_masks"]
 
-HIGHER_IS_BETTER = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
-"""For each metric, whether a larger value is a better segmentation."""
+METRICS = METRIC_NAMES
+"""The challenge's five metrics, in leaderboard order (from :mod:`wmheval.vocabulary`)."""
 
 
 @dataclass

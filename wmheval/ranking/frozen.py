@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from wmheval.metrics import METRICS
 from wmheval.ranking.minmax import minmax_ranking
+from wmheval.vocabulary import METRIC_NAMES as METRICS
 
 PUBLISHED_FIELD_LABEL = "the 57 teams of the published WMH 2017 leaderboard"
 

@@ -33,8 +33,8 @@ import pandas as pd
 from wmheval.errors import InputError
 from wmheval.io.paths import display_path, display_text
 from wmheval.io.tables import TableError, numeric_cells, read_text_table, with_numbers
-from wmheval.metrics import METRICS
 from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy, apply_policy, make_policy
+from wmheval.vocabulary import METRIC_NAMES as METRICS
 from wmheval.vocabulary import STATUS_ERROR, STATUS_MISSING, STATUS_OK, STATUSES, seen_flags
 
 METRIC_ALIASES = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import COUNT_COLUMNS, Field
 from wmheval.ranking.minmax import minmax_ranking, normalise_weights
+from wmheval.vocabulary import METRIC_NAMES as METRICS
 
 
 def rank_field(field: Field, weights=None) -> pd.DataFrame:

@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from wmheval.metrics import HIGHER_IS_BETTER, METRICS
+from wmheval.vocabulary import HIGHER_IS_BETTER
+from wmheval.vocabulary import METRIC_NAMES as METRICS
 
 SCORE_ATOL = 1e-9
 """Scores closer than this share a position (rank scores lie in [0, 1]), so that

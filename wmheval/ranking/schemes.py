@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from wmheval.metrics import METRICS
 from wmheval.ranking.inputs import Field
 from wmheval.ranking.minmax import competition_positions, higher_is_better, minmax_ranking
 from wmheval.ranking.significance import significance_counts
 from wmheval.vocabulary import ALL_SCHEMES, CASE_SCHEMES, MEANS_SCHEMES, TIES
+from wmheval.vocabulary import METRIC_NAMES as METRICS
 
 
 def _oriented(values: np.ndarray, metrics: Sequence[str]) -> np.ndarray:

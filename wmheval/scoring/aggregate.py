@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wmheval.metrics import METRICS
 from wmheval.scoring.case import SCORED_STATUSES, STATUS_ERROR, STATUS_MISSING
 from wmheval.scoring.policy import DEFAULT_POLICY, ScoringPolicy, apply_policy
+from wmheval.vocabulary import METRIC_NAMES as METRICS
 from wmheval.vocabulary import ordered_scanners, seen_flags
 
 SUMMARY_COLUMNS = (
