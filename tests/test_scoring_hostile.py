@@ -113,8 +113,9 @@ def test_a_path_longer_than_4096_bytes_is_reported_not_fatal(release_tree, tmp_p
 
 def test_non_utf8_names_are_scored_and_written_everywhere(release_tree, tmp_path):
     submission = write_submission(tmp_path / "sub")
-    stray = submission / os.fsdecode(b"r\xe9sum\xe9.txt")
+    stray = submission / os.fsdecode(b"r\xe9sum\xe9.dat")  # (a .txt is a document: no problem)
     stray.write_text("x")
+    (submission / os.fsdecode(b"notes_\xe9.txt")).write_text("x")
     weird = submission / os.fsdecode(b"\xff\xfe.nii.gz")  # a prediction for no subject
     weird.write_bytes((submission / "1" / "result.nii.gz").read_bytes())
     out = tmp_path / "out"
@@ -122,9 +123,10 @@ def test_non_utf8_names_are_scored_and_written_everywhere(release_tree, tmp_path
                                  "-j", "1"])
     assert result.exit_code == 1, result.output  # stray files are problems, not crashes
     unmatched = pd.read_csv(out / "unmatched.csv", encoding="utf-8")
-    assert any(p.endswith("r\\xe9sum\\xe9.txt") for p in unmatched["path"])
+    assert any(p.endswith("r\\xe9sum\\xe9.dat") for p in unmatched["path"])
     assert any("\\xff\\xfe.nii.gz" in p for p in unmatched["path"])
-    assert "r\\xe9sum\\xe9.txt" in result.output
+    assert "r\\xe9sum\\xe9.dat" in result.output
+    assert "notes_\\xe9.txt" in result.output  # the document's note, printable
 
 
 def test_a_non_utf8_subject_folder_is_scored(tmp_path):
@@ -212,13 +214,13 @@ def test_out_inside_the_submission_is_not_indexed_on_a_rerun(release_tree, tmp_p
 
 def test_a_rerun_replaces_stale_files_and_records_inputs(release_tree, tmp_path):
     submission = write_submission(tmp_path / "sub")
-    (submission / "stray.txt").write_text("x")
+    (submission / "stray.bin").write_text("x")
     out = tmp_path / "out"
     score_to_dir(release_tree, submission, out, jobs=1)
     assert pd.read_csv(out / "unmatched.csv")["path"].map(
-        lambda p: Path(p).name).tolist() == ["stray.txt"]
+        lambda p: Path(p).name).tolist() == ["stray.bin"]
     first = json.loads((out / MANIFEST_NAME).read_text())["inputs"]["submission"]["sha256"]
-    (submission / "stray.txt").unlink()
+    (submission / "stray.bin").unlink()
     (submission / "1" / "result.nii.gz").write_bytes(
         (submission / "3" / "result.nii.gz").read_bytes())
     score_to_dir(release_tree, submission, out, jobs=1)
