@@ -72,3 +72,19 @@ def test_the_demo_board_replays_three_days_and_two_phases(tmp_path, mini_referen
     assert ">precise<" in text and text.count('class="tl-field"') >= 1
     assert [path.name for path, _ in output.sections["Challenge board"]] == [
         "index.html", page.name, "board_history.txt", "board.csv"]
+
+
+def test_the_demo_uploads_are_the_same_bytes_on_every_run(tmp_path, team_folders):
+    """Regression (issue 29, identical tables across runs): the zips carried the files'
+    modification times, so the board's submission ids (and its runs' tables) changed."""
+    import os
+    import time
+
+    from wmheval.pipelines.demo import _zip_folder
+
+    first = _zip_folder(team_folders["precise"], tmp_path / "a.zip", {"x.txt": b"x"})
+    for path in team_folders["precise"].rglob("*.nii.gz"):
+        os.utime(path, (time.time() + 3600, time.time() + 3600))
+    time.sleep(2.1)  # zip times have a 2-second resolution
+    second = _zip_folder(team_folders["precise"], tmp_path / "b.zip", {"x.txt": b"x"})
+    assert first.read_bytes() == second.read_bytes()

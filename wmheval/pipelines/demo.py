@@ -328,16 +328,25 @@ def run_demo(out: str | Path, *, seed: int = 0, baseline: bool | None = None,
 
 
 def _zip_folder(folder: Path, target: Path, extra: dict[str, bytes] | None = None) -> Path:
-    """A team's predictions folder as the zip a participant would upload."""
+    """A team's predictions folder as the zip a participant would upload. Members carry a
+    fixed date and mode, so the same folder gives the same bytes on every run (the board
+    names submissions by their archive's hash)."""
     import zipfile
 
+    def member(name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(target, "w") as archive:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
-                archive.write(path, path.relative_to(folder).as_posix())
+                archive.writestr(member(path.relative_to(folder).as_posix()),
+                                 path.read_bytes())
         for name, data in (extra or {}).items():
-            archive.writestr(name, data)
+            archive.writestr(member(name), data)
     return target
 
 
