@@ -148,3 +148,20 @@ def test_bad_team_names_are_usage_errors(tmp_path, mini_reference, name):
     with pytest.raises(BoardUsageError):
         board.add_team(name)
     board.close()
+
+
+def test_a_run_folder_names_no_temporary_folder(tmp_path, mini_reference, team_archives):
+    """Regression: a failed case's message in the stored run tables named the board's
+    temporary extraction folder (``runs/.tmp-<id>-<random>/submission/...``): gone after the
+    run, different on every run, and a local path."""
+    import pandas as pd
+
+    root = tmp_path / "ch"
+    with new_board(root, mini_reference, teams=["T"]) as board:
+        outcome = board.submit(team_archives["incomplete"], "T")
+    (cases_file,) = (root / "runs" / outcome.submission_id).glob("*/cases.csv")
+    cases = pd.read_csv(cases_file, dtype={"id": str}).set_index("id")
+    error = cases.loc["118", "error"]
+    assert error.startswith("submission/118/result.nii.gz: truncated or corrupt gzip"), error
+    text = cases_file.read_text(encoding="utf-8")
+    assert ".tmp-" not in text and str(tmp_path) not in text

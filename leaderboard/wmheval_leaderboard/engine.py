@@ -112,12 +112,13 @@ class Scored:
 def score_submission(reference: Path, submission: Path, out: Path, subjects, *,
                      policy, cache: Path | None) -> Scored:
     """Score ``submission`` against the phase's subjects of ``reference`` as ``wmheval
-    score`` does, writing its output set into ``out``."""
+    score`` does, writing its output set into ``out``; messages name the extracted folder
+    ``submission/`` (never the board's temporary folder, which is gone afterwards)."""
     from wmheval.pipelines.score import score_to_dir
 
     split = subjects if subjects in ("all", "training", "test") else "all"
     result = score_to_dir(reference, submission, out, policy=policy, split=split, jobs=1,
-                          cache=cache)
+                          cache=cache, name_as="submission")
     cases = result.cases
     if not isinstance(subjects, str):
         cases = cases[cases["id"].astype(str).isin(set(subjects))].reset_index(drop=True)

@@ -40,6 +40,7 @@ def score_to_dir(
     on_plan: Callable[[int], None] | None = None,
     on_done: Callable[[dict], None] | None = None,
     archive_limits: ArchiveLimits = DEFAULT_LIMITS,
+    name_as: str | None = None,
 ) -> ScoreResult:
     """What ``wmheval score`` does: :func:`wmheval.scoring.score_folder`, then, with
     ``out``, one output set (:func:`wmheval.io.outputs.output_set`): ``cases.csv``,
@@ -55,6 +56,10 @@ def score_to_dir(
     (``sub.zip:1/result.nii.gz``), never the temporary folder. Raises
     :class:`~wmheval.io.archives.ArchiveRejected` for an archive refused as a whole, and
     :class:`~wmheval.errors.InputError` for a single image or another kind of file.
+
+    ``name_as``: how messages, notes and ``unmatched.csv`` name a submission folder whose
+    path means nothing to their reader (one the caller extracted into a temporary folder,
+    as the challenge board does): ``<name_as>/1/result.nii.gz``.
     """
     with extracted_submission(submission_dir, limits=archive_limits) as (folder, kind):
         skip = (Path(out),) if out is not None and is_within(Path(out), folder) else ()
@@ -64,6 +69,9 @@ def score_to_dir(
                               on_done=on_done)
         if kind is not None:
             _name_members(result, folder, submission_dir)
+        elif name_as is not None:
+            _name_members(result, folder, name_as, separator="/",
+                          columns=("error", "warnings"))
     if out is not None:
         options = _score_options(rule, policy, split, manifest, write_json)
         with output_set(Path(out), command="score",
@@ -198,16 +206,19 @@ def score_teams_to_dir(
     return teams
 
 
-def _name_members(result: ScoreResult, folder: Path, archive: str | Path) -> None:
+def _name_members(result: ScoreResult, folder: Path, archive: str | Path, *,
+                  separator: str = ":",
+                  columns: tuple[str, ...] = ("prediction_path", "error", "warnings")) -> None:
     """Replace the temporary folder an archive was extracted to, wherever the result's
-    texts name it, by ``<archive>:`` (so ``sub.zip:1/result.nii.gz``)."""
+    texts (``columns`` of the cases, the unmatched files, the notes) name it, by
+    ``<archive><separator>`` (so ``sub.zip:1/result.nii.gz``)."""
     prefix = display_path(os.path.abspath(folder)).rstrip(os.sep) + os.sep
-    label = f"{display_path(archive)}:"
+    label = f"{display_path(archive)}{separator}"
 
     def relabel(text):
         return text.replace(prefix, label) if isinstance(text, str) else text
 
-    for column in ("prediction_path", "error", "warnings"):
+    for column in columns:
         result.cases[column] = result.cases[column].map(relabel)
     for column in ("path", "problem"):
         result.unmatched[column] = result.unmatched[column].map(relabel)
