@@ -297,3 +297,15 @@ def test_a_stray_readme_is_no_problem_but_a_stray_image_is(release_tree, tmp_pat
     assert result.exit_code == 1
     assert "1_flair.nii.gz: no reference subject with id '1_flair' (did you mean 1?" in \
         result.output
+
+
+def test_an_out_folder_inside_the_teams_folder_is_not_a_team(release_tree, teams_dir):
+    """Scoring again with ``--out`` inside the teams folder: the earlier output set is
+    skipped with the reason, not scored as a team called ``scores`` with every case
+    missing."""
+    out = teams_dir / "scores"
+    first = score_teams_to_dir(release_tree, teams_dir, out, jobs=1)
+    second = score_teams_to_dir(release_tree, teams_dir, out, jobs=1)
+    assert list(first.results) == list(second.results) == ["alpha", "beta", "gamma"]
+    assert (str(out), "a wmheval output folder (e.g. an earlier --out), not a submission") \
+        in second.skipped

@@ -293,12 +293,14 @@ class TeamSubmissions:
 def find_team_submissions(folder: str | Path) -> TeamSubmissions:
     """Each team's submission in ``folder``: every visible sub-folder, and every ``.zip``,
     ``.tar``, ``.tar.gz`` or ``.tgz`` archive, is one team's submission; other files (a
-    ``teams.csv``, a ``README.txt``) are skipped with the reason.
+    ``teams.csv``, a ``README.txt``) and wmheval output folders (an ``--out`` written
+    inside) are skipped with the reason.
 
     Raises :class:`LayoutError` when ``folder`` is not a folder, holds no team submission,
     or two entries give the same team name (``a/`` and ``a.zip``).
     """
     from wmheval.io.archives import ARCHIVE_SUFFIXES
+    from wmheval.io.outputs import MANIFEST_NAME
 
     root = Path(folder)
     if not root.is_dir():
@@ -316,6 +318,10 @@ def find_team_submissions(folder: str | Path) -> TeamSubmissions:
         path = Path(entry.path)
         lower = entry.name.lower()
         suffix = next((s for s in ARCHIVE_SUFFIXES if lower.endswith(s)), None)
+        if entry.is_dir() and (path / MANIFEST_NAME).exists():
+            skipped.append((path, "a wmheval output folder (e.g. an earlier --out), not a "
+                                  "submission"))
+            continue
         if entry.is_dir():
             team = entry.name
         elif suffix is not None and entry.is_file() and len(entry.name) > len(suffix):
