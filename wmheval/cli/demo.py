@@ -22,8 +22,8 @@ def demo(
         "ones (default: when torch is installed).")] = None,
     train: Annotated[bool, typer.Option(
         "--train", help="Train the learned baselines from scratch on all 60 training "
-        "subjects (demo recipe, CPU; measured: the ResU-Net 14 min on 2 idle cores, the FCN/VGG "
-        "40 min on one core) instead of using the bundled demo models.")] = False,
+        "subjects (demo recipe, CPU; the whole demo then takes about 33 minutes on 2 idle "
+        "cores) instead of using the bundled demo models.")] = False,
     baseline_model: Annotated[list[Model] | None, typer.Option(
         "--baseline-model", help="A learned baseline to show (repeatable; default: resunet "
         "and fcn-vgg, bundled, or trained with --train).")] = None,
