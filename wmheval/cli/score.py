@@ -129,35 +129,19 @@ def score(
       wmheval score dataverse_files/ my_team.zip --out scores/my_team
       wmheval score dataverse_files/ submissions/ --teams --out scores/
     """
-    from rich.progress import Progress
-
-    from wmheval.io.archives import ArchiveRejected
-    from wmheval.parallel import progress_columns
     from wmheval.pipelines.score import score_to_dir
     from wmheval.scoring.cache import default_cache_dir
     from wmheval.scoring.policy import make_policy
 
-    cache_dir = None if no_cache else (cache or default_cache_dir())
+    options = {"manifest": manifest, "rule": binarize, "policy": make_policy(missing, undefined),
+               "split": split.value, "jobs": jobs or None, "write_json": json_output,
+               "cache": None if no_cache else (cache or default_cache_dir()),
+               "scheduler": scheduler}
     if teams:
-        _score_teams(reference, submission, out, manifest=manifest, rule=binarize,
-                     policy=make_policy(missing, undefined), split=split.value,
-                     jobs=jobs or None, write_json=json_output, cache=cache_dir,
-                     scheduler=scheduler, quiet=quiet)
+        _score_teams(reference, submission, out, quiet=quiet, **options)
         return
-    try:
-        with Progress(*progress_columns(), disable=quiet, transient=True) as progress:
-            bar = progress.add_task("scoring", total=None)
-
-            result = score_to_dir(
-                reference, submission, out, manifest=manifest, rule=binarize,
-                policy=make_policy(missing, undefined), split=split.value, jobs=jobs or None,
-                write_json=json_output, cache=cache_dir, scheduler=scheduler,
-                on_plan=lambda total: progress.update(bar, total=total),
-                on_done=lambda _row: progress.advance(bar))
-    except ArchiveRejected as error:  # a usage error for score (the board exits 1)
-        fail(str(error))
-    except (ValueError, OSError) as error:  # includes OutputSetError and SchedulerError
-        fail(error)
+    result = _with_progress(lambda **bar: score_to_dir(reference, submission, out, **bar,
+                                                       **options), quiet=quiet)
     if not quiet:
         print_score_report(result, out, show_std=std)
     if not result.ok:
@@ -166,36 +150,45 @@ def score(
         raise typer.Exit(1)
 
 
-def _score_teams(reference: Path, teams_dir: Path, out: Path | None, *, quiet: bool,
-                 **options) -> None:
-    """``wmheval score --teams``: score, print one row per team and each team's problems,
-    and exit 1 when any team has one."""
+def _with_progress(run, *, quiet: bool):
+    """``run(on_plan=..., on_done=...)`` under one progress bar over the cases; an archive
+    refused as a whole, an unreadable input or an unwritable ``--out`` becomes the one-line
+    message and exit code of the rule (2; the board exits 1 for a refused archive)."""
     from rich.progress import Progress
 
-    from wmheval.cli.terminal import console as make_console
-    from wmheval.cli.terminal import teams_table
     from wmheval.io.archives import ArchiveRejected
-    from wmheval.io.paths import display_path
     from wmheval.parallel import progress_columns
-    from wmheval.pipelines.score import TEAMS_SUMMARY, score_teams_to_dir
 
     try:
         with Progress(*progress_columns(), disable=quiet, transient=True) as progress:
             bar = progress.add_task("scoring", total=None)
-            result = score_teams_to_dir(
-                reference, teams_dir, out,
-                on_plan=lambda total: progress.update(bar, total=total),
-                on_done=lambda _row: progress.advance(bar), **options)
+            return run(on_plan=lambda total: progress.update(bar, total=total),
+                       on_done=lambda _row: progress.advance(bar))
     except ArchiveRejected as error:
         fail(str(error))
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError) as error:  # includes OutputSetError and SchedulerError
         fail(error)
+
+
+def _score_teams(reference: Path, teams_dir: Path, out: Path | None, *, quiet: bool,
+                 **options) -> None:
+    """``wmheval score --teams``: score, print one row per team and each team's problems,
+    and exit 1 when any team has one."""
+    from wmheval.cli.terminal import console as make_console
+    from wmheval.cli.terminal import teams_table
+    from wmheval.io.paths import display_path
+    from wmheval.pipelines.score import TEAMS_SUMMARY, score_teams_to_dir
+
+    result = _with_progress(lambda **bar: score_teams_to_dir(reference, teams_dir, out, **bar,
+                                                             **options), quiet=quiet)
     if not quiet:
         console = make_console()
         console.print(teams_table(result.combined_summary()))
+        from rich.markup import escape
+
         for path, why in result.skipped:
-            console.print(f"[yellow]skipped[/yellow] {path}: {why}", highlight=False,
-                          soft_wrap=True)
+            console.print(f"[yellow]skipped[/yellow] {escape(path)}: {escape(why)}",
+                          highlight=False, soft_wrap=True)
         shared = set.intersection(*(set(r.notes) for r in result.results.values()))
         for team, scored in result.results.items():
             _print_problems(console, scored, prefix=f"{team}: ", skip_notes=shared)
