@@ -326,7 +326,8 @@ def history(board, phase: str, diff: tuple[str, str] | None = None) -> list[dict
     return out
 
 
-def _number(value) -> str:
+def score_text(value) -> str:
+    """A board score as the command line prints it (4 decimals; ``-`` for none)."""
     return "-" if value is None else f"{value:.4f}"
 
 
@@ -342,8 +343,8 @@ def history_lines(items: list[dict]) -> list[str]:
                      f"{item['sha256'][:12]} {display_text(json.dumps(item['cause']))}")
         for change in item["changes"]:
             lines.append(f"  {display_text(change['team'])}: {change['position_before']} -> "
-                         f"{change['position_after']}, {_number(change['score_before'])} -> "
-                         f"{_number(change['score_after'])}: {change['cause']}: "
+                         f"{change['position_after']}, {score_text(change['score_before'])} -> "
+                         f"{score_text(change['score_after'])}: {change['cause']}: "
                          f"{display_text(change['detail'])}")
     return lines
 

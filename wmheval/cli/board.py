@@ -401,10 +401,6 @@ def freeze(
     _run(action)
 
 
-def _num(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
 @board_app.command("rescore")
 def rescore(
     folder: Path = typer.Argument(..., metavar="DIR", help="Challenge folder."),
@@ -424,14 +420,17 @@ def rescore(
         with _open(folder) as board:
             done = _life().rescore(board, reason, phase=phase, reference=reference)
         typer.echo(f"{done['rescored']} evaluation(s) switched; reason: {reason}")
+        from wmheval.io.paths import display_text
+        from wmheval.pipelines.board import board_life
+
+        score = board_life().score_text
         for name, table in done["tables"].items():
             typer.echo(f"phase {name}: team | position before -> after | score before -> after")
-            from wmheval.io.paths import display_text
 
             for row in table:
                 typer.echo(f"  {display_text(row['team'])} | {row['position_before']} -> "
-                           f"{row['position_after']} | {_num(row['score_before'])} -> "
-                           f"{_num(row['score_after'])}")
+                           f"{row['position_after']} | {score(row['score_before'])} -> "
+                           f"{score(row['score_after'])}")
 
     _run(action)
 
