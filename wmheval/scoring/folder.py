@@ -167,11 +167,32 @@ def resolve_manifest(reference_dir: str | Path,
     return load_manifest(), True, "the bundled 2017 manifest"
 
 
+@dataclass(frozen=True)
+class ReadReference:
+    """A reference folder as scoring needs it, read once: its subjects, their manifest rows
+    (:func:`_manifest_rows`) and the notes that reading made."""
+
+    cases: list
+    rows: dict[str, pd.Series]
+    notes: list[str]
+
+
+def read_reference(reference_dir: str | Path, submission_dir: str | Path,
+                   manifest: pd.DataFrame, check_grid: bool) -> ReadReference:
+    """Find the reference subjects (saying so when the arguments look swapped with
+    ``submission_dir``) and their manifest rows (with ``check_grid``, each subject's image
+    grid is read to check it)."""
+    notes: list[str] = []
+    cases = _reference_cases(reference_dir, submission_dir)
+    return ReadReference(cases, _manifest_rows(cases, manifest, check_grid, notes), notes)
+
+
 def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
                manifest: pd.DataFrame, rule: str = "official", split: str = "auto",
                check_grid: bool = False, skip: tuple[Path, ...] = (),
                check_encoding: bool = False,
-               index: SubmissionIndex | None = None
+               index: SubmissionIndex | None = None,
+               reference: ReadReference | None = None,
                ) -> tuple[list[CaseTask], pd.DataFrame, pd.DataFrame, list[str]]:
     """Match reference subjects to predictions: (tasks, case info, unmatched files, notes).
 
@@ -180,13 +201,16 @@ def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
     Paths in ``skip`` (the output folder, when it lies inside the submission) are not
     indexed as part of the submission. ``index``: predictions already found (e.g. by
     :func:`wmheval.io.platform_layouts.read_predictions_json`) instead of indexing the
-    submission folder.
+    submission folder. ``reference``: the reference already read (:func:`read_reference`,
+    once for several submissions) instead of reading it here.
     """
     if split not in SPLIT_CHOICES:
         raise ValueError(f"split must be one of {SPLIT_CHOICES}, got {split!r}")
     parse_rule(rule)
+    if reference is None:
+        reference = read_reference(reference_dir, submission_dir, manifest, check_grid)
     notes: list[str] = []
-    reference_cases = _reference_cases(reference_dir, submission_dir)
+    reference_cases = reference.cases
     all_reference_ids = {c.id for c in reference_cases}
     if index is None:
         index = index_submission(submission_dir, skip=skip)
@@ -198,7 +222,8 @@ def plan_tasks(reference_dir: str | Path, submission_dir: str | Path, *,
                 f"with --teams (wmheval score {display_path(reference_dir)} "
                 f"{display_path(submission_dir)} --teams --out scores/), or give one "
                 "team's folder")
-    rows = _manifest_rows(reference_cases, manifest, check_grid, notes)
+    rows = reference.rows
+    notes.extend(reference.notes)
     splits = {c.id: _case_split(c, rows.get(c.id)) for c in reference_cases}
     predicted = set(index.predictions) | set(index.duplicates)
     selected = _select_split(reference_cases, splits, predicted, split, notes, reference_dir)
@@ -423,11 +448,13 @@ def score_folders(
     rule = rule or "official"
     table, check_grid, _ = resolve_manifest(reference_dir, manifest)
     planned: dict[str, _Planned] = {}
+    reference = None  # read once, for the first submission (its arguments may be swapped)
     for name, folder in submissions.items():
+        reference = reference or read_reference(reference_dir, folder, table, check_grid)
         tasks, info, unmatched, notes = plan_tasks(
             reference_dir, folder, manifest=table, rule=rule, split=split,
             check_grid=check_grid, skip=tuple(skip), check_encoding=check_encoding,
-            index=index)
+            index=index, reference=reference)
         planned[name] = _Planned(Path(folder), tasks, info, unmatched, notes)
     every_task = [task for plan in planned.values() for task in plan.tasks]
     if on_plan:
