@@ -48,7 +48,7 @@ from wmheval_leaderboard.errors import (
     OverLimit,
     SubmissionRejected,
 )
-from wmheval_leaderboard.ledger import LEDGER_NAME, Ledger
+from wmheval_leaderboard.ledger import LEDGER_NAME, Ledger, new_submission_id
 from wmheval_leaderboard.store import (
     blob_path,
     clean_temporaries,
@@ -83,14 +83,6 @@ def team_slug(name: str) -> str:
     """A file-name-safe, unique key for a team: ``team-`` and 12 hex digits of the name's
     SHA-256. No file name is ever built from the name's characters."""
     return f"team-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
-
-
-def _submission_id(now, team_id, phase: str, archive_sha256: str) -> str:
-    """``s`` + the receiving time in milliseconds (hex, so ids sort by time) + a hash of
-    time, team, phase and archive: unique (the same team, phase and archive is the same
-    submission) and the same on a replay under a simulated clock."""
-    key = f"{iso(now)}\0{team_id}\0{phase}\0{archive_sha256}".encode()
-    return f"s{int(now.timestamp() * 1000):011x}{hashlib.sha256(key).hexdigest()[:8]}"
 
 
 def _owner() -> str:
@@ -391,7 +383,7 @@ class Board:
                 used, line = self._quota(db, chosen, team_row["team_id"])
                 if chosen.limit is not None and used >= chosen.limit:
                     raise OverLimit(f"submission limit reached for team {team}: {line}")
-                submission_id = _submission_id(now, team_row["team_id"], chosen.name, sha)
+                submission_id = new_submission_id(now, team_row["team_id"], chosen.name, sha)
                 db.execute(
                     "INSERT INTO submissions (submission_id, phase_id, team_id, "
                     "archive_sha256, archive_bytes, archive_kind, received_at, state, note, "

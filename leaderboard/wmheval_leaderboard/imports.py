@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import pandas as pd
 from wmheval_leaderboard import engine
 from wmheval_leaderboard.config import iso, now_utc
 from wmheval_leaderboard.errors import BoardUsageError
+from wmheval_leaderboard.ledger import new_submission_id
 from wmheval_leaderboard.store import publish_run, store_blob, tree_sha256
 
 MAX_EXPORT_BYTES = 64 << 20
@@ -136,10 +136,9 @@ def _key(subject_id: str) -> str:
 def _commit_team(board, phase: str, team: str, team_id: str, sha: str, size: int,
                  platform: str, rows: list[dict]) -> None:
     """One scored submission with its evaluation, run folder and case results."""
-    import secrets
-
-    now = iso(now_utc())
-    submission_id = f"s{int(time.time() * 1000):011x}{secrets.token_hex(4)}"
+    moment = now_utc()
+    now = iso(moment)
+    submission_id = new_submission_id(moment, team_id, phase, sha)
     phase_row = board.ledger.connection.execute(
         "SELECT * FROM phases WHERE phase_id = ?", (phase,)).fetchone()
     options = {"missing": board.config.missing, "undefined": board.config.undefined,

@@ -143,6 +143,15 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def new_submission_id(now, team_id: str, phase: str, archive_sha256: str) -> str:
+    """A submission's id: ``s`` + the receiving time in milliseconds (hex, so ids sort by
+    time) + a hash of time, team, phase and archive: unique (the same team, phase and archive
+    is the same submission) and the same on a replay under a simulated clock. Used for
+    submitted archives and for imported platform results alike."""
+    key = f"{iso(now)}\0{team_id}\0{phase}\0{archive_sha256}".encode()
+    return f"s{int(now.timestamp() * 1000):011x}{hashlib.sha256(key).hexdigest()[:8]}"
+
+
 def event_hash(prev_hash: str, seq: int, at: str, kind: str, ref_id: str | None,
                payload_json: str) -> str:
     """SHA-256 of the previous hash and the event's canonical JSON."""
