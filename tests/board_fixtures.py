@@ -126,3 +126,29 @@ def fixed_reference(reference: Path, target: Path, subject: str = "70",
     mask[tuple(lesion[: int(len(lesion) * share)].T)] = 0
     nib.save(nib.Nifti1Image(mask, image.affine, image.header), path)
     return target
+
+
+MINMAX_METRICS = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
+"""The five metrics and whether higher is better: the oracle's own copy."""
+
+
+def literal_minmax(means: dict[str, dict[str, float]]):
+    """The challenge's relative min-max ranking of ``means`` (team -> metric -> mean),
+    written out literally as an oracle: per metric (mean - best) / (worst - best), averaged
+    over the five; positions by score, ties within 1e-12 sharing one. Returns (bounds per
+    metric as (best, worst), scores, positions)."""
+    bounds, scores = {}, {team: 0.0 for team in means}
+    for metric, higher in MINMAX_METRICS.items():
+        values = [means[t][metric] for t in means]
+        best = max(values) if higher else min(values)
+        worst = min(values) if higher else max(values)
+        bounds[metric] = (best, worst)
+        for team in means:
+            relative = 0.0 if worst == best else (means[team][metric] - best) / (worst - best)
+            scores[team] += relative / len(MINMAX_METRICS)
+    order = sorted(means, key=lambda t: scores[t])
+    positions = {}
+    for k, team in enumerate(order):
+        tied = k and abs(scores[team] - scores[order[k - 1]]) <= 1e-12
+        positions[team] = positions[order[k - 1]] if tied else k + 1
+    return bounds, scores, positions

@@ -22,7 +22,7 @@ from pathlib import Path
 import board_fixtures
 import numpy as np
 import pytest
-from board_fixtures import new_board, wmheval
+from board_fixtures import literal_minmax, new_board, wmheval
 
 mini_reference = board_fixtures.mini_reference
 small_challenge = board_fixtures.small_challenge
@@ -30,7 +30,6 @@ small_submissions = board_fixtures.small_submissions
 team_folders = board_fixtures.team_folders
 
 METRICS = ("dice", "h95", "avd", "recall", "f1")
-HIGHER = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
 TEAMS = [f"T{k}" for k in range(1, 9)]
 STYLES = ("precise", "greedy", "cautious", "noisy")
 START = datetime(2017, 3, 1, 9, 0, tzinfo=UTC)
@@ -62,26 +61,6 @@ def tree_digest(root: Path) -> dict[str, str]:
     """Every file of a site by relative path, with its SHA-256."""
     return {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
             for path in sorted(p for p in root.rglob("*") if p.is_file())}
-
-
-def hand_field(means: dict[str, dict[str, float]]):
-    """The challenge's relative min-max ranking of ``means`` (team -> metric -> mean),
-    written out literally: (bounds, scores, positions)."""
-    bounds, scores = {}, {team: 0.0 for team in means}
-    for metric in METRICS:
-        values = [means[t][metric] for t in means]
-        best = max(values) if HIGHER[metric] else min(values)
-        worst = min(values) if HIGHER[metric] else max(values)
-        bounds[metric] = (best, worst)
-        for team in means:
-            relative = 0.0 if worst == best else (means[team][metric] - best) / (worst - best)
-            scores[team] += relative / len(METRICS)
-    order = sorted(means, key=lambda t: scores[t])
-    positions = {}
-    for k, team in enumerate(order):
-        tied = k and abs(scores[team] - scores[order[k - 1]]) <= 1e-12
-        positions[team] = positions[order[k - 1]] if tied else k + 1
-    return bounds, scores, positions
 
 
 @pytest.mark.slow
@@ -220,7 +199,7 @@ def test_a_scripted_challenge_of_three_phases(tmp_path, mini_reference, team_fol
             assert {t: e["submission_id"] for t, e in board_entries.items()} == entries
             if not means:
                 continue
-            _, scores, positions = hand_field(means)
+            _, scores, positions = literal_minmax(means)
             for team, entry in board_entries.items():
                 assert entry["position"] == positions[team], (snap.seq, team)
                 assert entry["score"] == pytest.approx(scores[team], abs=1e-12)
@@ -237,8 +216,8 @@ def test_a_scripted_challenge_of_three_phases(tmp_path, mini_reference, team_fol
             old_means = {t: _hand_means(db, s, old.created_at) for t, s in old_entries.items()}
             new_means = {t: _hand_means(db, s, new.created_at) for t, s in new_entries.items()}
             empty = {m: (None, None) for m in METRICS}  # no entry yet: no bounds
-            old_bounds = hand_field(old_means)[0] if old_means else empty
-            new_bounds = hand_field(new_means)[0] if new_means else empty
+            old_bounds = literal_minmax(old_means)[0] if old_means else empty
+            new_bounds = literal_minmax(new_means)[0] if new_means else empty
             actor = new.cause.get("team")
             for change in item["changes"]:
                 team = change["team"]

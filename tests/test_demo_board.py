@@ -9,6 +9,7 @@ import json
 import re
 
 import board_fixtures
+from board_fixtures import literal_minmax
 
 from wmheval.pipelines.demo import DemoOutput, _board_step
 
@@ -16,22 +17,6 @@ mini_reference = board_fixtures.mini_reference
 small_challenge = board_fixtures.small_challenge
 small_submissions = board_fixtures.small_submissions
 team_folders = board_fixtures.team_folders
-
-METRICS = ("dice", "h95", "avd", "recall", "f1")
-HIGHER = {"dice": True, "h95": False, "avd": False, "recall": True, "f1": True}
-
-
-def hand_positions(entries: list[dict]) -> dict[str, int]:
-    """The min-max rule written out over the entries' means (no ties in this field)."""
-    scores = {e["team"]: 0.0 for e in entries}
-    for metric in METRICS:
-        values = [e[metric] for e in entries]
-        best = max(values) if HIGHER[metric] else min(values)
-        worst = min(values) if HIGHER[metric] else max(values)
-        for e in entries:
-            scores[e["team"]] += 0.0 if worst == best else (e[metric] - best) / (worst - best)
-    return {t: k + 1 for k, t in enumerate(sorted(scores, key=scores.get))}
-
 
 def test_the_demo_board_replays_three_days_and_two_phases(tmp_path, mini_reference,
                                                           team_folders):
@@ -45,7 +30,8 @@ def test_the_demo_board_replays_three_days_and_two_phases(tmp_path, mini_referen
     assert board["phase"] == "test"
     entries = {e["team"]: e for e in board["entries"]}
     assert set(entries) == {"precise", "noisy", "greedy"}  # incomplete withdrew
-    assert {t: e["position"] for t, e in entries.items()} == hand_positions(board["entries"])
+    _, _, positions = literal_minmax({t: e for t, e in entries.items()})
+    assert {t: e["position"] for t, e in entries.items()} == positions
     (refused,) = board["not_ranked"]  # a withdrawn entry just leaves the board
     assert refused["team"] == "mallory" and refused["state"] == "rejected"
     assert "'..' path component" in refused["reason"]
